@@ -1,0 +1,30 @@
+// Command drbook is a terminal runbook assistant for disaster recovery: it
+// turns a Markdown recovery plan into executable, timed, recorded steps.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/drbook/drbook/ui/cli"
+)
+
+func main() {
+	// SIGINT and SIGTERM cancel the root context; SIGHUP (the SSH link
+	// dropped) does too, so running actions stop cleanly and are recorded.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	iox := &cli.IO{
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		Getenv:     os.Getenv,
+		IsTerminal: term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())),
+	}
+	code := cli.Main(ctx, os.Args[1:], iox)
+	stop()
+	os.Exit(code)
+}

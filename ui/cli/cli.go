@@ -1,0 +1,256 @@
+// Package cli is drbook's command line: it parses arguments and calls the
+// domain packages (runbook, steps, checks) and the TUI (package ui).
+// Each command lives in its own cmd_*.go file.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Version is set at build time with -ldflags "-X github.com/drbook/drbook/ui/cli.Version=...".
+var Version = "dev"
+
+// Exit codes, documented in every command's --help.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1   // the command ran and found problems (failed check, breaks, invalid runbook)
+	ExitUsage    = 2   // bad arguments, unreadable input
+	ExitCanceled = 130 // interrupted
+)
+
+// ExitError carries an exit code for main.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageErr is an ExitUsage error with a message.
+func usageErr(format string, args ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// failed is an ExitFailure error: the command ran and found problems. A nil
+// err means the command already printed what is wrong.
+func failed(err error) error { return &ExitError{Code: ExitFailure, Err: err} }
+
+// IO is a command's view of the process: streams, environment, terminal.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// IsTerminal reports whether stdin and stdout are terminals.
+	IsTerminal bool
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, io *IO, args []string) error
+}
+
+// commands is the command table; the functions live in cmd_*.go files.
+var commands = []command{
+	{"list", "list the runbooks drbook knows", runList},
+	{"show", "show a runbook's parsed phases, steps and objectives", runShow},
+	{"validate", "check runbooks for problems", runValidate},
+	{"version", "print drbook's version", runVersion},
+
+	{"drill", "run a tabletop drill against a generated sandbox", runDrill},
+	{"resume", "reopen an incident in the TUI", runResume},
+
+	{"declare", "declare an incident (or a drill) and print its id", runDeclare},
+	{"step", "mark a step done, skipped or failed", runStep},
+	{"note", "add a note to an incident's timeline", runNote},
+	{"close", "close an incident as resolved or abandoned", runClose},
+	{"incidents", "list incidents, open ones first", runIncidents},
+	{"timeline", "print or verify an incident's timeline", runTimeline},
+	{"report", "write the post-incident report", runReport},
+	{"comms", "fill a communication template from an incident", runComms},
+	{"drills", "show the drill schedule and last results", runDrills},
+
+	{"demo", "create a QuantAI sandbox, optionally with a fault", runDemo},
+	{"check", "run integrity, data, config and backup checks", runCheck},
+
+	{"backup", "take an encrypted, verified backup", runBackup},
+	{"backups", "list local and S3 backups", runBackups},
+	{"restore", "restore from a verified backup", runRestore},
+	{"verify", "restore a backup into scratch space and check it", runVerify},
+	{"prune", "delete backups past their retention", runPrune},
+	{"recover", "salvage a corrupt database into a new file", runRecover},
+
+	{"killswitch", "engage, release or show the trading kill switch", runKillswitch},
+	{"reconcile", "compare database positions with broker statements", runReconcile},
+	{"failover", "plan a move of positions from one broker to another", runFailover},
+}
+
+// Run is drbook's entry point after main: it dispatches on the first
+// argument. With no command it opens the TUI.
+func Run(ctx context.Context, args []string, iox *IO) error {
+	if iox.Getenv == nil {
+		iox.Getenv = os.Getenv
+	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" {
+		return runTUI(ctx, iox, args)
+	}
+	name := args[0]
+	switch name {
+	case "-h", "--help", "help":
+		if name == "help" && len(args) > 1 {
+			return Run(ctx, []string{args[1], "--help"}, iox)
+		}
+		fmt.Fprint(iox.Stdout, mainUsage())
+		return nil
+	case "--version":
+		return runVersion(ctx, iox, nil)
+	}
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(ctx, iox, args[1:])
+		}
+	}
+	hint := ""
+	if s := closest(name); s != "" {
+		hint = fmt.Sprintf("; did you mean %q?", s)
+	}
+	return usageErr("unknown command %q%s (run 'drbook --help' for the list)", name, hint)
+}
+
+func mainUsage() string {
+	var b strings.Builder
+	b.WriteString(`drbook: executable disaster-recovery runbooks in the terminal.
+
+Usage:
+  drbook [--runbooks DIR] [--state-dir DIR] [--live --root DIR] [--no-color]
+                       open the TUI (a drill against a sandbox unless --live)
+  drbook COMMAND [flags]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-11s %s\n", c.name, c.summary)
+	}
+	b.WriteString(`
+Run 'drbook COMMAND --help' for a command's flags.
+
+Exit codes: 0 success, 1 the command found problems (failed checks, invalid
+runbooks, breaks, RTO missed), 2 usage errors or unreadable input, 130 interrupted.
+`)
+	return b.String()
+}
+
+// closest suggests a command for a mistyped name.
+func closest(name string) string {
+	best, bestD := "", 3
+	names := make([]string, 0, len(commands))
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if d := editDistance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// newFlagSet returns a flag set for a command with its usage text. Parse
+// errors become usage errors (exit 2); --help prints usage and exits 0.
+func newFlagSet(name, usage string, iox *IO) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprint(iox.Stdout, strings.TrimLeft(usage, "\n"))
+		fmt.Fprint(iox.Stdout, "\nFlags:\n"+fs.FlagUsages())
+	}
+	return fs
+}
+
+// parseFlags parses args into fs. It returns errHelpShown after printing
+// usage for --help, and a usage error for anything it cannot parse.
+func parseFlags(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fs.Usage()
+			return errHelpShown
+		}
+		return usageErr("%s: %v (run 'drbook %s --help')", fs.Name(), err, fs.Name())
+	}
+	return nil
+}
+
+// errHelpShown tells a command to return nil: usage was printed.
+var errHelpShown = errors.New("help shown")
+
+// ExitCode maps an error returned by Run to a process exit code.
+func ExitCode(err error) int {
+	var ee *ExitError
+	switch {
+	case err == nil, errors.Is(err, errHelpShown):
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.Is(err, context.Canceled):
+		return ExitCanceled
+	default:
+		return ExitFailure
+	}
+}
+
+// Main runs drbook and returns the process exit code, printing any error
+// to stderr.
+func Main(ctx context.Context, args []string, iox *IO) int {
+	err := Run(ctx, args, iox)
+	code := ExitCode(err)
+	if err != nil && code != ExitOK {
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Err != nil {
+			fmt.Fprintf(iox.Stderr, "drbook: %v\n", err)
+		}
+	}
+	return code
+}
+
+// notYet is what a command that has not landed returns: it says so plainly
+// and fails.
+func notYet(name string) error {
+	return failed(fmt.Errorf("%s: not implemented in this build", name))
+}
