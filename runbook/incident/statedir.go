@@ -1,0 +1,45 @@
+package incident
+
+import (
+	"path/filepath"
+)
+
+// StateDir is where drbook keeps its state database when no --state-dir is
+// given: $DRBOOK_STATE_DIR, else $XDG_STATE_HOME/drbook, else
+// ~/.local/state/drbook ($HOME from getenv).
+func StateDir(getenv func(string) string) string {
+	if d := getenv("DRBOOK_STATE_DIR"); d != "" {
+		return d
+	}
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "drbook")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home = "."
+	}
+	return filepath.Join(home, ".local", "state", "drbook")
+}
+
+// OperatorFromEnv returns who runs drbook: $SUDO_USER (the person behind
+// sudo), else $USER, else $LOGNAME, with the client address from
+// $SSH_CONNECTION ("client-ip client-port server-ip server-port") when the
+// session is over SSH.
+func OperatorFromEnv(getenv func(string) string) Operator {
+	var op Operator
+	for _, k := range []string{"SUDO_USER", "USER", "LOGNAME"} {
+		if v := getenv(k); v != "" {
+			op.Name = v
+			break
+		}
+	}
+	if op.Name == "" {
+		op.Name = "unknown"
+	}
+	if c := getenv("SSH_CONNECTION"); c != "" {
+		if f := splitFields(c); len(f) > 0 {
+			op.Addr = f[0]
+		}
+	}
+	return op
+}
