@@ -1,0 +1,644 @@
+// Package shell runs a runbook's shell and SQL blocks: shell blocks in their
+// own process group with a timeout, streamed output and redacted secrets;
+// SQL blocks against the system database, read-only unless the block says
+// otherwise.
+package shell
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/steps"
+)
+
+func init() {
+	steps.Register(Shell{})
+}
+
+// DefaultInterpreter runs a block when it declares none: errors, unset
+// variables and failed pipeline stages stop it.
+const DefaultInterpreter = "bash -euo pipefail"
+
+// Limits on what a block's output may cost. Output past them is not lost
+// from the process's point of view; drbook keeps the tail and says so.
+const (
+	// TailLines is how many of the last output lines are kept in the result.
+	TailLines = 500
+	// StreamLines is how many lines are streamed as events before drbook
+	// stops streaming a flooding block (the tail is still kept).
+	StreamLines = 5000
+	// MaxLine is the longest line kept; longer lines are cut and marked.
+	MaxLine = 16 << 10
+	// KillGrace is how long a process group has between SIGTERM and SIGKILL.
+	KillGrace = 2 * time.Second
+	// PipeGrace is how long drbook keeps reading after the block's main
+	// process has exited while background processes still hold its output.
+	PipeGrace = 2 * time.Second
+)
+
+// SandboxMarker is the file a drbook sandbox has at its root. A shell or
+// SQL block of a drill refuses to run in a root without it.
+const SandboxMarker = ".drbook-sandbox"
+
+// ErrLiveRootInDrill is returned when a drill's block would run against a
+// root that is not a sandbox.
+var ErrLiveRootInDrill = errors.New("drill refuses to run against a root that is not a drbook sandbox")
+
+// Error is a problem with a block that the operator can fix, with a hint.
+type Error struct {
+	Err  error
+	Hint string
+}
+
+func (e *Error) Error() string {
+	if e.Hint == "" {
+		return e.Err.Error()
+	}
+	return e.Err.Error() + " (" + e.Hint + ")"
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Output is what a shell block's run records.
+type Output struct {
+	Command  string   `json:"command"`
+	Dir      string   `json:"dir"`
+	ExitCode int      `json:"exit_code"`
+	Expect   int      `json:"expect"`
+	Lines    int      `json:"lines"`          // total lines written to stdout and stderr
+	Tail     []string `json:"tail"`           // the last TailLines lines, "stdout: "/"stderr: " prefixed
+	Capped   bool     `json:"capped"`         // Tail does not hold every line
+	TimedOut bool     `json:"timed_out"`      // the timeout killed the process group
+	Killed   bool     `json:"killed"`         // the process group was killed (timeout or cancel)
+	Note     string   `json:"note,omitempty"` // what else the operator should know
+}
+
+// Shell is the action that runs shell blocks.
+type Shell struct{}
+
+// Spec implements steps.Action.
+func (Shell) Spec() steps.Spec {
+	s, _ := specOf(steps.ShellAction)
+	return s
+}
+
+func specOf(name string) (steps.Spec, bool) {
+	for _, s := range steps.Builtins {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return steps.Spec{}, false
+}
+
+// Run implements steps.Action: it runs req.Block.Code with the block's
+// interpreter in its own process group.
+func (a Shell) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
+	if emit == nil {
+		emit = func(steps.Event) {}
+	}
+	b := req.Block
+	if b == nil {
+		return steps.Result{Status: steps.StatusFailed, Summary: "shell: no block to run"}, errors.New("shell: no block to run")
+	}
+	if r, ok := drillShortcut(req); ok {
+		return r, nil
+	}
+	dir, err := workDir(req.Env, b.Attrs.Cwd)
+	if err != nil {
+		return failedResult("shell", err)
+	}
+	if err := drillGuard(req.Env, b.Code); err != nil {
+		return failedResult("shell", err)
+	}
+	interp := strings.Fields(b.Attrs.Interpreter)
+	if len(interp) == 0 {
+		interp = strings.Fields(DefaultInterpreter)
+	}
+	if _, err := exec.LookPath(interp[0]); err != nil {
+		return failedResult("shell", &Error{Err: fmt.Errorf("interpreter %s: %w", interp[0], err), Hint: "install it or set interpreter= on the block"})
+	}
+	if b.Attrs.Confirm && !req.Confirmed {
+		return steps.Result{Status: steps.StatusFailed, Summary: "shell: block needs confirmation (confirm=true)"},
+			fmt.Errorf("shell: %w", steps.ErrNotConfirmed)
+	}
+	if req.DryRun {
+		return steps.Result{Status: steps.StatusSimulated, Summary: fmt.Sprintf("dry run: would run %d lines with %s in %s", lineCount(b.Code), strings.Join(interp, " "), dir)}, nil
+	}
+	timeout := b.Attrs.Timeout
+	if timeout == 0 {
+		timeout = a.Spec().Timeout
+	}
+	out, err := Exec(ctx, Command{
+		Interpreter: interp,
+		Code:        b.Code,
+		Dir:         dir,
+		Env:         blockEnv(req.Env),
+		Timeout:     timeout,
+		Secrets:     req.Env.Secrets,
+		Now:         req.Env.Clock,
+	}, emit)
+	out.Expect = b.Attrs.Expect
+	res := steps.Result{ExitCode: out.ExitCode, Data: out}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		res.Status = steps.StatusFailed
+		res.Summary = "shell: canceled; process group killed"
+		return res, fmt.Errorf("shell: %w", ctx.Err())
+	case err != nil:
+		res.Status = steps.StatusFailed
+		res.Summary = "shell: " + err.Error()
+		return res, fmt.Errorf("shell: %w", err)
+	case out.TimedOut:
+		res.Status = steps.StatusFailed
+		res.Summary = fmt.Sprintf("shell: timed out after %s; process group killed", timeout)
+	case out.ExitCode != out.Expect:
+		res.Status = steps.StatusFailed
+		res.Summary = fmt.Sprintf("shell: exit status %d, expected %d", out.ExitCode, out.Expect)
+		if last := lastLine(out.Tail); last != "" {
+			res.Summary += ": " + last
+		}
+	default:
+		res.Status = steps.StatusOK
+		res.Summary = fmt.Sprintf("shell: exit status %d as expected, %d lines of output", out.ExitCode, out.Lines)
+	}
+	if out.Capped {
+		res.Summary += fmt.Sprintf(" (output capped: kept the last %d of %d lines)", len(out.Tail), out.Lines)
+	}
+	return res, nil
+}
+
+func failedResult(name string, err error) (steps.Result, error) {
+	return steps.Result{Status: steps.StatusFailed, Summary: name + ": " + err.Error()}, fmt.Errorf("%s: %w", name, err)
+}
+
+// drillShortcut applies a block's drill= attribute when the engine has not:
+// simulate describes the block, skip skips it.
+func drillShortcut(req steps.Request) (steps.Result, bool) {
+	if !req.Env.Drill || req.Block == nil {
+		return steps.Result{}, false
+	}
+	switch req.Block.Attrs.Drill {
+	case runbook.DrillSimulate:
+		return steps.Result{Status: steps.StatusSimulated, Summary: fmt.Sprintf("drill: simulated %s block of %d lines (not run)", req.Block.Lang, lineCount(req.Block.Code))}, true
+	case runbook.DrillSkip:
+		return steps.Result{Status: steps.StatusSkipped, Summary: "drill: skipped (drill=skip)"}, true
+	}
+	return steps.Result{}, false
+}
+
+// IsSandbox reports whether root carries the sandbox marker.
+func IsSandbox(root string) bool {
+	_, err := os.Stat(filepath.Join(root, SandboxMarker))
+	return err == nil
+}
+
+// drillGuard refuses a drill's block that would run against a live root or
+// that names absolute paths outside the sandbox it cannot be trusted with.
+func drillGuard(env steps.Env, code string) error {
+	if !env.Drill {
+		return nil
+	}
+	if env.Root == "" || !IsSandbox(env.Root) {
+		return &Error{Err: fmt.Errorf("%w: %s", ErrLiveRootInDrill, env.Root), Hint: "drills run in a sandbox made by 'drbook demo' or 'drbook drill'"}
+	}
+	if p := outsidePath(env.Root, code); p != "" {
+		return &Error{
+			Err:  fmt.Errorf("drill: block names %s, outside the sandbox", p),
+			Hint: "use paths relative to the root or $DRBOOK_ROOT, or mark the block drill=simulate",
+		}
+	}
+	return nil
+}
+
+var absPath = regexp.MustCompile(`(?:^|[\s"'=:(>])(/[A-Za-z0-9._\-/]+)`)
+
+// systemPrefixes are absolute paths a drill's block may read: programs and
+// devices, not anybody's data.
+var systemPrefixes = []string{"/dev/", "/usr/", "/bin/", "/sbin/", "/lib", "/proc/", "/etc/", "/opt/", "/tmp/"}
+
+// outsidePath returns the first absolute path in code that is not under
+// root and not a system path, or "".
+func outsidePath(root, code string) string {
+	absRoot, _ := filepath.Abs(root)
+	for _, line := range strings.Split(code, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "#") {
+			continue
+		}
+		for _, m := range absPath.FindAllStringSubmatch(line, -1) {
+			p := filepath.Clean(m[1])
+			if p == "/" || p == "/dev" || p == "/tmp" {
+				continue
+			}
+			if absRoot != "" && (p == absRoot || strings.HasPrefix(p, absRoot+"/")) {
+				continue
+			}
+			sys := false
+			for _, s := range systemPrefixes {
+				if strings.HasPrefix(p+"/", s) || strings.HasPrefix(p, s) {
+					sys = true
+					break
+				}
+			}
+			if !sys {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// workDir resolves a block's cwd= against the root and refuses escapes.
+func workDir(env steps.Env, cwd string) (string, error) {
+	root := env.Root
+	if root == "" {
+		root = "."
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return "", fmt.Errorf("root: %w", err)
+	}
+	if fi, err := os.Stat(root); err != nil {
+		return "", fmt.Errorf("root: %w", err)
+	} else if !fi.IsDir() {
+		return "", fmt.Errorf("root %s is not a directory", root)
+	}
+	if cwd == "" {
+		return root, nil
+	}
+	if filepath.IsAbs(cwd) {
+		return "", &Error{Err: fmt.Errorf("cwd=%s is absolute", cwd), Hint: "cwd= is relative to the system root"}
+	}
+	dir := filepath.Join(root, cwd)
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", &Error{Err: fmt.Errorf("cwd=%s leaves the system root", cwd), Hint: "cwd= must stay inside the root"}
+	}
+	// A symlink inside the root may still point out of it.
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", fmt.Errorf("root: %w", err)
+	}
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", fmt.Errorf("cwd=%s: %w", cwd, err)
+	}
+	if rel, err := filepath.Rel(realRoot, realDir); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", &Error{Err: fmt.Errorf("cwd=%s resolves to %s, outside the system root", cwd, realDir), Hint: "cwd= must stay inside the root"}
+	}
+	return dir, nil
+}
+
+// blockEnv is the environment a block runs with: drbook's own, the
+// runbook's variables, and DRBOOK_* names for the incident.
+func blockEnv(env steps.Env) []string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	for k, v := range env.Vars {
+		m[k] = v
+	}
+	root, _ := filepath.Abs(env.Root)
+	m["DRBOOK_ROOT"] = root
+	m["DRBOOK_DB"] = filepath.Join(root, "data", "quantai.db")
+	m["DRBOOK_INCIDENT"] = env.IncidentID
+	m["DRBOOK_OPERATOR"] = env.Operator
+	if env.Drill {
+		m["DRBOOK_DRILL"] = "1"
+	} else {
+		m["DRBOOK_DRILL"] = "0"
+	}
+	if env.BackupDir != "" {
+		m["DRBOOK_BACKUP_DIR"] = env.BackupDir
+	}
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Command is one process run by Exec.
+type Command struct {
+	Interpreter []string // program and arguments; the script's path is appended
+	Code        string   // the script
+	Dir         string
+	Env         []string
+	Timeout     time.Duration // 0: none
+	Secrets     []string      // values replaced by [REDACTED] in everything emitted or kept
+	Now         func() time.Time
+}
+
+// Exec runs c in its own process group, streaming each output line through
+// emit. On timeout or cancellation it kills the whole group (SIGTERM, then
+// SIGKILL after KillGrace). A timeout is reported in Output; a
+// cancellation returns ctx's error.
+func Exec(ctx context.Context, c Command, emit steps.Emit) (Output, error) {
+	now := c.Now
+	if now == nil {
+		now = time.Now
+	}
+	out := Output{Command: strings.Join(c.Interpreter, " "), Dir: c.Dir}
+	script, err := os.CreateTemp("", "drbook-block-*.sh")
+	if err != nil {
+		return out, fmt.Errorf("write script: %w", err)
+	}
+	defer os.Remove(script.Name())
+	if _, err := script.WriteString(c.Code); err != nil {
+		script.Close()
+		return out, fmt.Errorf("write script: %w", err)
+	}
+	if err := script.Close(); err != nil {
+		return out, fmt.Errorf("write script: %w", err)
+	}
+
+	args := append(append([]string(nil), c.Interpreter[1:]...), script.Name())
+	cmd := exec.Command(c.Interpreter[0], args...)
+	cmd.Dir = c.Dir
+	cmd.Env = c.Env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return out, err
+	}
+	defer devnull.Close()
+	cmd.Stdin = devnull
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return out, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return out, err
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	if err := cmd.Start(); err != nil {
+		outR.Close()
+		outW.Close()
+		errR.Close()
+		errW.Close()
+		return out, fmt.Errorf("start %s: %w", c.Interpreter[0], err)
+	}
+	outW.Close()
+	errW.Close()
+	pgid := cmd.Process.Pid
+
+	col := newCollector(c.Secrets, emit, now)
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go func() { defer readers.Done(); col.read(outR, steps.Stdout) }()
+	go func() { defer readers.Done(); col.read(errR, steps.Stderr) }()
+
+	var timeoutC <-chan time.Time
+	if c.Timeout > 0 {
+		t := time.NewTimer(c.Timeout)
+		defer t.Stop()
+		timeoutC = t.C
+	}
+	waitDone := make(chan error, 1)
+	go func() { waitDone <- cmd.Wait() }()
+
+	var waitErr error
+	exited, killed, timedOut := false, false, false
+	select {
+	case waitErr = <-waitDone:
+		exited = true
+	case <-timeoutC:
+		timedOut = true
+	case <-ctx.Done():
+	}
+	if !exited && processDone(waitDone, &waitErr) {
+		exited, timedOut = true, false
+	}
+	if !exited {
+		killed = true
+		why := "canceled"
+		if timedOut {
+			why = fmt.Sprintf("timed out after %s", c.Timeout)
+		}
+		col.info(fmt.Sprintf("%s: killing process group %d", why, pgid))
+		waitErr = killGroup(pgid, waitDone)
+	}
+
+	// The main process is gone. Background processes it left may still hold
+	// the pipes; give them PipeGrace, then stop reading. After a kill the
+	// whole group is gone, so the pipes close at once.
+	readersDone := make(chan struct{})
+	go func() { readers.Wait(); close(readersDone) }()
+	select {
+	case <-readersDone:
+	case <-time.After(PipeGrace):
+		out.Note = "background processes started by the block still hold its output; drbook stopped reading"
+		col.info(out.Note)
+	}
+	outR.Close()
+	errR.Close()
+	<-readersDone
+
+	out.Lines, out.Tail, out.Capped = col.result()
+	out.Killed, out.TimedOut = killed, timedOut
+	out.ExitCode = exitCode(cmd.ProcessState, waitErr)
+	if killed && !timedOut {
+		return out, ctx.Err()
+	}
+	return out, nil
+}
+
+// processDone reports whether the process has already exited, storing its
+// wait error.
+func processDone(waitDone <-chan error, werr *error) bool {
+	select {
+	case *werr = <-waitDone:
+		return true
+	default:
+		return false
+	}
+}
+
+// killGroup sends SIGTERM to the process group, then SIGKILL after
+// KillGrace, and returns the main process's wait error. The group is sent
+// SIGKILL in the end in every case, so that no grandchild outlives the block.
+func killGroup(pgid int, waitDone <-chan error) error {
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	var werr error
+	select {
+	case werr = <-waitDone:
+	case <-time.After(KillGrace):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		werr = <-waitDone
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	return werr
+}
+
+func exitCode(ps *os.ProcessState, err error) int {
+	if ps != nil {
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ps.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// collector streams and keeps a block's output lines.
+type collector struct {
+	mu       sync.Mutex
+	secrets  []string
+	emit     steps.Emit
+	now      func() time.Time
+	lines    int
+	tail     []string // ring of TailLines
+	next     int
+	streamed bool // the flood notice was sent
+}
+
+func newCollector(secrets []string, emit steps.Emit, now func() time.Time) *collector {
+	var s []string
+	for _, v := range secrets {
+		if strings.TrimSpace(v) != "" {
+			s = append(s, v)
+		}
+	}
+	// Longest first, so a secret containing another is redacted whole.
+	sort.Slice(s, func(i, j int) bool { return len(s[i]) > len(s[j]) })
+	return &collector{secrets: s, emit: emit, now: now}
+}
+
+// Redact replaces every secret value in line with [REDACTED].
+func Redact(line string, secrets []string) string {
+	for _, s := range secrets {
+		if s != "" {
+			line = strings.ReplaceAll(line, s, "[REDACTED]")
+		}
+	}
+	return line
+}
+
+func (c *collector) read(r io.Reader, stream steps.Stream) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := readLine(br)
+		if line != nil {
+			c.add(stream, string(line))
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// readLine reads one line, cutting it at MaxLine and discarding the rest
+// of an overlong line.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var buf []byte
+	cut := false
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(buf) < MaxLine {
+			room := MaxLine - len(buf)
+			if len(frag) > room {
+				frag, cut = frag[:room], true
+			}
+			buf = append(buf, frag...)
+		} else if len(frag) > 0 {
+			cut = true
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err != nil:
+			if len(buf) == 0 && !cut {
+				return nil, err
+			}
+			return trimLine(buf, cut), err
+		default:
+			return trimLine(buf, cut), nil
+		}
+	}
+}
+
+func trimLine(b []byte, cut bool) []byte {
+	b = []byte(strings.TrimRight(string(b), "\r\n"))
+	if cut {
+		b = append(b, " [line cut]"...)
+	}
+	return b
+}
+
+func (c *collector) add(stream steps.Stream, line string) {
+	line = Redact(line, c.secrets)
+	c.mu.Lock()
+	c.lines++
+	n := c.lines
+	rec := string(stream) + ": " + line
+	if len(c.tail) < TailLines {
+		c.tail = append(c.tail, rec)
+	} else {
+		c.tail[c.next] = rec
+		c.next = (c.next + 1) % TailLines
+	}
+	notice := false
+	if n > StreamLines && !c.streamed {
+		c.streamed, notice = true, true
+	}
+	c.mu.Unlock()
+	if n <= StreamLines {
+		c.emit(steps.Event{Time: c.now(), Stream: stream, Line: line})
+	} else if notice {
+		c.emit(steps.Event{Time: c.now(), Stream: steps.Info, Line: fmt.Sprintf("output flood: more than %d lines; no longer streaming, keeping the last %d", StreamLines, TailLines)})
+	}
+}
+
+func (c *collector) info(line string) {
+	c.emit(steps.Event{Time: c.now(), Stream: steps.Info, Line: line})
+}
+
+func (c *collector) result() (int, []string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tail := append(append([]string(nil), c.tail[c.next:]...), c.tail[:c.next]...)
+	return c.lines, tail, c.lines > len(tail)
+}
+
+func lineCount(s string) int {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return 0
+	}
+	return strings.Count(s, "\n") + 1
+}
+
+func lastLine(tail []string) string {
+	for i := len(tail) - 1; i >= 0; i-- {
+		if t := strings.TrimSpace(tail[i]); t != "" {
+			if len(t) > 200 {
+				t = t[:200] + "..."
+			}
+			return t
+		}
+	}
+	return ""
+}
