@@ -55,6 +55,10 @@ type Runbook struct {
 	Sections map[string]string
 
 	Line int // line of the title heading, or 1
+
+	// problems found while parsing that do not stop the parse (unknown
+	// attributes, bad values); Validate reports them with the rest.
+	problems Problems
 }
 
 // Objectives are the recovery objectives the clocks run against.
@@ -77,6 +81,10 @@ type Var struct {
 type Window struct {
 	Start, End time.Duration
 	Set        bool // false when the phase has no window
+	// Deadline is true for a window written as "< N": done within N of the
+	// start. Alternatives (automatic or manual failover) may share a
+	// deadline, so deadlines are not checked for overlap.
+	Deadline bool
 }
 
 // Phase is a stage of recovery, such as "Immediate Actions (0-15 minutes)".
@@ -87,6 +95,10 @@ type Phase struct {
 	Detail string // Markdown under the phase that is not a step
 	Steps  []*Step
 	Line   int
+	// Group is the heading the phase sits under when phases are written as
+	// an ordered list ("Complete System Recovery"), or the parent heading
+	// of a heading phase; windows only overlap within a group.
+	Group string
 }
 
 // Step is one thing to do inside a phase.
