@@ -1,0 +1,659 @@
+package shell
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/drbook/drbook/steps"
+)
+
+func init() {
+	steps.Register(SQL{})
+}
+
+// DefaultRowCap is how many rows of a result are shown and recorded unless
+// the block sets rows=N.
+const DefaultRowCap = 100
+
+// MaxCell is the widest a table cell is shown; longer values are cut.
+const MaxCell = 60
+
+// ErrReadOnly is the cause when a read-only block tries to change data.
+var ErrReadOnly = errors.New("the block is read-only")
+
+// ErrUnsupportedDot is returned for a sqlite shell dot-command drbook has
+// no equivalent for. Such a block does not run at all.
+var ErrUnsupportedDot = errors.New("dot-command not supported by drbook")
+
+// SQLOutput is what a SQL block's run records.
+type SQLOutput struct {
+	Database   string            `json:"database"`
+	Write      bool              `json:"write"`
+	RowCap     int               `json:"row_cap"`
+	Statements []StatementResult `json:"statements"`
+}
+
+// StatementResult is one statement's or dot-command's outcome.
+type StatementResult struct {
+	Line         int        `json:"line"`
+	SQL          string     `json:"sql"`
+	Columns      []string   `json:"columns,omitempty"`
+	Rows         [][]string `json:"rows,omitempty"` // at most the row cap
+	RowCount     int        `json:"row_count"`      // every row the statement returned
+	Capped       bool       `json:"capped,omitempty"`
+	RowsAffected int64      `json:"rows_affected,omitempty"`
+	Note         string     `json:"note,omitempty"`
+	Error        string     `json:"error,omitempty"`
+}
+
+// SQL is the action that runs SQL blocks against the system database.
+type SQL struct{}
+
+// Spec implements steps.Action.
+func (SQL) Spec() steps.Spec {
+	s, _ := specOf(steps.SQLAction)
+	return s
+}
+
+// dotKind says what drbook does with a sqlite shell dot-command.
+type dotKind int
+
+const (
+	dotUnsupported dotKind = iota
+	dotDisplay             // a display setting: drbook always renders a table
+	dotQuery               // answered by a query (.tables, .schema)
+	dotBackup
+	dotRestore
+	dotRecover
+)
+
+var dotCommands = map[string]dotKind{
+	".backup": dotBackup, ".save": dotBackup,
+	".restore": dotRestore,
+	".recover":  dotRecover,
+	".tables":   dotQuery, ".schema": dotQuery, ".indexes": dotQuery, ".indices": dotQuery,
+	".headers": dotDisplay, ".header": dotDisplay, ".mode": dotDisplay, ".timer": dotDisplay,
+	".echo": dotDisplay, ".bail": dotDisplay, ".width": dotDisplay, ".nullvalue": dotDisplay,
+	".changes": dotDisplay,
+}
+
+// Run implements steps.Action. Every statement runs in order and the block
+// stops at the first error. A read-only block opens the database read-only
+// and with query_only set, so it cannot change anything; a write=true block
+// needs confirmation and runs each stretch of statements in a transaction,
+// rolled back on error or in a dry run.
+func (a SQL) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
+	if emit == nil {
+		emit = func(steps.Event) {}
+	}
+	b := req.Block
+	if b == nil {
+		return failedResult("sql", errors.New("no block to run"))
+	}
+	if r, ok := drillShortcut(req); ok {
+		return r, nil
+	}
+	if req.Env.Drill && !IsSandbox(req.Env.Root) {
+		return failedResult("sql", &Error{Err: fmt.Errorf("%w: %s", ErrLiveRootInDrill, req.Env.Root), Hint: "drills run in a sandbox made by 'drbook demo' or 'drbook drill'"})
+	}
+	segs, err := splitSQL(b.Code)
+	if err != nil {
+		return failedResult("sql", err)
+	}
+	rowCap := DefaultRowCap
+	if v := firstNonEmpty(b.Attrs.Raw["rows"], req.Params["rows"]); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return failedResult("sql", fmt.Errorf("rows=%s: want a positive number", v))
+		}
+		rowCap = n
+	}
+	write := b.Attrs.Write
+	// Check every dot-command before anything runs: an unsupported one stops
+	// the whole block, and .restore replaces the database, so it needs the
+	// same confirmation as a write.
+	needsConfirm := write || b.Attrs.Confirm
+	for _, s := range segs {
+		if !s.dot {
+			continue
+		}
+		name := strings.Fields(s.text)[0]
+		kind, ok := dotCommands[strings.ToLower(name)]
+		switch {
+		case !ok || kind == dotUnsupported:
+			return failedResult("sql", &Error{Err: fmt.Errorf("line %d: %s: %w", s.line, name, ErrUnsupportedDot),
+				Hint: "supported: .backup FILE, .restore FILE, .recover, .tables, .schema; run others in a shell block"})
+		case kind == dotRecover:
+			return failedResult("sql", &Error{Err: fmt.Errorf("line %d: .recover: %w", s.line, ErrUnsupportedDot),
+				Hint: "salvage a corrupt database with 'drbook recover' (or the recover step), which writes a new file and keeps the original"})
+		case kind == dotRestore:
+			needsConfirm = true
+		}
+	}
+	if needsConfirm && !req.Confirmed {
+		return steps.Result{Status: steps.StatusFailed, Summary: "sql: block changes data (write=true or .restore) and needs confirmation"},
+			fmt.Errorf("sql: %w", steps.ErrNotConfirmed)
+	}
+	dbPath := req.Env.DBPath()
+	if _, err := os.Stat(dbPath); err != nil {
+		return failedResult("sql", &Error{Err: fmt.Errorf("database %s: %w", dbPath, err), Hint: "restore it first, or check --root"})
+	}
+
+	r := &sqlRun{req: req, emit: emit, out: SQLOutput{Database: dbPath, Write: write, RowCap: rowCap}}
+	mode := "read-only"
+	if write {
+		mode = "read-write"
+		if req.DryRun {
+			mode = "read-write, dry run: rolled back"
+		}
+	}
+	r.info(fmt.Sprintf("database %s (%s)", dbPath, mode))
+	runErr := r.run(ctx, segs)
+	res := steps.Result{Data: r.out}
+	switch {
+	case runErr != nil && ctx.Err() != nil:
+		res.Status, res.Summary = steps.StatusFailed, "sql: canceled"
+		return res, fmt.Errorf("sql: %w", ctx.Err())
+	case runErr != nil:
+		res.Status, res.Summary = steps.StatusFailed, "sql: "+runErr.Error()
+		if errors.Is(runErr, steps.ErrNotImplemented) || errors.Is(runErr, steps.ErrNotConfirmed) {
+			return res, fmt.Errorf("sql: %w", runErr)
+		}
+	case r.bad != "":
+		res.Status, res.Summary = steps.StatusFailed, "sql: "+r.bad
+	default:
+		res.Status = steps.StatusOK
+		rows := 0
+		for _, s := range r.out.Statements {
+			rows += s.RowCount
+		}
+		res.Summary = fmt.Sprintf("sql: %d statements ran, %d rows returned", len(r.out.Statements), rows)
+		if write && req.DryRun {
+			res.Status = steps.StatusSimulated
+			res.Summary += " (dry run: every change rolled back)"
+		}
+	}
+	return res, nil
+}
+
+type sqlRun struct {
+	req  steps.Request
+	emit steps.Emit
+	out  SQLOutput
+	bad  string // a check statement (integrity_check) that did not say ok
+}
+
+func (r *sqlRun) info(line string) {
+	r.emit(steps.Event{Time: r.req.Env.Clock(), Stream: steps.Info, Line: line})
+}
+
+func (r *sqlRun) print(line string) {
+	r.emit(steps.Event{Time: r.req.Env.Clock(), Stream: steps.Stdout, Line: Redact(line, r.req.Env.Secrets)})
+}
+
+// run executes the segments in order: consecutive statements share one
+// connection (and, when writing, one transaction); a dot-command closes it,
+// since .restore replaces the file underneath.
+func (r *sqlRun) run(ctx context.Context, segs []segment) error {
+	for i := 0; i < len(segs); {
+		if segs[i].dot {
+			if err := r.dot(ctx, segs[i]); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		j := i
+		for j < len(segs) && !segs[j].dot {
+			j++
+		}
+		if err := r.statements(ctx, segs[i:j]); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// openDB opens the system database: read-only with query_only unless the
+// block writes; never creating a missing file.
+func openDB(path string, write bool) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	if write {
+		q.Set("mode", "rw")
+	} else {
+		q.Set("mode", "ro")
+		q.Add("_pragma", "query_only(1)")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+func (r *sqlRun) statements(ctx context.Context, segs []segment) error {
+	write := r.out.Write
+	db, err := openDB(r.out.Database, write)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer conn.Close()
+	if write {
+		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+	}
+	for _, s := range segs {
+		if err := r.statement(ctx, conn, s); err != nil {
+			if write {
+				_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+				r.info("rolled back: nothing in this block was changed")
+			}
+			return err
+		}
+	}
+	if write {
+		end := "COMMIT"
+		if r.req.DryRun {
+			end = "ROLLBACK"
+		}
+		if _, err := conn.ExecContext(ctx, end); err != nil {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+			return fmt.Errorf("%s: %w", strings.ToLower(end), err)
+		}
+	}
+	return nil
+}
+
+func (r *sqlRun) statement(ctx context.Context, conn *sql.Conn, s segment) error {
+	res := StatementResult{Line: s.line, SQL: s.text}
+	r.info(fmt.Sprintf("line %d: %s", s.line, oneLine(s.text)))
+	err := r.query(ctx, conn, s.text, &res)
+	if err != nil {
+		err = explainSQLError(err, r.out.Write)
+		res.Error = err.Error()
+		r.out.Statements = append(r.out.Statements, res)
+		r.print("Error: " + res.Error)
+		return fmt.Errorf("line %d: %w", s.line, err)
+	}
+	r.out.Statements = append(r.out.Statements, res)
+	if isCheckPragma(s.text) && !(res.RowCount == 1 && len(res.Rows) == 1 && len(res.Rows[0]) == 1 && res.Rows[0][0] == "ok") && r.bad == "" {
+		r.bad = fmt.Sprintf("line %d: %s did not report ok", s.line, oneLine(s.text))
+	}
+	return nil
+}
+
+// query runs one statement, rendering and recording up to the row cap.
+func (r *sqlRun) query(ctx context.Context, conn *sql.Conn, text string, res *StatementResult) error {
+	rows, err := conn.QueryContext(ctx, text)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	res.Columns = cols
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		res.RowCount++
+		if res.RowCount > r.out.RowCap {
+			res.Capped = true
+			continue
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = Redact(cellString(v), r.req.Env.Secrets)
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if len(cols) == 0 {
+		if r.out.Write {
+			var n int64
+			if err := conn.QueryRowContext(ctx, "SELECT changes()").Scan(&n); err == nil {
+				res.RowsAffected = n
+				r.print(fmt.Sprintf("(%d rows changed)", n))
+			}
+		}
+		return nil
+	}
+	for _, l := range RenderTable(cols, res.Rows) {
+		r.print(l)
+	}
+	switch {
+	case res.Capped:
+		res.Note = fmt.Sprintf("showing %d of %d rows (row cap %d; set rows=N on the block for more)", len(res.Rows), res.RowCount, r.out.RowCap)
+		r.print(res.Note)
+	default:
+		r.print(fmt.Sprintf("(%d rows)", res.RowCount))
+	}
+	return nil
+}
+
+func cellString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// RenderTable lays rows out as a plain-text table with a header rule.
+// Cells wider than MaxCell are cut with "...".
+func RenderTable(cols []string, rows [][]string) []string {
+	w := make([]int, len(cols))
+	cut := func(s string) string {
+		s = strings.ReplaceAll(s, "\n", `\n`)
+		if r := []rune(s); len(r) > MaxCell {
+			return string(r[:MaxCell-3]) + "..."
+		}
+		return s
+	}
+	for i, c := range cols {
+		w[i] = len([]rune(cut(c)))
+	}
+	for _, row := range rows {
+		for i, c := range row {
+			if n := len([]rune(cut(c))); n > w[i] {
+				w[i] = n
+			}
+		}
+	}
+	line := func(cells []string) string {
+		var b strings.Builder
+		for i, c := range cells {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			c = cut(c)
+			b.WriteString(c)
+			if i < len(cells)-1 {
+				b.WriteString(strings.Repeat(" ", w[i]-len([]rune(c))))
+			}
+		}
+		return strings.TrimRight(b.String(), " ")
+	}
+	out := []string{line(cols)}
+	rule := make([]string, len(cols))
+	for i := range cols {
+		rule[i] = strings.Repeat("-", w[i])
+	}
+	out = append(out, line(rule))
+	for _, row := range rows {
+		out = append(out, line(row))
+	}
+	return out
+}
+
+var sqliteCode = regexp.MustCompile(` \(\d+\)$`)
+
+// explainSQLError drops the driver's noise ("SQL logic error: ... (1)")
+// and names the read-only refusal plainly.
+func explainSQLError(err error, write bool) error {
+	msg := sqliteCode.ReplaceAllString(err.Error(), "")
+	msg = strings.TrimPrefix(msg, "SQL logic error: ")
+	err = errors.New(msg)
+	if !write && (strings.Contains(msg, "readonly") || strings.Contains(msg, "read-only") || strings.Contains(msg, "query_only")) {
+		return &Error{Err: fmt.Errorf("%w: %s", ErrReadOnly, msg), Hint: "a block that changes data needs write=true and confirmation"}
+	}
+	return err
+}
+
+func isCheckPragma(s string) bool {
+	t := strings.ToLower(strings.Join(strings.Fields(strings.TrimSuffix(s, ";")), " "))
+	return strings.HasPrefix(t, "pragma integrity_check") || strings.HasPrefix(t, "pragma quick_check") ||
+		strings.HasPrefix(t, "pragma main.integrity_check") || strings.HasPrefix(t, "pragma main.quick_check")
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// dot carries out one dot-command (already checked to be supported).
+func (r *sqlRun) dot(ctx context.Context, s segment) error {
+	f := strings.Fields(s.text)
+	name := strings.ToLower(f[0])
+	args := f[1:]
+	res := StatementResult{Line: s.line, SQL: s.text}
+	r.info(fmt.Sprintf("line %d: %s", s.line, s.text))
+	var err error
+	switch dotCommands[name] {
+	case dotDisplay:
+		res.Note = name + " is a display setting of the sqlite3 shell; drbook always shows results as a table, so it has no effect"
+		r.info(res.Note)
+	case dotQuery:
+		q := dotQuerySQL(name, args)
+		err = r.statements(ctx, []segment{{text: q, line: s.line}})
+		if err == nil {
+			// statements recorded the query; label it with the dot-command.
+			last := &r.out.Statements[len(r.out.Statements)-1]
+			last.SQL = s.text
+			return nil
+		}
+		return err
+	case dotBackup:
+		err = r.backup(ctx, args, &res)
+	case dotRestore:
+		err = r.restore(ctx, args, &res)
+	}
+	if err != nil {
+		res.Error = err.Error()
+		r.print("Error: " + res.Error)
+		err = fmt.Errorf("line %d: %s: %w", s.line, name, err)
+	}
+	r.out.Statements = append(r.out.Statements, res)
+	return err
+}
+
+func dotQuerySQL(name string, args []string) string {
+	like := "%"
+	if len(args) > 0 {
+		like = strings.ReplaceAll(args[0], "'", "''")
+	}
+	switch name {
+	case ".tables":
+		return fmt.Sprintf("SELECT name FROM sqlite_schema WHERE type IN ('table','view') AND name NOT LIKE 'sqlite_%%' AND name LIKE '%s' ORDER BY name", like)
+	case ".indexes", ".indices":
+		return fmt.Sprintf("SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index' AND tbl_name LIKE '%s' ORDER BY name", like)
+	default: // .schema
+		return fmt.Sprintf("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name LIKE '%s' ORDER BY tbl_name, type DESC, name", like)
+	}
+}
+
+// resolvePath makes a dot-command's file relative to the system root.
+func (r *sqlRun) resolvePath(p string) string {
+	p = strings.Trim(p, `'"`)
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(r.req.Env.Root, p)
+}
+
+// backup copies the database with sqlite's online backup API into a new
+// file, as the sqlite3 shell's .backup does. It never overwrites a file.
+func (r *sqlRun) backup(ctx context.Context, args []string, res *StatementResult) error {
+	if len(args) == 2 && args[0] != "main" {
+		return fmt.Errorf("only the main database can be backed up, not %q", args[0])
+	}
+	if len(args) == 0 || len(args) > 2 {
+		return errors.New("usage: .backup [main] FILE")
+	}
+	dst := r.resolvePath(args[len(args)-1])
+	if r.req.Env.Drill && !within(r.req.Env.Root, dst) {
+		return &Error{Err: fmt.Errorf("drill: %s is outside the sandbox", dst), Hint: "back up to a path inside the root"}
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return &Error{Err: fmt.Errorf("%s already exists", dst), Hint: "drbook never overwrites a file; choose a new name"}
+	}
+	if r.req.DryRun {
+		res.Note = "dry run: would back up the database to " + dst
+		r.info(res.Note)
+		return nil
+	}
+	if err := BackupDB(ctx, r.out.Database, dst); err != nil {
+		return err
+	}
+	res.Note = "backed up to " + dst
+	r.print(res.Note)
+	return nil
+}
+
+// BackupDB copies the SQLite database at src into the new file dst with
+// the online backup API, through a temporary file renamed into place, so
+// dst is either complete or absent.
+func BackupDB(ctx context.Context, src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	tmpName := tmp.Name()
+	tmp.Close()
+	defer os.Remove(tmpName)
+	db, err := openDB(src, false)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("backup: open %s: %w", src, err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		bc, ok := dc.(interface {
+			NewBackup(string) (*sqlite.Backup, error)
+		})
+		if !ok {
+			return errors.New("driver has no backup API")
+		}
+		bk, err := bc.NewBackup(tmpName)
+		if err != nil {
+			return err
+		}
+		for {
+			more, err := bk.Step(256)
+			if err != nil {
+				bk.Finish()
+				return err
+			}
+			if !more {
+				break
+			}
+			if ctx.Err() != nil {
+				bk.Finish()
+				return ctx.Err()
+			}
+		}
+		return bk.Finish()
+	})
+	if err != nil {
+		return fmt.Errorf("backup %s: %w", src, err)
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("backup: %s appeared meanwhile; not overwritten", dst)
+	}
+	if err := os.Rename(tmpName, dst); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	return nil
+}
+
+// restore hands .restore FILE to the restore action, which keeps the
+// current database aside.
+func (r *sqlRun) restore(ctx context.Context, args []string, res *StatementResult) error {
+	if len(args) == 2 && args[0] != "main" {
+		return fmt.Errorf("only the main database can be restored, not %q", args[0])
+	}
+	if len(args) == 0 || len(args) > 2 {
+		return errors.New("usage: .restore [main] FILE")
+	}
+	from := strings.Trim(args[len(args)-1], `'"`)
+	a, ok := steps.Lookup("restore")
+	if !ok {
+		return fmt.Errorf("restore: %w", steps.ErrNotImplemented)
+	}
+	sub := r.req
+	sub.Block = nil
+	sub.Params = map[string]string{"from": from, "only": "db"}
+	r.info("running the restore action: from " + from + ", only db")
+	out, err := a.Run(ctx, sub, r.emit)
+	res.Note = out.Summary
+	if err != nil {
+		return err
+	}
+	if out.Status != steps.StatusOK && out.Status != steps.StatusSimulated {
+		return fmt.Errorf("restore %s: %s", out.Status, out.Summary)
+	}
+	return nil
+}
+
+func within(root, p string) bool {
+	ar, err1 := filepath.Abs(root)
+	ap, err2 := filepath.Abs(p)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(ar, ap)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
