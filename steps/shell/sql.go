@@ -81,8 +81,8 @@ const (
 var dotCommands = map[string]dotKind{
 	".backup": dotBackup, ".save": dotBackup,
 	".restore": dotRestore,
-	".recover":  dotRecover,
-	".tables":   dotQuery, ".schema": dotQuery, ".indexes": dotQuery, ".indices": dotQuery,
+	".recover": dotRecover,
+	".tables":  dotQuery, ".schema": dotQuery, ".indexes": dotQuery, ".indices": dotQuery,
 	".headers": dotDisplay, ".header": dotDisplay, ".mode": dotDisplay, ".timer": dotDisplay,
 	".echo": dotDisplay, ".bail": dotDisplay, ".width": dotDisplay, ".nullvalue": dotDisplay,
 	".changes": dotDisplay,
