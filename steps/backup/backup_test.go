@@ -1,0 +1,111 @@
+package backup_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drbook/drbook/steps/backup"
+)
+
+// MustBackup takes a tier backup of root into dir.
+func MustBackup(tb testing.TB, root, dir string, tier int, now time.Time) *backup.Outcome {
+	tb.Helper()
+	out, err := backup.Backup(context.Background(), backup.Options{
+		Root: root, Dir: dir, Tier: tier, Passphrase: []byte(testPass),
+		Now: func() time.Time { return now },
+	})
+	if err != nil {
+		tb.Fatalf("backup: %v", err)
+	}
+	return out
+}
+
+func TestBackupWritesVerifiedArchiveAndManifest(t *testing.T) {
+	for _, tier := range []int{1, 2} {
+		root := MustRoot(t, "m1", 50)
+		dir := t.TempDir()
+		now := time.Date(2026, 1, 4, 10, 30, 0, 0, time.UTC)
+		out := MustBackup(t, root, dir, tier, now)
+		m := out.Manifest
+		if got, want := filepath.Base(out.ArchivePath), "quantai_20260104T103000Z_t"+string(rune('0'+tier))+".tar.gz.gpg"; got != want {
+			t.Errorf("archive name %q, want %q", got, want)
+		}
+		if m.DB == nil || m.DB.QuickCheck != "ok" || m.DB.PageCount == 0 || m.DB.Tables["trades"] != 50 {
+			t.Errorf("db facts: %+v", m.DB)
+		}
+		paths := map[string]bool{}
+		for _, f := range m.Files {
+			paths[f.Path] = true
+			if len(f.SHA256) != 64 {
+				t.Errorf("%s: sha256 %q", f.Path, f.SHA256)
+			}
+		}
+		for _, p := range []string{"data/quantai.db", "config/settings.yaml", "config/agents/momentum.json", ".env"} {
+			if !paths[p] {
+				t.Errorf("tier %d: manifest lacks %s: %v", tier, p, paths)
+			}
+		}
+		if paths["logs/quantai.log"] != (tier >= 2) {
+			t.Errorf("tier %d: logs present = %v", tier, paths["logs/quantai.log"])
+		}
+		if m.Verified.IsZero() {
+			t.Error("manifest not marked verified")
+		}
+		fi, err := os.Stat(out.ArchivePath)
+		if err != nil || fi.Size() != m.ArchiveSize {
+			t.Errorf("archive size %v vs manifest %d (%v)", fi, m.ArchiveSize, err)
+		}
+		// Nothing but the archive and its manifest is left behind.
+		des, _ := os.ReadDir(dir)
+		if len(des) != 2 {
+			var names []string
+			for _, d := range des {
+				names = append(names, d.Name())
+			}
+			t.Errorf("backup dir holds %v", names)
+		}
+		entries, err := backup.List(context.Background(), backup.Source{Dir: dir})
+		if err != nil || len(entries) != 1 || !entries[0].Verified || entries[0].Tier != tier {
+			t.Errorf("list: %+v %v", entries, err)
+		}
+	}
+}
+
+// TestGPGOpensDrbookBackup: the plan's tools open drbook's archive with no
+// drbook at all.
+func TestGPGOpensDrbookBackup(t *testing.T) {
+	for _, bin := range []string{"gpg", "tar", "sqlite3"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed", bin)
+		}
+	}
+	root := MustRoot(t, "gpg", 200)
+	out := MustBackup(t, root, t.TempDir(), 2, time.Now())
+	work := t.TempDir()
+	pf := filepath.Join(work, "pass")
+	MustWrite(t, pf, testPass)
+	gnupg := filepath.Join(work, "gnupg")
+	os.Mkdir(gnupg, 0o700)
+	cmd := exec.Command("sh", "-c", `gpg --homedir "$GNUPGHOME" --batch --pinentry-mode loopback --passphrase-file "$PF" --decrypt "$ARCHIVE" | tar xz -C "$OUT"`)
+	cmd.Env = append(os.Environ(), "GNUPGHOME="+gnupg, "PF="+pf, "ARCHIVE="+out.ArchivePath, "OUT="+work)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gpg | tar: %v\n%s", err, b)
+	}
+	base := filepath.Join(work, out.Manifest.Prefix)
+	db := filepath.Join(base, "data", "quantai.db")
+	b, err := exec.Command("sqlite3", db, "PRAGMA integrity_check").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(b)) != "ok" {
+		t.Fatalf("sqlite3 integrity_check: %q %v", b, err)
+	}
+	if got := MustRead(t, filepath.Join(base, ".env")); got != MustRead(t, filepath.Join(root, ".env")) {
+		t.Errorf(".env differs after gpg|tar: %q", got)
+	}
+	if got := MustMarker(t, db); got != "gpg" {
+		t.Errorf("marker %q", got)
+	}
+}

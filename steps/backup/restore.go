@@ -1,0 +1,779 @@
+package backup
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/drbook/drbook/steps"
+)
+
+// Parts a restore can bring back.
+const (
+	PartDB     = "db"
+	PartConfig = "config"
+	PartEnv    = "env"
+	PartLogs   = "logs"
+)
+
+// DefaultParts are restored when none are named: logs are left alone
+// unless asked for, because they hold the story of the incident.
+var DefaultParts = []string{PartDB, PartConfig, PartEnv}
+
+// RestoreOptions configures a restore.
+type RestoreOptions struct {
+	Root       string
+	From       string   // "latest" (or ""), a local archive, a SQLite file, or s3://bucket/key
+	Only       []string // parts; empty means DefaultParts
+	Dir        string   // local backup directory searched for "latest"
+	S3         *S3Config
+	Passphrase []byte
+	DryRun     bool // stage and check everything, change nothing
+	// Confirmed must be true to change anything (DryRun needs no confirmation).
+	Confirmed bool
+	// Validate runs the data validation checks on a staged system root and
+	// returns problems; nil skips them. Integrity is always checked.
+	Validate func(ctx context.Context, root string) ([]string, error)
+	Now      func() time.Time
+	Emit     steps.Emit
+}
+
+// Change is one thing a restore changes (or would change).
+type Change struct {
+	Part   string `json:"part"`
+	Path   string `json:"path"`
+	Detail string `json:"detail"`
+}
+
+// RestoreResult reports a restore.
+type RestoreResult struct {
+	Source     string    `json:"source"`
+	Kind       string    `json:"kind"` // drbook, plan-script, sqlite-file
+	BackupTime time.Time `json:"backup_time"`
+	Verified   string    `json:"verified"` // how the backup was verified
+	Parts      []string  `json:"parts"`
+	Changes    []Change  `json:"changes"`
+	Aside      []string  `json:"aside,omitempty"` // where the originals were kept
+	Warnings   []string  `json:"warnings,omitempty"`
+	DryRun     bool      `json:"dry_run"`
+}
+
+// crashHook is called at each step of the swap; tests use it to kill the
+// process at every point and check nothing is ever half restored.
+var crashHook = func(point string) {}
+
+// Restore brings a backup back into o.Root. It verifies and stages the
+// whole backup on the root's filesystem and checks it before touching
+// anything; then it swaps each part in with renames, keeping the current
+// files as <name>.pre-restore-<stamp>.
+func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
+	bo := Options{Now: o.Now, Emit: o.Emit}
+	root, err := filepath.Abs(o.Root)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return nil, &Error{Err: fmt.Errorf("restore: root %s is not a directory", root), Hint: "give --root the QuantAI system directory"}
+	}
+	parts := o.Only
+	if len(parts) == 0 {
+		parts = DefaultParts
+	}
+	for _, p := range parts {
+		switch p {
+		case PartDB, PartConfig, PartEnv, PartLogs:
+		default:
+			return nil, fmt.Errorf("restore: unknown part %q (want db, config, env, logs)", p)
+		}
+	}
+	if !o.DryRun && !o.Confirmed {
+		return nil, &Error{Err: fmt.Errorf("restore: %w", ErrNotConfirmed), Hint: "confirm it (--yes), or try --dry-run first"}
+	}
+	stamp := bo.now().UTC().Format(stampLayout)
+	staging, err := os.MkdirTemp(root, ".drbook-restore-")
+	if err != nil {
+		return nil, diskErr("restore: staging directory", err)
+	}
+	defer os.RemoveAll(staging)
+
+	res := &RestoreResult{DryRun: o.DryRun}
+	stagedRoot, err := stage(ctx, &bo, o, root, staging, res)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+
+	// Keep only the parts asked for that the backup holds.
+	have := map[string]string{
+		PartDB: filepath.Join(stagedRoot, "data", "quantai.db"), PartConfig: filepath.Join(stagedRoot, "config"),
+		PartEnv: filepath.Join(stagedRoot, ".env"), PartLogs: filepath.Join(stagedRoot, "logs"),
+	}
+	for _, p := range parts {
+		if exists(have[p]) {
+			res.Parts = append(res.Parts, p)
+		} else if len(o.Only) > 0 {
+			return nil, fmt.Errorf("restore: the backup holds no %s", p)
+		} else {
+			res.Warnings = append(res.Warnings, "the backup holds no "+p+"; left as it is")
+		}
+	}
+	if len(res.Parts) == 0 {
+		return nil, errors.New("restore: nothing to restore")
+	}
+
+	// Check the staged database in full before anything changes.
+	if contains(res.Parts, PartDB) {
+		bo.infof("integrity_check on the staged database")
+		if err := checkDB(ctx, have[PartDB], true); err != nil {
+			return nil, fmt.Errorf("restore: staged database: %w", err)
+		}
+		if o.Validate != nil {
+			problems, err := o.Validate(ctx, stagedRoot)
+			if err != nil {
+				return nil, fmt.Errorf("restore: validate staged data: %w", err)
+			}
+			if len(problems) > 0 {
+				return nil, &Error{Err: fmt.Errorf("restore: %w: %s", ErrCheckFailed, strings.Join(problems, "; ")),
+					Hint: "the backup's data fails validation; pick an older backup with --from, or inspect it with drbook verify"}
+			}
+		}
+	}
+	for _, p := range res.Parts {
+		res.Changes = append(res.Changes, describe(ctx, p, root, have[p])...)
+	}
+	if o.DryRun {
+		bo.infof("dry run: nothing changed")
+		return res, nil
+	}
+
+	// Swap, database first.
+	for _, p := range res.Parts {
+		var aside []string
+		var err error
+		switch p {
+		case PartDB:
+			aside, err = swapDB(ctx, filepath.Join(root, "data", "quantai.db"), have[p], stamp)
+		case PartEnv:
+			aside, err = swapFile(filepath.Join(root, ".env"), have[p], stamp)
+		default:
+			aside, err = swapDir(filepath.Join(root, p), have[p], stamp)
+		}
+		res.Aside = append(res.Aside, aside...)
+		if err != nil {
+			return res, fmt.Errorf("restore %s: %w", p, err)
+		}
+		bo.infof("restored %s", p)
+	}
+	if contains(res.Parts, PartDB) {
+		if err := checkDB(ctx, filepath.Join(root, "data", "quantai.db"), false); err != nil {
+			return res, fmt.Errorf("restore: restored database: %w (the original is at %s)", err, res.Aside[0])
+		}
+	}
+	return res, nil
+}
+
+// stage fetches, verifies and unpacks the backup into staging and returns
+// a directory laid out like a system root (data/quantai.db, config/, .env, logs/).
+func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging string, res *RestoreResult) (string, error) {
+	from := o.From
+	var m *Manifest
+	var archive string
+	switch {
+	case from == "" || from == "latest":
+		entries, err := List(ctx, Source{Dir: o.Dir, S3: o.S3})
+		if err != nil && len(entries) == 0 {
+			return "", err
+		}
+		e, err := Latest(entries)
+		if err != nil {
+			return "", &Error{Err: err, Hint: "name one with --from PATH (archives of the plan's script have no manifest and are never picked as latest)"}
+		}
+		bo.infof("latest verified backup: %s (%s)", e.Path, e.Created.Format(time.RFC3339))
+		from, m = e.Path, e.Manifest
+	}
+	res.Source = from
+	if strings.HasPrefix(from, "s3://") {
+		storeURL, name, err := splitS3Object(from)
+		if err != nil {
+			return "", err
+		}
+		c := S3Config{}
+		if o.S3 != nil {
+			c = *o.S3
+		}
+		c.URL = storeURL
+		s, err := NewS3(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		if m == nil {
+			if m, err = s.manifest(ctx, name); err != nil {
+				return "", err
+			}
+		}
+		if err := checkSpace(staging, 2*m.TotalSize()+m.ArchiveSize); err != nil {
+			return "", err
+		}
+		archive = filepath.Join(staging, name)
+		f, err := os.OpenFile(archive, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return "", diskErr("download", err)
+		}
+		bo.infof("download %s", from)
+		_, err = s.download(ctx, name, f, func(n int64) {
+			bo.emit(steps.Event{Progress: &steps.Progress{Phase: "download", Done: n, Total: m.ArchiveSize, Unit: "bytes"}})
+		})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return "", diskErr("download", err)
+		}
+	} else {
+		archive = from
+		fi, err := os.Stat(archive)
+		if err != nil {
+			return "", &Error{Err: fmt.Errorf("backup %s: %w", archive, err), Hint: "run 'drbook backups' to list them"}
+		}
+		if isSQLite(archive) {
+			return stageSQLite(ctx, bo, archive, staging, fi, res)
+		}
+		if m == nil {
+			if mm, err := ReadManifest(archive + ManifestSuffix); err == nil {
+				m = mm
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return "", err
+			}
+		}
+		if m != nil && fi.Size() != m.ArchiveSize {
+			return "", corruptf("%s is %d bytes, its manifest says %d", archive, fi.Size(), m.ArchiveSize)
+		}
+		need := fi.Size() * 3
+		if m != nil {
+			need = m.TotalSize()
+		}
+		if err := checkSpace(staging, need); err != nil {
+			return "", err
+		}
+	}
+	if len(o.Passphrase) == 0 {
+		return "", &Error{Err: ErrNoPassphrase, Hint: "give --passphrase-file FILE or set DRBOOK_PASSPHRASE"}
+	}
+
+	f, err := os.Open(archive)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	x := filepath.Join(staging, "x")
+	if err := os.Mkdir(x, 0o700); err != nil {
+		return "", err
+	}
+	bo.infof("decrypt and unpack %s", filepath.Base(archive))
+	buf := make([]byte, 256<<10)
+	_, err = readAndCheck(ctx, bufio.NewReaderSize(f, 1<<20), o.Passphrase, m, func(n int64) {
+		bo.emit(steps.Event{Progress: &steps.Progress{Phase: "decrypt+unpack", Done: n, Total: fi.Size(), Unit: "bytes"}})
+	}, func(name string, hdr *tar.Header, body io.Reader) error {
+		dst := filepath.Join(x, filepath.FromSlash(name))
+		if body == nil {
+			return os.MkdirAll(dst, 0o700)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return err
+		}
+		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return diskErr("unpack "+name, err)
+		}
+		if _, err := io.CopyBuffer(out, body, buf); err != nil {
+			out.Close()
+			return diskErr("unpack "+name, err)
+		}
+		if err := out.Sync(); err != nil {
+			out.Close()
+			return diskErr("unpack "+name, err)
+		}
+		if err := out.Close(); err != nil {
+			return diskErr("unpack "+name, err)
+		}
+		if mode := os.FileMode(hdr.Mode).Perm() & 0o700; mode != 0 {
+			os.Chmod(dst, mode|os.FileMode(hdr.Mode).Perm()&0o077&^0o022)
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrWrongPassphrase) && m == nil {
+			return "", &Error{Err: fmt.Errorf("%w (or the archive's header is damaged)", ErrWrongPassphrase),
+				Hint: "check the passphrase; nothing was changed"}
+		}
+		if errors.Is(err, ErrWrongPassphrase) {
+			return "", &Error{Err: err, Hint: "the archive matches its manifest, so the passphrase is wrong; nothing was changed"}
+		}
+		return "", err
+	}
+	if m != nil {
+		res.Kind, res.BackupTime = "drbook", m.Created
+		res.Verified = "archive SHA-256 and every file's SHA-256 match the manifest; integrity_check on the database"
+		base := filepath.Join(x, filepath.FromSlash(m.Prefix))
+		if !exists(filepath.Join(base, "data", "quantai.db")) {
+			return "", corruptf("the archive has no %s/data/quantai.db", m.Prefix)
+		}
+		return base, nil
+	}
+	return normalizePlan(x, archive, staging, res)
+}
+
+var planDB = regexp.MustCompile(`^quantai_(\d{8}_\d{6})\.db$`)
+
+// normalizePlan finds the layout of an archive without a manifest: a drbook
+// layout (data/quantai.db) or the plan script's (quantai_<stamp>.db,
+// config/, env_<stamp>, logs/), and arranges it as a system root.
+func normalizePlan(x, archive, staging string, res *RestoreResult) (string, error) {
+	var dbFile, drbookBase string
+	filepath.WalkDir(x, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || dbFile != "" || drbookBase != "" {
+			return err
+		}
+		if d.Type().IsRegular() && planDB.MatchString(d.Name()) {
+			dbFile = p
+		}
+		if d.Type().IsRegular() && d.Name() == "quantai.db" && filepath.Base(filepath.Dir(p)) == "data" {
+			drbookBase = filepath.Dir(filepath.Dir(p))
+		}
+		return nil
+	})
+	res.Verified = "no manifest: verified by OpenPGP MDC, gzip CRC and integrity_check alone"
+	if drbookBase != "" {
+		res.Kind = "drbook"
+		res.BackupTime = archiveTime(archive)
+		return drbookBase, nil
+	}
+	if dbFile == "" {
+		return "", corruptf("the archive holds no database (neither data/quantai.db nor quantai_<stamp>.db)")
+	}
+	res.Kind = "plan-script"
+	src := filepath.Dir(dbFile)
+	out := filepath.Join(staging, "root")
+	if err := os.MkdirAll(filepath.Join(out, "data"), 0o700); err != nil {
+		return "", err
+	}
+	stampStr := planDB.FindStringSubmatch(filepath.Base(dbFile))[1]
+	if t, err := time.ParseInLocation("20060102_150405", stampStr, time.Local); err == nil {
+		res.BackupTime = t.UTC()
+	} else {
+		res.BackupTime = archiveTime(archive)
+	}
+	if err := os.Rename(dbFile, filepath.Join(out, "data", "quantai.db")); err != nil {
+		return "", err
+	}
+	for _, d := range []string{"config", "logs"} {
+		if fi, err := os.Stat(filepath.Join(src, d)); err == nil && fi.IsDir() {
+			if err := os.Rename(filepath.Join(src, d), filepath.Join(out, d)); err != nil {
+				return "", err
+			}
+		}
+	}
+	envs, _ := filepath.Glob(filepath.Join(src, "env_*"))
+	sort.Strings(envs)
+	if len(envs) > 0 {
+		if err := os.Rename(envs[len(envs)-1], filepath.Join(out, ".env")); err != nil {
+			return "", err
+		}
+	}
+	return out, nil
+}
+
+func archiveTime(path string) time.Time {
+	e := Entry{Name: filepath.Base(path)}
+	nameInfo(&e)
+	if !e.Created.IsZero() {
+		return e.Created
+	}
+	if fi, err := os.Stat(path); err == nil {
+		return fi.ModTime().UTC()
+	}
+	return time.Time{}
+}
+
+// stageSQLite stages a plain SQLite file (the plan's `.restore FILE`).
+func stageSQLite(ctx context.Context, bo *Options, path, staging string, fi fs.FileInfo, res *RestoreResult) (string, error) {
+	out := filepath.Join(staging, "root")
+	if err := os.MkdirAll(filepath.Join(out, "data"), 0o700); err != nil {
+		return "", err
+	}
+	if err := checkSpace(staging, fi.Size()); err != nil {
+		return "", err
+	}
+	bo.infof("copy %s with the online backup API", path)
+	if err := snapshot(ctx, path, filepath.Join(out, "data", "quantai.db"), nil); err != nil {
+		return "", err
+	}
+	res.Kind, res.BackupTime = "sqlite-file", fi.ModTime().UTC()
+	res.Verified = "plain SQLite file: integrity_check alone"
+	return out, nil
+}
+
+func isSQLite(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var hdr [16]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return false
+	}
+	return string(hdr[:]) == "SQLite format 3\x00"
+}
+
+// checkSpace refuses early when the filesystem holding dir has less than
+// need bytes free.
+func checkSpace(dir string, need int64) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return nil // unknown: let the writes tell
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	if need > free {
+		return &Error{Err: fmt.Errorf("staging in %s: %w: need %s, %s free", dir, ErrDiskFull, humanBytes(need), humanBytes(free)),
+			Hint: "free space on the system's filesystem; nothing was changed"}
+	}
+	return nil
+}
+
+// swapDB puts the staged database in place of live. The live file is
+// hard-linked aside first (so it is never missing and never lost); the
+// live WAL is checkpointed, then moved aside with the shared-memory file
+// so no stale WAL is ever applied to the new file; the new file is
+// fsynced and renamed over the live name, and the directory fsynced.
+func swapDB(ctx context.Context, live, staged, stamp string) ([]string, error) {
+	dir := filepath.Dir(live)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	aside := live + ".pre-restore-" + stamp
+	var kept []string
+	if exists(live) {
+		checkpoint(ctx, live)
+		crashHook("checkpointed")
+		if err := linkOrCopy(live, aside); err != nil {
+			return nil, fmt.Errorf("keep %s aside: %w", live, err)
+		}
+		kept = append(kept, aside)
+		crashHook("linked-aside")
+	}
+	for _, sfx := range []string{"-wal", "-journal", "-shm"} {
+		if exists(live + sfx) {
+			if err := os.Rename(live+sfx, aside+sfx); err != nil {
+				return kept, fmt.Errorf("move %s aside: %w", live+sfx, err)
+			}
+			kept = append(kept, aside+sfx)
+			crashHook("moved" + sfx)
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return kept, err
+	}
+	if err := syncFile(staged); err != nil {
+		return kept, err
+	}
+	crashHook("before-rename")
+	if err := os.Rename(staged, live); err != nil {
+		if !errors.Is(err, syscall.EXDEV) {
+			return kept, err
+		}
+		tmp := filepath.Join(dir, "."+filepath.Base(live)+".restore-"+randSuffix())
+		if err := copyFile(staged, tmp); err != nil {
+			os.Remove(tmp)
+			return kept, diskErr("copy the restored database into "+dir, err)
+		}
+		if err := os.Rename(tmp, live); err != nil {
+			os.Remove(tmp)
+			return kept, err
+		}
+	}
+	crashHook("renamed")
+	return kept, syncDir(dir)
+}
+
+// checkpoint folds the WAL into the live database, best effort: a corrupt
+// database may refuse, and then its WAL is kept aside as it is.
+func checkpoint(ctx context.Context, path string) {
+	db, err := sql.Open("sqlite", rwURI(path)+"&_pragma=busy_timeout(2000)")
+	if err != nil {
+		return
+	}
+	defer db.Close()
+	db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+}
+
+// swapFile replaces a single file, keeping the original as a hard link.
+func swapFile(live, staged, stamp string) ([]string, error) {
+	var kept []string
+	aside := live + ".pre-restore-" + stamp
+	if exists(live) {
+		if err := linkOrCopy(live, aside); err != nil {
+			return nil, fmt.Errorf("keep %s aside: %w", live, err)
+		}
+		kept = append(kept, aside)
+	}
+	if err := syncFile(staged); err != nil {
+		return kept, err
+	}
+	tmp := filepath.Join(filepath.Dir(live), "."+filepath.Base(live)+".restore-"+randSuffix())
+	if err := os.Rename(staged, tmp); err != nil {
+		if err := copyFile(staged, tmp); err != nil {
+			os.Remove(tmp)
+			return kept, diskErr("restore "+live, err)
+		}
+	}
+	crashHook("file-staged")
+	if err := os.Rename(tmp, live); err != nil {
+		os.Remove(tmp)
+		return kept, err
+	}
+	return kept, syncDir(filepath.Dir(live))
+}
+
+// swapDir replaces a directory. The staged tree is first moved next to the
+// live one, then the two are exchanged in one atomic renameat2 call, and
+// the old tree is renamed to <dir>.pre-restore-<stamp>.
+func swapDir(live, staged, stamp string) ([]string, error) {
+	parent := filepath.Dir(live)
+	aside := live + ".pre-restore-" + stamp
+	next := filepath.Join(parent, "."+filepath.Base(live)+".restoring-"+stamp)
+	if err := os.Rename(staged, next); err != nil {
+		return nil, fmt.Errorf("move the staged %s next to the live one: %w", filepath.Base(live), err)
+	}
+	if !exists(live) {
+		if err := os.Rename(next, live); err != nil {
+			return nil, err
+		}
+		return nil, syncDir(parent)
+	}
+	err := unix.Renameat2(unix.AT_FDCWD, next, unix.AT_FDCWD, live, unix.RENAME_EXCHANGE)
+	if err == nil {
+		crashHook("dir-exchanged")
+		if err := os.Rename(next, aside); err != nil {
+			return []string{next}, err
+		}
+		return []string{aside}, syncDir(parent)
+	}
+	// No RENAME_EXCHANGE on this filesystem: two renames.
+	if err := os.Rename(live, aside); err != nil {
+		return nil, err
+	}
+	crashHook("dir-aside")
+	if err := os.Rename(next, live); err != nil {
+		return []string{aside}, err
+	}
+	return []string{aside}, syncDir(parent)
+}
+
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	return copyFile(src, dst)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// describe says what restoring a part changes, without values for .env.
+func describe(ctx context.Context, part, root, staged string) []Change {
+	switch part {
+	case PartDB:
+		live := filepath.Join(root, "data", "quantai.db")
+		detail := "new file " + summarizeDB(ctx, staged)
+		if exists(live) {
+			detail = "replace (" + summarizeDB(ctx, live) + ") with (" + summarizeDB(ctx, staged) + ")"
+		}
+		return []Change{{Part: part, Path: "data/quantai.db", Detail: detail}}
+	case PartEnv:
+		return envChanges(filepath.Join(root, ".env"), staged)
+	default:
+		return dirChanges(part, filepath.Join(root, part), staged)
+	}
+}
+
+func summarizeDB(ctx context.Context, path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "missing"
+	}
+	db, err := sql.Open("sqlite", roURI(path))
+	if err != nil {
+		return humanBytes(fi.Size())
+	}
+	defer db.Close()
+	var b strings.Builder
+	b.WriteString(humanBytes(fi.Size()))
+	for _, t := range []string{"trades", "positions", "audit_trail"} {
+		var n int64
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+t).Scan(&n); err != nil {
+			fmt.Fprintf(&b, ", %s unreadable", t)
+			continue
+		}
+		fmt.Fprintf(&b, ", %d %s", n, t)
+	}
+	return b.String()
+}
+
+// envChanges compares two .env files by variable name only.
+func envChanges(live, staged string) []Change {
+	old, new := envVars(live), envVars(staged)
+	var added, removed, changed []string
+	for k, v := range new {
+		ov, ok := old[k]
+		switch {
+		case !ok:
+			added = append(added, k)
+		case ov != v:
+			changed = append(changed, k)
+		}
+	}
+	for k := range old {
+		if _, ok := new[k]; !ok {
+			removed = append(removed, k)
+		}
+	}
+	sort.Strings(added)
+	sort.Strings(removed)
+	sort.Strings(changed)
+	var out []Change
+	add := func(what string, names []string) {
+		if len(names) > 0 {
+			out = append(out, Change{Part: PartEnv, Path: ".env", Detail: what + ": " + strings.Join(names, ", ")})
+		}
+	}
+	add("variables added", added)
+	add("variables removed", removed)
+	add("variables changed", changed)
+	if len(out) == 0 {
+		out = append(out, Change{Part: PartEnv, Path: ".env", Detail: "no variable changes"})
+	}
+	return out
+}
+
+// envVars parses KEY=VALUE lines; values are hashed, never kept.
+func envVars(path string) map[string]string {
+	out := map[string]string{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		sum := sha256.Sum256([]byte(strings.TrimSpace(v)))
+		out[strings.TrimSpace(k)] = hex.EncodeToString(sum[:])
+	}
+	return out
+}
+
+// dirChanges compares two trees by file content.
+func dirChanges(part, live, staged string) []Change {
+	old, new := treeHashes(live), treeHashes(staged)
+	var out []Change
+	var names []string
+	for k := range new {
+		names = append(names, k)
+	}
+	for k := range old {
+		if _, ok := new[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		o, inOld := old[k]
+		n, inNew := new[k]
+		p := part + "/" + k
+		switch {
+		case !inOld:
+			out = append(out, Change{Part: part, Path: p, Detail: "added"})
+		case !inNew:
+			out = append(out, Change{Part: part, Path: p, Detail: "not in the backup (kept aside only)"})
+		case o != n:
+			out = append(out, Change{Part: part, Path: p, Detail: "changed"})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, Change{Part: part, Path: part + "/", Detail: "no changes"})
+	}
+	return out
+}
+
+func treeHashes(dir string) map[string]string {
+	out := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		f, err := os.Open(p)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		h := sha256.New()
+		io.Copy(h, f)
+		out[filepath.ToSlash(rel)] = hex.EncodeToString(h.Sum(nil))
+		return nil
+	})
+	return out
+}
+
+var _ = bytes.Equal

@@ -1,0 +1,191 @@
+package backup
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"modernc.org/sqlite"
+)
+
+// sqliteBackup is the part of modernc's connection that runs the online
+// backup API.
+type sqliteBackup interface {
+	NewBackup(dstURI string) (*sqlite.Backup, error)
+}
+
+// snapshotPages is how many pages one backup step copies: 64 MiB at the
+// default 4 KiB page, so progress moves and the step stays short.
+const snapshotPages = 16384
+
+// snapshot copies the live database at src into the new file dst with
+// SQLite's online backup API, stepped to completion. It holds one read
+// transaction for the whole copy, so the copy is a single consistent point
+// in time even while writers commit to the WAL, and it never restarts.
+func snapshot(ctx context.Context, src, dst string, progress func(done, total int64)) error {
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("database %s: %w", src, err)
+	}
+	db, err := sql.Open("sqlite", roURI(src))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", src, err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", src, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 10000"); err != nil {
+		return fmt.Errorf("open %s: %w", src, err)
+	}
+	// Pin a read snapshot: the backup steps reuse this transaction.
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("snapshot %s: %w", src, err)
+	}
+	var n int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return fmt.Errorf("snapshot %s: %w", src, notADB(err))
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK")
+	return conn.Raw(func(dc any) error {
+		bc, ok := dc.(sqliteBackup)
+		if !ok {
+			return errors.New("sqlite driver has no online backup API")
+		}
+		bk, err := bc.NewBackup(dst)
+		if err != nil {
+			return diskErr("snapshot to "+dst, err)
+		}
+		for {
+			if err := ctx.Err(); err != nil {
+				bk.Finish()
+				return err
+			}
+			more, err := bk.Step(snapshotPages)
+			if err != nil {
+				bk.Finish()
+				return diskErr("snapshot "+src, notADB(err))
+			}
+			if progress != nil {
+				total := int64(bk.PageCount())
+				progress(total-int64(bk.Remaining()), total)
+			}
+			if !more {
+				break
+			}
+		}
+		if err := bk.Finish(); err != nil {
+			return diskErr("snapshot "+src, err)
+		}
+		return nil
+	})
+}
+
+// roURI is a read-only URI for path (the backup only reads the live db).
+func roURI(path string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro"
+}
+
+// rwURI opens path read-write without creating it.
+func rwURI(path string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=rw"
+}
+
+func notADB(err error) error {
+	if err != nil && (strings.Contains(err.Error(), "not a database") || strings.Contains(err.Error(), "malformed")) {
+		return fmt.Errorf("%w (%v)", ErrCheckFailed, err)
+	}
+	return err
+}
+
+// dbFacts reads the facts a manifest records about a database file.
+func dbFacts(ctx context.Context, path string, full bool) (*DBInfo, error) {
+	db, err := sql.Open("sqlite", roURI(path))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	info := &DBInfo{Tables: map[string]int64{}}
+	if err := db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&info.PageCount); err != nil {
+		return nil, notADB(err)
+	}
+	if err := db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&info.PageSize); err != nil {
+		return nil, notADB(err)
+	}
+	res, err := integrity(ctx, db, full)
+	if err != nil {
+		return nil, err
+	}
+	info.QuickCheck = res
+	for _, t := range []string{"trades", "positions", "orders", "accounts", "audit_trail"} {
+		var n int64
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+t).Scan(&n); err == nil {
+			info.Tables[t] = n
+		}
+	}
+	return info, nil
+}
+
+// integrity runs quick_check or integrity_check and returns "ok" or the
+// problems found, one per line (at most 20).
+func integrity(ctx context.Context, db *sql.DB, full bool) (string, error) {
+	q := "PRAGMA quick_check(20)"
+	if full {
+		q = "PRAGMA integrity_check(20)"
+	}
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		if ce := ctx.Err(); ce != nil {
+			return "", ce
+		}
+		return strings.TrimSpace(err.Error()), nil
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return "", err
+		}
+		lines = append(lines, s)
+	}
+	if err := rows.Err(); err != nil {
+		if ce := ctx.Err(); ce != nil {
+			return "", ce
+		}
+		lines = append(lines, err.Error())
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+// checkDB runs integrity_check (full) or quick_check on a database file and
+// fails with ErrCheckFailed unless it says ok.
+func checkDB(ctx context.Context, path string, full bool) error {
+	db, err := sql.Open("sqlite", roURI(path))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, "PRAGMA cache_size = -32768"); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCheckFailed, path, err)
+	}
+	res, err := integrity(ctx, db, full)
+	if err != nil {
+		return err
+	}
+	if res != "ok" {
+		what := "quick_check"
+		if full {
+			what = "integrity_check"
+		}
+		return fmt.Errorf("%w: %s: %s", ErrCheckFailed, what, res)
+	}
+	return nil
+}
