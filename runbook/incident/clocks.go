@@ -119,3 +119,153 @@ var DefaultResponse = map[int]time.Duration{
 func (s *State) Clocks(now time.Time) Clocks {
 	return computeClocks(s, now)
 }
+
+func computeClocks(s *State, now time.Time) Clocks {
+	d := s.Declaration
+	rb := d.Runbook
+	start := s.Start()
+	end := now
+	closed := s.Status != StatusOpen && !s.ClosedAt.IsZero()
+	if closed {
+		end = s.ClosedAt
+	}
+	c := Clocks{Now: now, Start: start, Elapsed: end.Sub(start), Speed: d.Speed}
+	if c.Speed == 0 {
+		c.Speed = 1
+	}
+	abandoned := s.Status == StatusAbandoned
+
+	c.RTO = objective(rb.RTO, start, end, s.RTOStopped, abandoned && s.RTOStopped.IsZero())
+	var mtdStop time.Time
+	if closed {
+		mtdStop = s.ClosedAt
+	}
+	c.MTD = objective(rb.MTD, start, end, mtdStop, abandoned)
+
+	c.RPO = RPOClock{Objective: rb.RPO, BackupTime: s.BackupTime, Verdict: Unknown}
+	if !s.BackupTime.IsZero() {
+		c.RPO.Achieved = max(start.Sub(s.BackupTime), 0)
+		c.RPO.Verdict = Unset
+		if rb.RPO > 0 {
+			c.RPO.Verdict = verdict(c.RPO.Achieved <= rb.RPO)
+		}
+	} else if rb.RPO == 0 {
+		c.RPO.Verdict = Unset
+	}
+
+	r := Response{Severity: s.Severity, Objective: rb.Response[s.Severity], Acked: s.FirstAck}
+	if r.Objective == 0 {
+		r.Objective = DefaultResponse[s.Severity]
+	}
+	r.Deadline = start.Add(r.Objective)
+	switch {
+	case r.Objective == 0:
+		r.Verdict = Unset
+	case !r.Acked.IsZero():
+		r.Verdict = verdict(r.Acked.Sub(start) <= r.Objective)
+	default:
+		r.Remaining = r.Deadline.Sub(end)
+		r.Verdict = Running
+		if r.Remaining < 0 {
+			r.Verdict = Missed
+		}
+	}
+	c.Response = r
+
+	el := c.Elapsed
+	current := s.CurrentPhase()
+	for _, p := range s.Phases {
+		pc := PhaseClock{ID: p.ID, Title: p.Title, Window: Window{Start: p.Start, End: p.End, Set: p.HasWindow},
+			StartedAt: p.StartedAt, CompletedAt: p.CompletedAt}
+		switch {
+		case !p.CompletedAt.IsZero():
+			pc.Took = p.CompletedAt.Sub(p.StartedAt)
+			pc.Status = WindowDone
+			if p.HasWindow && p.CompletedAt.Sub(start) > p.End {
+				pc.Status = WindowDoneLate
+			}
+		case !p.HasWindow:
+			pc.Status = WindowNone
+		default:
+			pc.Left = p.End - el
+			riskFrom := p.End - time.Duration(float64(p.End-p.Start)*AtRiskFraction)
+			switch {
+			case el > p.End:
+				pc.Status = WindowOverdue
+			case el >= riskFrom:
+				pc.Status = WindowAtRisk
+			case p.StartedAt.IsZero():
+				pc.Status = WindowNotStarted
+			default:
+				pc.Status = WindowOnTrack
+			}
+		}
+		c.Phases = append(c.Phases, pc)
+		if current != nil && current.ID == p.ID {
+			c.Phase = pc
+		}
+	}
+
+	c.StepsClosed, c.StepsTotal = s.Progress()
+	c.ProjectedVerdict = Unknown
+	if c.StepsClosed > 0 && c.StepsTotal > 0 {
+		if c.StepsClosed == c.StepsTotal {
+			last := time.Time{}
+			for _, p := range s.Phases {
+				for _, st := range p.Steps {
+					if st.EndedAt.After(last) {
+						last = st.EndedAt
+					}
+				}
+			}
+			c.Projected = last
+		} else {
+			c.Projected = start.Add(time.Duration(float64(el) * float64(c.StepsTotal) / float64(c.StepsClosed)))
+		}
+		c.ProjectedVerdict = Unset
+		if rb.RTO > 0 {
+			c.ProjectedVerdict = verdict(!c.Projected.After(start.Add(rb.RTO)))
+		}
+	}
+	return c
+}
+
+func verdict(ok bool) Verdict {
+	if ok {
+		return Met
+	}
+	return Missed
+}
+
+// objective is a clock from start against obj that stops at stopped (zero:
+// still running at end).
+func objective(obj time.Duration, start, end, stopped time.Time, abandoned bool) Objective {
+	o := Objective{Objective: obj, Stopped: stopped}
+	if obj > 0 {
+		o.Deadline = start.Add(obj)
+	}
+	if !stopped.IsZero() {
+		o.Took = stopped.Sub(start)
+	}
+	switch {
+	case obj == 0:
+		o.Verdict = Unset
+	case !stopped.IsZero():
+		o.Remaining = obj - o.Took
+		o.Verdict = verdict(o.Took <= obj)
+		if abandoned && o.Verdict == Met {
+			o.Verdict = Unknown
+		}
+	default:
+		o.Remaining = obj - end.Sub(start)
+		switch {
+		case o.Remaining < 0:
+			o.Verdict = Missed
+		case abandoned:
+			o.Verdict = Unknown
+		default:
+			o.Verdict = Running
+		}
+	}
+	return o
+}

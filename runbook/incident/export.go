@@ -1,7 +1,12 @@
 package incident
 
 import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,24 +22,220 @@ type Message struct {
 // Templates are the communication templates Comms fills.
 var Templates = []string{"notification", "update"}
 
-// Comms fills the plan's "Incident Notification" or "Recovery Status
-// Update" template from st at incident time now.
-func Comms(st *State, template string, now time.Time) (Message, error) { return Message{}, errTODO }
+// UpdateInterval is how soon the next communication is due, by severity.
+var UpdateInterval = map[int]time.Duration{1: 30 * time.Minute, 2: time.Hour, 3: 4 * time.Hour}
 
-// WriteTimelineJSON writes events as a JSON array.
-func WriteTimelineJSON(w io.Writer, events []Event) error { return errTODO }
+// CommsStatus is the template's status word: INVESTIGATING until recovery
+// work starts (a phase after the first two, or for short runbooks a closed
+// step), then RESOLVING, then RESOLVED (or ABANDONED).
+func CommsStatus(st *State) string {
+	switch st.Status {
+	case StatusResolved:
+		return "RESOLVED"
+	case StatusAbandoned:
+		return "ABANDONED"
+	}
+	if len(st.Phases) >= 3 {
+		for _, p := range st.Phases[2:] {
+			if !p.StartedAt.IsZero() {
+				return "RESOLVING"
+			}
+		}
+		return "INVESTIGATING"
+	}
+	if closed, _ := st.Progress(); closed > 0 {
+		return "RESOLVING"
+	}
+	return "INVESTIGATING"
+}
+
+// Comms fills the plan's "Incident Notification" or "Recovery Status
+// Update" template from st at incident time now. Progress is the share of
+// steps done or skipped.
+func Comms(st *State, template string, now time.Time) (Message, error) {
+	d := st.Declaration
+	c := st.Clocks(now)
+	status := CommsStatus(st)
+	next := "none (incident closed)"
+	if st.Status == StatusOpen {
+		next = FormatTime(now.Add(UpdateInterval[st.Severity]))
+	}
+	var done, skipped, remaining []string
+	for _, p := range st.Phases {
+		for _, s := range p.Steps {
+			switch s.Status {
+			case StepDone:
+				done = append(done, s.Title)
+			case StepSkipped:
+				skipped = append(skipped, s.Title+" (skipped: "+s.Reason+")")
+			default:
+				r := s.Title
+				if s.Status != StepPending {
+					r += " (" + string(s.Status) + ")"
+				}
+				remaining = append(remaining, r)
+			}
+		}
+	}
+	drill := ""
+	if d.Mode == Drill {
+		drill = "[DRILL] "
+	}
+	var b strings.Builder
+	msg := Message{Template: template, At: now}
+	switch template {
+	case "notification":
+		msg.Subject = fmt.Sprintf("%s[URGENT] QuantAI System Incident - Severity %d", drill, st.Severity)
+		desc := d.Title
+		if d.Mode == Drill {
+			desc += " (drill"
+			if d.Scenario != "" {
+				desc += ", scenario: " + d.Scenario
+			}
+			desc += ")"
+		}
+		impact := d.Impact
+		if impact == "" {
+			impact = "Under assessment."
+		}
+		actions := "None yet."
+		if len(done)+len(skipped) > 0 {
+			actions = strings.Join(append(append([]string(nil), done...), skipped...), "; ") + "."
+		}
+		fmt.Fprintf(&b, "SUBJECT: %s\n\n", msg.Subject)
+		fmt.Fprintf(&b, "Incident ID: %s\nTime: %s\nSeverity: %d\nStatus: %s\n\n", st.ID, FormatTime(d.DetectedAt), st.Severity, status)
+		fmt.Fprintf(&b, "Description: %s\n\nImpact: %s\n\nActions Taken: %s\n\nNext Update: %s\n\nContact: %s\n",
+			desc, impact, actions, next, d.Operator.String())
+	case "update":
+		msg.Subject = fmt.Sprintf("%sQuantAI Recovery Update - %s", drill, status)
+		pct := 0
+		if c.StepsTotal > 0 {
+			pct = 100 * c.StepsClosed / c.StepsTotal
+		}
+		eta := "unknown (no step completed yet)"
+		switch {
+		case st.Status != StatusOpen:
+			eta = "completed " + FormatTime(st.ClosedAt)
+		case !c.Projected.IsZero():
+			eta = FormatTime(c.Projected)
+			if c.ProjectedVerdict == Missed {
+				eta += " (after the RTO deadline " + FormatTime(c.RTO.Deadline) + ")"
+			}
+		}
+		fmt.Fprintf(&b, "SUBJECT: %s\n\n", msg.Subject)
+		fmt.Fprintf(&b, "Incident ID: %s\nRecovery Progress: %d%%\nEstimated Completion: %s\n\n", st.ID, pct, eta)
+		fmt.Fprintf(&b, "Current Status: %s\n\n", currentStatus(st, c))
+		b.WriteString("Completed Actions:\n")
+		writeList(&b, append(append([]string(nil), done...), skipped...), "None yet.")
+		b.WriteString("\nRemaining Actions:\n")
+		writeList(&b, remaining, "None.")
+		fmt.Fprintf(&b, "\nNext Update: %s\n", next)
+	default:
+		return Message{}, fmt.Errorf("comms: unknown template %q (want notification or update)", template)
+	}
+	msg.Body = b.String()
+	return msg, nil
+}
+
+const maxListed = 12
+
+func writeList(b *strings.Builder, items []string, empty string) {
+	if len(items) == 0 {
+		b.WriteString("- " + empty + "\n")
+		return
+	}
+	for i, it := range items {
+		if i == maxListed {
+			fmt.Fprintf(b, "- ... and %d more\n", len(items)-maxListed)
+			break
+		}
+		b.WriteString("- " + it + "\n")
+	}
+}
+
+func currentStatus(st *State, c Clocks) string {
+	var parts []string
+	if st.Status != StatusOpen {
+		parts = append(parts, "Incident "+string(st.Status)+".")
+	} else if c.Phase.ID != "" {
+		idx := 0
+		for i, p := range st.Phases {
+			if p.ID == c.Phase.ID {
+				idx = i + 1
+			}
+		}
+		s := fmt.Sprintf("Phase %d of %d, %s: %s", idx, len(st.Phases), c.Phase.Title, c.Phase.Status)
+		if c.Phase.Window.Set {
+			if c.Phase.Left >= 0 {
+				s += ", " + FormatDuration(c.Phase.Left) + " left in its window"
+			} else {
+				s += ", " + FormatDuration(-c.Phase.Left) + " past its window"
+			}
+		}
+		parts = append(parts, s+".")
+	}
+	switch c.RTO.Verdict {
+	case Running:
+		parts = append(parts, "RTO "+FormatDuration(c.RTO.Objective)+": "+FormatDuration(c.RTO.Remaining)+" remaining.")
+	case Met, Missed:
+		parts = append(parts, "RTO "+string(c.RTO.Verdict)+".")
+	}
+	done, skipped, failed := 0, 0, 0
+	for _, p := range st.Phases {
+		for _, s := range p.Steps {
+			switch s.Status {
+			case StepDone:
+				done++
+			case StepSkipped:
+				skipped++
+			case StepFailed:
+				failed++
+			}
+		}
+	}
+	parts = append(parts, fmt.Sprintf("Steps: %d of %d done, %d skipped, %d failed.", done, c.StepsTotal, skipped, failed))
+	return strings.Join(parts, " ")
+}
+
+// WriteTimelineJSON writes events as a JSON array, each with a one-line
+// description in "text".
+func WriteTimelineJSON(w io.Writer, events []Event) error {
+	type row struct {
+		Event
+		Text string `json:"text"`
+	}
+	rows := make([]row, len(events))
+	for i, ev := range events {
+		rows[i] = row{ev, Describe(ev)}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rows)
+}
 
 // WriteTimelineCSV writes events as CSV: seq, at, kind, phase, step, actor,
 // text (a one-line description), data (JSON), hash.
-func WriteTimelineCSV(w io.Writer, events []Event) error { return errTODO }
+func WriteTimelineCSV(w io.Writer, events []Event) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"seq", "at", "kind", "phase", "step", "actor", "text", "data", "hash"})
+	for _, ev := range events {
+		data, err := json.Marshal(ev.Data)
+		if err != nil {
+			return err
+		}
+		cw.Write([]string{strconv.FormatInt(ev.Seq, 10), fmtTime(ev.At), string(ev.Kind), ev.Phase, ev.Step, ev.Actor,
+			Describe(ev), string(data), ev.Hash})
+	}
+	cw.Flush()
+	return cw.Error()
+}
 
-// Report is the post-incident report of plan section 6, as data; it
-// marshals to the report's JSON form and Markdown renders it.
-type Report struct{}
-
-// BuildReport assembles the report of st, with its timeline, at incident
-// time now (for an open incident).
-func BuildReport(st *State, events []Event, now time.Time) *Report { return &Report{} }
-
-// Markdown writes the report as Markdown.
-func (r *Report) Markdown(w io.Writer) error { return errTODO }
+// WriteTimelineText writes events as aligned text lines for a terminal.
+func WriteTimelineText(w io.Writer, events []Event) error {
+	for _, ev := range events {
+		if _, err := fmt.Fprintf(w, "%5d  %s  %-18s %s\n", ev.Seq, ev.At.UTC().Format("2006-01-02 15:04:05"), ev.Kind, oneLine(Describe(ev))); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,12 +1,5 @@
 package incident
 
-import (
-	"strings"
-	"time"
-)
+import "strings"
 
 func splitFields(s string) []string { return strings.Fields(s) }
-
-type redactor struct{}
-
-func computeClocks(s *State, now time.Time) Clocks { return Clocks{} }

@@ -1,0 +1,170 @@
+package incident
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Redacted replaces a secret value in everything drbook records.
+const Redacted = "[REDACTED]"
+
+// minSecretLen is the shortest value treated as a secret: shorter ones
+// ("1", "on") would shred every line they happen to appear in.
+const minSecretLen = 4
+
+// notSecret are .env values that say how the system runs rather than how
+// to get into it; redacting them would only garble the record.
+var notSecret = map[string]bool{"true": true, "false": true, "yes": true, "no": true, "on": true, "off": true, "paper": true, "live": true}
+
+// redactor replaces known secret values with Redacted.
+type redactor struct {
+	mu      sync.RWMutex
+	secrets []string // longest first
+	r       *strings.Replacer
+}
+
+func (r *redactor) add(values ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed := false
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		if len(v) < minSecretLen {
+			continue
+		}
+		known := false
+		for _, s := range r.secrets {
+			if s == v {
+				known = true
+				break
+			}
+		}
+		if !known {
+			r.secrets = append(r.secrets, v)
+			changed = true
+			// The JSON-escaped form, in case a value reaches us inside JSON.
+			if b, err := json.Marshal(v); err == nil {
+				if e := string(b[1 : len(b)-1]); e != v {
+					r.secrets = append(r.secrets, e)
+				}
+			}
+		}
+	}
+	if !changed {
+		return
+	}
+	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+	pairs := make([]string, 0, 2*len(r.secrets))
+	for _, s := range r.secrets {
+		pairs = append(pairs, s, Redacted)
+	}
+	r.r = strings.NewReplacer(pairs...)
+}
+
+// string returns s with every secret replaced.
+func (r *redactor) string(s string) string {
+	r.mu.RLock()
+	rep := r.r
+	r.mu.RUnlock()
+	if rep == nil || s == "" {
+		return s
+	}
+	return rep.Replace(s)
+}
+
+// data redacts every string of an event's payload.
+func (r *redactor) data(d *EventData) {
+	d.Text, d.Reason, d.Output, d.Summary, d.Error = r.string(d.Text), r.string(d.Reason), r.string(d.Output), r.string(d.Summary), r.string(d.Error)
+	d.Params = r.strMap(d.Params)
+	if len(d.Result) > 0 {
+		var v any
+		if json.Unmarshal(d.Result, &v) == nil {
+			if b, err := json.Marshal(r.any(v)); err == nil {
+				d.Result = b
+			}
+		} else {
+			d.Result = nil
+		}
+	}
+	if c := d.Comms; c != nil {
+		cc := *c
+		cc.To, cc.Subject, cc.Body = r.string(cc.To), r.string(cc.Subject), r.string(cc.Body)
+		d.Comms = &cc
+	}
+	if dc := d.Declared; dc != nil {
+		dd := *dc
+		dd.Title, dd.Impact, dd.Scenario = r.string(dd.Title), r.string(dd.Impact), r.string(dd.Scenario)
+		dd.Vars = r.strMap(dd.Vars)
+		d.Declared = &dd
+	}
+}
+
+func (r *redactor) strMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = r.string(v)
+	}
+	return out
+}
+
+func (r *redactor) any(v any) any {
+	switch x := v.(type) {
+	case string:
+		return r.string(x)
+	case []any:
+		for i := range x {
+			x[i] = r.any(x[i])
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[r.string(k)] = r.any(e)
+		}
+		return out
+	}
+	return v
+}
+
+// EnvSecrets returns the values of root/.env that are treated as secrets:
+// every value of at least 4 characters except plain switches (true, false,
+// paper, live...). A missing .env yields none.
+func EnvSecrets(root string) []string {
+	if root == "" {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(root, ".env"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		_, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+			v = v[1 : len(v)-1]
+		}
+		if len(v) >= minSecretLen && !notSecret[strings.ToLower(v)] {
+			out = append(out, v)
+		}
+	}
+	return out
+}

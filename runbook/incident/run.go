@@ -1,0 +1,372 @@
+package incident
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/steps"
+)
+
+// OutputCap is how much of one action's output the timeline keeps: the
+// first OutputCap-outputTail bytes and the last outputTail bytes, with the
+// number of bytes dropped in between recorded.
+const OutputCap = 64 << 10
+
+const (
+	outputTail    = 16 << 10
+	flushInterval = time.Second
+)
+
+// RunStep runs a step's block: shell and sql steps through steps.ShellAction
+// and steps.SQLAction, action steps through their drbook block's action
+// (steps.Lookup); the notify action is handled here and records a comms
+// event. It records step_started, action_started, the output (redacted,
+// capped, flushed about once a second), action_finished and step_done or
+// step_failed, and a restore's backup time for the RPO achieved.
+//
+// In a drill the block's drill= mode, else the action's default, decides:
+// run (against env.Root, the sandbox), simulate or skip; simulated and
+// skipped actions are recorded, not run. A destructive step is refused
+// with steps.ErrNotConfirmed unless confirmed, and nothing is recorded.
+// emit (may be nil) receives the action's events with secrets redacted.
+//
+// env.IncidentID, env.Operator and env.Drill are filled in; env.Root
+// defaults to the incident's root; the values of secret runbook variables
+// in env.Vars, env.Secrets and the root's .env are redacted from then on.
+//
+// RunStep blocks until the action ends; call it from a goroutine (a
+// tea.Cmd). An error means the action could not be carried out (it is
+// recorded as a failure); a step whose action ran and failed returns a
+// Result with StatusFailed and a nil error.
+func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, confirmed bool, emit steps.Emit) (steps.Result, error) {
+	if in.rb == nil {
+		return steps.Result{}, &Error{Err: ErrNoRunbook, Detail: "run " + stepID, Hint: "open the incident with its runbook"}
+	}
+	step := findRunbookStep(in.rb, stepID)
+	st := in.State()
+	ss := st.Step(stepID)
+	if step == nil || ss == nil {
+		return steps.Result{}, &Error{Err: ErrUnknownStep, Detail: stepID}
+	}
+	if err := checkOpen(st); err != nil {
+		return steps.Result{}, err
+	}
+	switch ss.Status {
+	case StepDone, StepSkipped:
+		return steps.Result{}, &Error{Err: ErrTransition, Detail: fmt.Sprintf("step %s is already %s", stepID, ss.Status)}
+	}
+	if st.openRun(stepID) != nil {
+		return steps.Result{}, &Error{Err: ErrTransition, Detail: fmt.Sprintf("step %s: its action is already running", stepID)}
+	}
+	name := actionName(step)
+	if name == "" || step.Block == nil {
+		return steps.Result{}, &Error{Err: ErrNotRunnable, Detail: fmt.Sprintf("step %s is %s", stepID, step.Kind),
+			Hint: "mark it done, skipped or failed"}
+	}
+	act, ok := steps.Lookup(name)
+	if !ok {
+		return steps.Result{}, fmt.Errorf("run %s: unknown action %q", stepID, name)
+	}
+	spec := act.Spec()
+	drill := st.Declaration.Mode == Drill
+	mode := runbook.DrillRun
+	if drill {
+		mode = step.Block.Attrs.Drill
+		if mode == runbook.DrillDefault {
+			mode = spec.Drill
+		}
+		if mode == runbook.DrillDefault {
+			mode = runbook.DrillRun
+		}
+	}
+	if mode == runbook.DrillRun && (step.Destructive() || spec.Destructive) && !confirmed {
+		return steps.Result{}, fmt.Errorf("run %s (%s): %w", stepID, name, steps.ErrNotConfirmed)
+	}
+
+	// Secrets first: nothing below may record them.
+	secret := map[string]bool{}
+	for _, v := range in.rb.Vars {
+		secret[v.Name] = v.Secret
+	}
+	for k, v := range env.Vars {
+		if secret[k] {
+			in.redact.add(v)
+		}
+	}
+	in.redact.add(env.Secrets...)
+	if env.Root == "" {
+		env.Root = st.Declaration.Root
+	}
+	in.redact.add(EnvSecrets(env.Root)...)
+	env.IncidentID, env.Drill = st.ID, drill
+	if env.Operator == "" {
+		env.Operator = in.actor.String()
+	}
+	if env.Now == nil {
+		env.Now = in.base.Now
+	}
+
+	host, _ := os.Hostname()
+	params := map[string]string{}
+	for k, v := range step.Block.Params {
+		params[k] = v
+	}
+	start := in.clock.Now()
+	err := in.record(ctx, func(st *State) ([]Event, error) {
+		if err := checkOpen(st); err != nil {
+			return nil, err
+		}
+		var evs []Event
+		if s := st.Step(stepID); s.Status != StepRunning {
+			evs = append(evs, Event{Kind: KindStepStarted, At: start, Step: stepID})
+		}
+		return append(evs, Event{Kind: KindActionStarted, At: start, Step: stepID,
+			Data: EventData{Action: name, Mode: string(mode), Params: params, Host: host, PID: os.Getpid()}}), nil
+	})
+	if err != nil {
+		return steps.Result{}, err
+	}
+
+	var res steps.Result
+	var runErr error
+	switch {
+	case mode == runbook.DrillSkip:
+		res = steps.Result{Status: steps.StatusSkipped, Summary: "drill: " + name + " skipped (drill=skip), not run"}
+	case mode == runbook.DrillSimulate:
+		res = steps.Result{Status: steps.StatusSimulated, Summary: "drill: simulated, not run: " + describeAction(name, params)}
+	case name == "notify":
+		res, runErr = in.notifyAction(params)
+	default:
+		res, runErr = in.runAction(ctx, act, spec, step, stepID, env, params, confirmed, emit)
+	}
+	return res, in.finish(stepID, name, start, res, runErr)
+}
+
+// runAction runs a real action, streaming its redacted output to emit and,
+// about once a second, to the timeline.
+func (in *Incident) runAction(ctx context.Context, act steps.Action, spec steps.Spec, step *runbook.Step, stepID string,
+	env steps.Env, params map[string]string, confirmed bool, emit steps.Emit) (steps.Result, error) {
+	timeout := step.Block.Attrs.Timeout
+	if timeout == 0 {
+		timeout = spec.Timeout
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	out := &outputBuffer{}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(flushInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				in.flushOutput(stepID, out.takeHead())
+			}
+		}
+	}()
+	redEmit := func(ev steps.Event) {
+		ev.Line = in.redact.string(ev.Line)
+		if ev.Line != "" || ev.Progress == nil {
+			line := ev.Line
+			if ev.Stream == steps.Stderr {
+				line = "stderr: " + line
+			} else if ev.Stream == steps.Info {
+				line = "# " + line
+			}
+			out.write(line + "\n")
+		}
+		if emit != nil {
+			emit(ev)
+		}
+	}
+	req := steps.Request{Env: env, Params: params, Block: step.Block, Confirmed: confirmed}
+	res, err := act.Run(ctx, req, redEmit)
+	close(done)
+	wg.Wait()
+	head, tail, dropped := out.final()
+	if dropped > 0 {
+		head += fmt.Sprintf("[... %d bytes of output not kept: the timeline keeps %d bytes per action ...]\n", dropped, OutputCap)
+	}
+	in.flushOutputFinal(stepID, head+tail, dropped)
+	if err != nil && res.Status == "" {
+		res.Status = steps.StatusFailed
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && err != nil {
+		err = fmt.Errorf("timed out after %s: %w", timeout, err)
+	}
+	return res, err
+}
+
+func (in *Incident) flushOutput(stepID, chunk string) {
+	if chunk == "" {
+		return
+	}
+	in.flushOutputFinal(stepID, chunk, 0)
+}
+
+func (in *Incident) flushOutputFinal(stepID, chunk string, dropped int64) {
+	if chunk == "" && dropped == 0 {
+		return
+	}
+	// An output chunk is recorded even after a concurrent close: it
+	// belongs to an action that started while the incident was open.
+	_ = in.record(context.Background(), func(*State) ([]Event, error) {
+		return []Event{{Kind: KindActionOutput, At: in.clock.Now(), Step: stepID, Data: EventData{Output: chunk, Truncated: dropped}}}, nil
+	})
+}
+
+// finish records the action's end and the step's outcome.
+func (in *Incident) finish(stepID, name string, start time.Time, res steps.Result, runErr error) error {
+	end := in.clock.Now()
+	d := EventData{Action: name, Status: string(res.Status), Summary: res.Summary, ExitCode: res.ExitCode,
+		DurationMS: end.Sub(start).Milliseconds()}
+	if d.Status == "" {
+		d.Status = string(steps.StatusOK)
+		if runErr != nil {
+			d.Status = string(steps.StatusFailed)
+		}
+	}
+	if runErr != nil {
+		d.Error = runErr.Error()
+	}
+	if !res.BackupTime.IsZero() {
+		bt := res.BackupTime.UTC()
+		d.BackupTime = &bt
+	}
+	if res.Data != nil {
+		if b, err := json.Marshal(res.Data); err == nil {
+			d.Result = b
+		}
+	}
+	step := Event{At: end, Step: stepID}
+	switch steps.Status(d.Status) {
+	case steps.StatusOK, steps.StatusSimulated:
+		step.Kind, step.Data.Text = KindStepDone, res.Summary
+	case steps.StatusSkipped:
+		step.Kind, step.Data.Reason = KindStepSkipped, res.Summary
+	default:
+		step.Kind, step.Data.Reason = KindStepFailed, res.Summary
+		if runErr != nil {
+			if step.Data.Reason != "" {
+				step.Data.Reason += ": "
+			}
+			step.Data.Reason += runErr.Error()
+		}
+		if step.Data.Reason == "" {
+			step.Data.Reason = name + " failed"
+		}
+	}
+	err := in.record(context.Background(), func(st *State) ([]Event, error) {
+		evs := []Event{{Kind: KindActionFinished, At: end, Step: stepID, Data: d}}
+		if st.Status == StatusOpen {
+			evs = append(evs, step)
+		}
+		return evs, nil
+	})
+	if err != nil {
+		return errors.Join(runErr, fmt.Errorf("record the end of %s: %w", stepID, err))
+	}
+	return runErr
+}
+
+// notifyAction fills the block's template and records it.
+func (in *Incident) notifyAction(params map[string]string) (steps.Result, error) {
+	tmpl := params["template"]
+	if tmpl == "" {
+		tmpl = "notification"
+	}
+	msg, err := in.Notify(tmpl, params["to"])
+	if err != nil {
+		return steps.Result{Status: steps.StatusFailed, Summary: "notify: " + err.Error()}, err
+	}
+	sum := "recorded " + tmpl + ": " + msg.Subject
+	if msg.To != "" {
+		sum += " (to " + msg.To + ")"
+	}
+	return steps.Result{Status: steps.StatusOK, Summary: sum, Data: msg}, nil
+}
+
+func describeAction(name string, params map[string]string) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := name
+	for _, k := range keys {
+		s += " " + k + "=" + params[k]
+	}
+	return s
+}
+
+func findRunbookStep(rb *runbook.Runbook, id string) *runbook.Step {
+	for _, p := range rb.Phases {
+		for _, s := range p.Steps {
+			if s.ID == id {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+// outputBuffer keeps the head of an action's output for the timeline (in
+// chunks taken by the flusher) and a rolling tail once the head is full.
+type outputBuffer struct {
+	mu      sync.Mutex
+	pending strings.Builder // head bytes not yet flushed
+	headLen int             // head bytes accepted so far
+	tail    []byte          // last outputTail bytes after the head filled
+	dropped int64
+}
+
+func (o *outputBuffer) write(s string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if room := OutputCap - outputTail - o.headLen; room > 0 {
+		n := min(room, len(s))
+		o.pending.WriteString(s[:n])
+		o.headLen += n
+		s = s[n:]
+	}
+	if s == "" {
+		return
+	}
+	o.tail = append(o.tail, s...)
+	if over := len(o.tail) - outputTail; over > 0 {
+		o.dropped += int64(over)
+		o.tail = append(o.tail[:0], o.tail[over:]...)
+	}
+}
+
+func (o *outputBuffer) takeHead() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := o.pending.String()
+	o.pending.Reset()
+	return s
+}
+
+func (o *outputBuffer) final() (head, tail string, dropped int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	head = o.pending.String()
+	o.pending.Reset()
+	return head, string(o.tail), o.dropped
+}
