@@ -213,7 +213,7 @@ func checkEntry(hdr *tar.Header) (string, error) {
 // the gzip trailer are checked. Any entry the guard refuses stops the walk.
 func walkArchive(ctx context.Context, r io.Reader, passphrase []byte, lim Limits, visit entryVisitor) error {
 	lim = lim.withDefaults()
-	plain, err := decrypt(r, passphrase)
+	plain, tail, err := decrypt(r, passphrase)
 	if err != nil {
 		return err
 	}
@@ -282,6 +282,9 @@ func walkArchive(ctx context.Context, r io.Reader, passphrase []byte, lim Limits
 	}
 	if _, err := io.Copy(io.Discard, plain); err != nil {
 		return layerErr("openpgp", err)
+	}
+	if n, _ := io.Copy(io.Discard, tail); n > 0 {
+		return corruptf("%d unexpected bytes after the end of the encrypted data", n)
 	}
 	return nil
 }

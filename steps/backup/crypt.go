@@ -1,6 +1,10 @@
 package backup
 
 import (
+	"bufio"
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto"
 	"errors"
 	"fmt"
@@ -51,10 +55,18 @@ func encrypt(w io.Writer, passphrase []byte, modTime time.Time) (io.WriteCloser,
 // returned body to EOF checks the MDC; only then is the plaintext trusted.
 // It reads archives from drbook and from gpg (with or without gpg's own
 // compression layer).
-func decrypt(r io.Reader, passphrase []byte) (io.Reader, error) {
+//
+// tail yields whatever follows the OpenPGP message; it should be empty.
+func decrypt(r io.Reader, passphrase []byte) (body, tail io.Reader, err error) {
 	if len(passphrase) == 0 {
-		return nil, ErrNoPassphrase
+		return nil, nil, ErrNoPassphrase
 	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(64 << 10)
+	if quickCheck(head, passphrase) == checkWrong {
+		return nil, nil, ErrWrongPassphrase
+	}
+	r = br
 	tried := false
 	prompt := func(keys []openpgp.Key, symmetric bool) ([]byte, error) {
 		if tried || !symmetric {
@@ -65,12 +77,12 @@ func decrypt(r io.Reader, passphrase []byte) (io.Reader, error) {
 	}
 	md, err := openpgp.ReadMessage(r, nil, prompt, &packet.Config{})
 	if err != nil {
-		return nil, classifyPGP(err)
+		return nil, nil, classifyPGP(err)
 	}
 	if !md.IsSymmetricallyEncrypted {
-		return nil, fmt.Errorf("%w: not a passphrase-encrypted OpenPGP message", ErrCorrupt)
+		return nil, nil, fmt.Errorf("%w: not a passphrase-encrypted OpenPGP message", ErrCorrupt)
 	}
-	return &pgpBody{r: md.UnverifiedBody}, nil
+	return &pgpBody{r: md.UnverifiedBody}, br, nil
 }
 
 // pgpBody classifies errors surfacing at the end of the body (MDC).
@@ -94,6 +106,11 @@ func classifyPGP(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("%w: truncated (%v)", ErrCorrupt, err)
 	}
+	var de pgperrors.DecryptWithSessionKeyError
+	if errors.As(err, &de) {
+		// The passphrase passed the quick check, so this is damage.
+		return fmt.Errorf("%w: damaged or truncated: decryption failed (%v)", ErrCorrupt, err)
+	}
 	var se pgperrors.SignatureError
 	var st pgperrors.StructuralError
 	var un pgperrors.UnsupportedError
@@ -106,4 +123,67 @@ func classifyPGP(err error) error {
 		return fmt.Errorf("%w: unsupported OpenPGP data: %v", ErrCorrupt, err)
 	}
 	return err
+}
+
+type keyVerdict int
+
+const (
+	checkUnknown keyVerdict = iota
+	checkOK
+	checkWrong
+)
+
+// quickCheck tells a wrong passphrase from a damaged archive the way gpg
+// does: it derives the session key from the first SKESK packet and
+// decrypts the first block of the SEIPD v1 packet, whose last two bytes
+// repeat the two before them (RFC 4880 5.13). go-crypto deliberately
+// hides this (oracle attacks matter for online decryption services, not
+// for an operator restoring a backup), so a wrong passphrase would
+// otherwise look like corruption.
+func quickCheck(head, passphrase []byte) keyVerdict {
+	pr := packet.NewReader(bytes.NewReader(head))
+	var key []byte
+	var cf packet.CipherFunction
+	for {
+		p, err := pr.Next()
+		if err != nil {
+			return checkUnknown
+		}
+		switch p := p.(type) {
+		case *packet.SymmetricKeyEncrypted:
+			if key != nil {
+				continue
+			}
+			k, c, err := p.Decrypt(passphrase)
+			if err != nil || c.KeySize() == 0 || len(k) != c.KeySize() {
+				return checkWrong
+			}
+			key, cf = k, c
+		case *packet.SymmetricallyEncrypted:
+			if key == nil || p.Version != 1 {
+				return checkUnknown
+			}
+			switch cf {
+			case packet.CipherAES128, packet.CipherAES192, packet.CipherAES256:
+			default:
+				return checkUnknown
+			}
+			block, err := aes.NewCipher(key)
+			if err != nil {
+				return checkUnknown
+			}
+			bs := block.BlockSize()
+			buf := make([]byte, bs+2)
+			if _, err := io.ReadFull(p.Contents, buf); err != nil {
+				return checkUnknown
+			}
+			cipher.NewCFBDecrypter(block, make([]byte, bs)).XORKeyStream(buf, buf)
+			if buf[bs-2] == buf[bs] && buf[bs-1] == buf[bs+1] {
+				return checkOK
+			}
+			return checkWrong
+		default:
+			return checkUnknown
+		}
+	}
 }

@@ -181,7 +181,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		bo.infof("restored %s", p)
 	}
 	if contains(res.Parts, PartDB) {
-		if err := checkDB(ctx, filepath.Join(root, "data", "quantai.db"), false); err != nil {
+		if err := checkDBURI(ctx, rwURI(filepath.Join(root, "data", "quantai.db")), false); err != nil {
 			return res, fmt.Errorf("restore: restored database: %w (the original is at %s)", err, res.Aside[0])
 		}
 	}
@@ -646,7 +646,7 @@ func summarizeDB(ctx context.Context, path string) string {
 	if err != nil {
 		return "missing"
 	}
-	db, err := sql.Open("sqlite", roURI(path))
+	db, err := sql.Open("sqlite", rwURI(path))
 	if err != nil {
 		return humanBytes(fi.Size())
 	}

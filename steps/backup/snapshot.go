@@ -167,7 +167,12 @@ func integrity(ctx context.Context, db *sql.DB, full bool) (string, error) {
 // checkDB runs integrity_check (full) or quick_check on a database file and
 // fails with ErrCheckFailed unless it says ok.
 func checkDB(ctx context.Context, path string, full bool) error {
-	db, err := sql.Open("sqlite", roURI(path))
+	return checkDBURI(ctx, roURI(path), full)
+}
+
+func checkDBURI(ctx context.Context, uri string, full bool) error {
+	path := uri
+	db, err := sql.Open("sqlite", uri)
 	if err != nil {
 		return err
 	}
