@@ -3,9 +3,9 @@ package backup
 import (
 	"bufio"
 	"bytes"
+	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto"
 	"errors"
 	"fmt"
 	"io"

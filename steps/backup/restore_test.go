@@ -274,7 +274,9 @@ func hostileArchive(t *testing.T, path string, entries []*tar.Header) {
 }
 
 func TestRestoreRefusesHostileTar(t *testing.T) {
-	db := func(name string) *tar.Header { return &tar.Header{Name: name, Typeflag: tar.TypeReg, Size: 4, Mode: 0o600} }
+	db := func(name string) *tar.Header {
+		return &tar.Header{Name: name, Typeflag: tar.TypeReg, Size: 4, Mode: 0o600}
+	}
 	cases := []struct {
 		name    string
 		entries []*tar.Header
