@@ -3,5 +3,6 @@ package all
 // The kill switch, reconciliation, failover plan and the shell and SQL
 // block runners.
 import (
+	_ "github.com/drbook/drbook/steps/killswitch"
 	_ "github.com/drbook/drbook/steps/shell"
 )

@@ -355,6 +355,9 @@ func Exec(ctx context.Context, c Command, emit steps.Emit) (Output, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if emit == nil {
+		emit = func(steps.Event) {}
+	}
 	out := Output{Command: strings.Join(c.Interpreter, " "), Dir: c.Dir}
 	script, err := os.CreateTemp("", "drbook-block-*.sh")
 	if err != nil {

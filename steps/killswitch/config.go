@@ -1,0 +1,90 @@
+package killswitch
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Configuration keys, read from the runbook's variables, then the process
+// environment, then the system's .env file.
+const (
+	// KeyAlpacaBaseURL is the Alpaca trading API base URL, for example
+	// https://paper-api.alpaca.markets. Without it Alpaca is not called.
+	KeyAlpacaBaseURL = "ALPACA_BASE_URL"
+	// KeyAlpacaKey and KeyAlpacaSecret are sent as APCA-API-KEY-ID and
+	// APCA-API-SECRET-KEY. Their values are never printed or recorded.
+	KeyAlpacaKey    = "ALPACA_API_KEY"
+	KeyAlpacaSecret = "ALPACA_SECRET_KEY"
+	// KeyIBKRCommand is a command (run with bash) that cancels every open
+	// IBKR order, for example a script using the TWS API's reqGlobalCancel.
+	// It exits 0 on success; its output is recorded.
+	KeyIBKRCommand = "IBKR_CANCEL_COMMAND"
+	// KeyBrokers names the brokers to call when the request names none.
+	KeyBrokers = "DRBOOK_KILL_SWITCH_BROKERS"
+)
+
+// config looks keys up in order: explicit variables, the environment,
+// the root's .env file.
+type config struct {
+	vars   map[string]string
+	getenv func(string) string
+	dotenv map[string]string
+}
+
+func newConfig(root string, vars map[string]string, getenv func(string) string) *config {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return &config{vars: vars, getenv: getenv, dotenv: readDotenv(filepath.Join(root, ".env"))}
+}
+
+func (c *config) get(key string) string {
+	if v := c.vars[key]; v != "" {
+		return v
+	}
+	if v := c.getenv(key); v != "" {
+		return v
+	}
+	return c.dotenv[key]
+}
+
+// secrets are the values that must never appear in anything recorded.
+func (c *config) secrets() []string {
+	var out []string
+	for _, k := range []string{KeyAlpacaKey, KeyAlpacaSecret} {
+		if v := c.get(k); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// readDotenv reads KEY=VALUE lines; a missing or unreadable file is empty.
+func readDotenv(path string) map[string]string {
+	m := map[string]string{}
+	f, err := os.Open(path)
+	if err != nil {
+		return m
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+			v = v[1 : len(v)-1]
+		}
+		m[strings.TrimSpace(k)] = v
+	}
+	return m
+}
