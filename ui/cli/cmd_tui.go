@@ -1,9 +1,283 @@
 package cli
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
 
-func runTUI(ctx context.Context, iox *IO, args []string) error { return notYet("tui") }
+	"github.com/spf13/pflag"
 
-func runDrill(ctx context.Context, iox *IO, args []string) error { return notYet("drill") }
+	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/drill"
+	"github.com/drbook/drbook/runbook/incident"
+	_ "github.com/drbook/drbook/steps/all" // link every action in
+	"github.com/drbook/drbook/ui"
+)
 
-func runResume(ctx context.Context, iox *IO, args []string) error { return notYet("resume") }
+// tuiOptions are the global flags of the TUI, drill and resume.
+type tuiOptions struct {
+	runbooks []string
+	stateDir string
+	live     bool
+	root     string
+	noColor  bool
+	operator string
+}
+
+func (o *tuiOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.runbooks, "runbooks", nil, "directory of extra runbooks (repeatable)")
+	fs.StringVar(&o.stateDir, "state-dir", "", "state directory (default $DRBOOK_STATE_DIR, $XDG_STATE_HOME/drbook, ~/.local/state/drbook)")
+	fs.BoolVar(&o.live, "live", false, "allow LIVE incidents against --root (otherwise everything is a drill)")
+	fs.StringVar(&o.root, "root", "", "the real QuantAI system directory (with --live)")
+	fs.BoolVar(&o.noColor, "no-color", false, "no colour (also honoured: NO_COLOR)")
+	fs.StringVar(&o.operator, "operator", "", "who is at the keyboard (default $SUDO_USER, $USER)")
+}
+
+// check validates the flags and opens the state store.
+func (o *tuiOptions) open(iox *IO) (ui.EngineConfig, error) {
+	if o.live && o.root == "" {
+		return ui.EngineConfig{}, usageErr("--live needs --root DIR: the real system's directory")
+	}
+	if o.root != "" && !o.live {
+		return ui.EngineConfig{}, usageErr("--root without --live: drills build their own sandbox; add --live to act on %s", o.root)
+	}
+	if o.root != "" {
+		if fi, err := os.Stat(o.root); err != nil || !fi.IsDir() {
+			return ui.EngineConfig{}, usageErr("--root %s: not a directory", o.root)
+		}
+	}
+	dir := o.stateDir
+	if dir == "" {
+		dir = incident.StateDir(iox.Getenv)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return ui.EngineConfig{}, usageErr("state dir: %v", err)
+	}
+	store, err := incident.OpenStore(dir)
+	if err != nil {
+		return ui.EngineConfig{}, usageErr("%v", err)
+	}
+	op := incident.OperatorFromEnv(iox.Getenv)
+	if o.operator != "" {
+		op.Name = o.operator
+	}
+	return ui.EngineConfig{Store: store, StateDir: dir, RunbookDirs: o.runbooks, Live: o.live,
+		Root: o.root, Operator: op}, nil
+}
+
+func (o *tuiOptions) uiOptions(iox *IO) ui.Options {
+	return ui.Options{Live: o.live, NoColor: o.noColor, Getenv: iox.Getenv}
+}
+
+func needTerminal(iox *IO, what string) error {
+	if !iox.IsTerminal {
+		return usageErr("%s needs a terminal (for an unattended drill: drbook drill --auto)", what)
+	}
+	return nil
+}
+
+func tuiExit(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return failed(err)
+}
+
+const tuiUsage = `
+Usage: drbook [--runbooks DIR] [--state-dir DIR] [--live --root DIR] [--no-color] [--operator NAME]
+
+Opens the TUI: start a drill (the first choice: complete system recovery
+with a corrupted database, against a generated sandbox), start an incident,
+or resume an open one. Without --live and --root everything is a DRILL.
+q quits and leaves the incident open; 'drbook resume' reopens it.
+
+Exit codes: 0 ok, 1 failure, 2 usage error (or no terminal), 130 interrupted.
+`
+
+func runTUI(ctx context.Context, iox *IO, args []string) error {
+	var o tuiOptions
+	fs := newFlagSet("drbook", tuiUsage, iox)
+	o.AddFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q (run 'drbook --help')", fs.Arg(0))
+	}
+	if err := needTerminal(iox, "the TUI"); err != nil {
+		return err
+	}
+	cfg, err := o.open(iox)
+	if err != nil {
+		return err
+	}
+	defer cfg.Store.Close()
+	opts := o.uiOptions(iox)
+	opts.Backend = ui.NewBackend(cfg)
+	return tuiExit(ui.Run(ctx, opts, iox.Stdin, iox.Stdout))
+}
+
+const drillUsage = `
+Usage: drbook drill [RUNBOOK] [--scenario FAULT] [--speed N] [--auto] [flags]
+
+Runs a drill: builds a sandbox QuantAI system, takes its baseline backup,
+injects the fault, declares a DRILL incident and starts the clock. RUNBOOK
+is an embedded id, a file or an id in --runbooks (default
+complete-system-recovery); FAULT defaults to corrupt-db ('none' for none).
+
+Without --auto the TUI guides you through it. With --auto every automatable
+step runs unattended, manual steps are acknowledged, progress is printed
+and the drill report is written to STATE_DIR/reports/ID.md and printed:
+the plan's monthly recovery test, fit for cron.
+
+Exit codes: 0 recovered within the RTO, 1 recovery failed or the RTO was
+missed, 2 usage error, 130 interrupted (the drill stays open: drbook resume).
+`
+
+func runDrill(ctx context.Context, iox *IO, args []string) error {
+	var o tuiOptions
+	var scenario, dir, title string
+	var speed float64
+	var auto, asJSON bool
+	var severity, trades int
+	fs := newFlagSet("drill", drillUsage, iox)
+	o.AddFlags(fs)
+	fs.StringVar(&scenario, "scenario", ui.DefaultScenario, "fault to inject (see 'drbook demo --help'); none for no fault")
+	fs.Float64Var(&speed, "speed", 1, "clock speed factor: 60 makes one real minute an hour")
+	fs.BoolVar(&auto, "auto", false, "run unattended and print the report")
+	fs.StringVar(&dir, "dir", "", "drill directory (default: a new one under STATE_DIR/drills)")
+	fs.StringVar(&title, "title", "", "drill title")
+	fs.IntVar(&severity, "severity", 0, "severity 1-3 (default: the runbook's)")
+	fs.IntVar(&trades, "trades", 0, "sandbox size in trades (default: the sandbox default)")
+	fs.BoolVar(&asJSON, "json", false, "with --auto: print the result as JSON after the report")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usageErr("drill: one runbook at most (run 'drbook drill --help')")
+	}
+	if o.live || o.root != "" {
+		return usageErr("drill: drills never touch a live system; drop --live/--root")
+	}
+	if speed <= 0 {
+		return usageErr("drill: --speed must be positive")
+	}
+	if severity < 0 || severity > 3 {
+		return usageErr("drill: --severity must be 1, 2 or 3")
+	}
+	if scenario == "none" {
+		scenario = ""
+	}
+	ref := ui.DefaultRunbook
+	if fs.NArg() == 1 {
+		ref = fs.Arg(0)
+	}
+	if !auto {
+		if err := needTerminal(iox, "a guided drill"); err != nil {
+			return err
+		}
+	}
+	rb, err := runbook.Load(ref, o.runbooks)
+	if err != nil {
+		return usageErr("drill: %v", err)
+	}
+	cfg, err := o.open(iox)
+	if err != nil {
+		return err
+	}
+	defer cfg.Store.Close()
+	d, err := drill.Start(ctx, drill.Options{
+		Runbook: rb, Scenario: scenario, Speed: speed, Dir: dir, StateDir: cfg.StateDir, Store: cfg.Store,
+		Operator: cfg.Operator, Severity: severity, Title: title, Trades: trades,
+		Progress: func(s string) { fmt.Fprintln(iox.Stderr, "drbook: "+s) },
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if strings.Contains(err.Error(), "unknown fault") {
+			return usageErr("%v", err)
+		}
+		return failed(err)
+	}
+	if !auto {
+		opts := o.uiOptions(iox)
+		opts.Backend = ui.NewBackend(cfg)
+		opts.Session = ui.NewSession(d.Incident, cfg.Store, rb, d.Env, cfg.StateDir)
+		return tuiExit(ui.Run(ctx, opts, iox.Stdin, iox.Stdout))
+	}
+	res, err := drill.Auto(ctx, d, cfg.Store, ui.ReportDir(cfg.StateDir), iox.Stdout)
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(iox.Stderr, "drbook: drill %s interrupted; it stays open: drbook resume %s\n", d.Incident.ID(), d.Incident.ID())
+			return ctx.Err()
+		}
+		return failed(err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(iox.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(map[string]any{"id": res.ID, "recovered": res.Recovered, "rto": res.RTOVerdict,
+			"failed_steps": res.Failed, "report": res.Report, "ok": res.OK()})
+	}
+	if !res.OK() {
+		return failed(nil)
+	}
+	return nil
+}
+
+const resumeUsage = `
+Usage: drbook resume [ID] [--follow] [flags]
+
+Reopens an open incident in the TUI with the same clocks; ID may be a
+unique prefix, and defaults to the most recently active open incident.
+An action that was running when drbook died is shown as interrupted.
+
+--follow shows the incident live and read-only (it polls the timeline),
+for a second operator or a manager; it also works on a closed incident.
+
+Exit codes: 0 ok, 1 failure, 2 usage error or no such incident, 130 interrupted.
+`
+
+func runResume(ctx context.Context, iox *IO, args []string) error {
+	var o tuiOptions
+	var follow bool
+	fs := newFlagSet("resume", resumeUsage, iox)
+	o.AddFlags(fs)
+	fs.BoolVar(&follow, "follow", false, "read-only live view (polls the timeline)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usageErr("resume: one incident id at most")
+	}
+	if err := needTerminal(iox, "resume"); err != nil {
+		return err
+	}
+	cfg, err := o.open(iox)
+	if err != nil {
+		return err
+	}
+	defer cfg.Store.Close()
+	ref := fs.Arg(0)
+	var sess ui.Session
+	if follow {
+		sess, err = ui.NewFollowSession(ctx, cfg, ref)
+	} else {
+		sess, err = ui.OpenSession(ctx, cfg, ref)
+	}
+	if err != nil {
+		if errors.Is(err, incident.ErrNotFound) || errors.Is(err, incident.ErrAmbiguous) || errors.Is(err, incident.ErrClosed) {
+			return usageErr("resume: %v", err)
+		}
+		return failed(err)
+	}
+	opts := o.uiOptions(iox)
+	opts.Backend = ui.NewBackend(cfg)
+	opts.Session = sess
+	opts.Follow = follow
+	return tuiExit(ui.Run(ctx, opts, iox.Stdin, iox.Stdout))
+}

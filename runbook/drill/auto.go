@@ -1,0 +1,169 @@
+package drill
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/steps"
+)
+
+// AutoNote is the note recorded on a manual step acknowledged by Auto.
+const AutoNote = "acknowledged by drbook drill --auto (unattended drill)"
+
+// Result is how an unattended drill went.
+type Result struct {
+	ID         string
+	Recovered  bool // every step done or skipped, none failed
+	RTOVerdict incident.Verdict
+	Failed     []string // titles of steps that failed
+	Report     string   // path of the written report
+}
+
+// OK reports whether the drill passed: recovered within the RTO.
+func (r Result) OK() bool { return r.Recovered && r.RTOVerdict != incident.Missed }
+
+// Auto runs every automatable step of the drill unattended, acknowledges
+// manual steps, prints progress to out, closes the drill (resolved when it
+// recovered, abandoned otherwise) and writes the report to reportDir.
+// A cancelled ctx stops it; the step running is recorded as interrupted
+// and the drill stays open to be resumed.
+func Auto(ctx context.Context, d *Drill, store *incident.Store, reportDir string, out io.Writer) (Result, error) {
+	in := d.Incident
+	res := Result{ID: in.ID()}
+	st := in.State()
+	fmt.Fprintf(out, "DRILL %s: %s (scenario %s)\n", in.ID(), st.Declaration.Runbook.Title, orNone(st.Declaration.Scenario))
+	fmt.Fprintf(out, "sandbox: %s\n", d.Env.Root)
+	// Before the RTO phase, a failing check is a finding (the integrity
+	// check of a corrupted database fails: that is why we restore); from
+	// the RTO phase on, a failure means recovery failed.
+	recovering := st.Declaration.Runbook.RTOPhase == ""
+	for _, p := range st.Phases {
+		if p.ID == st.Declaration.Runbook.RTOPhase {
+			recovering = true
+		}
+		fmt.Fprintf(out, "\n== %s\n", p.Title)
+		for _, s := range p.Steps {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			cur := in.State().Step(s.ID)
+			if cur != nil && cur.Status.Closed() {
+				fmt.Fprintf(out, "  [%s] %s\n", cur.Status, s.Title)
+				continue
+			}
+			switch runbook.Kind(s.Kind) {
+			case runbook.KindManual, runbook.KindReference:
+				if err := in.DoneStep(s.ID, AutoNote); err != nil {
+					return res, fmt.Errorf("step %s: %w", s.ID, err)
+				}
+				fmt.Fprintf(out, "  [ack] %s\n", s.Title)
+				continue
+			}
+			fmt.Fprintf(out, "  [run] %s (%s)\n", s.Title, s.Action)
+			failed := func(why string) {
+				if recovering {
+					res.Failed = append(res.Failed, s.Title)
+					return
+				}
+				note := "finding: " + why
+				if err := in.DoneStep(s.ID, note); err != nil {
+					_ = in.SkipStep(s.ID, note)
+				}
+				fmt.Fprintf(out, "        (a finding before recovery: recorded, the drill goes on)\n")
+			}
+			r, err := in.RunStep(ctx, s.ID, d.Env, true, func(e steps.Event) {
+				if e.Line != "" {
+					fmt.Fprintf(out, "        | %s\n", e.Line)
+				}
+			})
+			switch {
+			case ctx.Err() != nil:
+				return res, ctx.Err()
+			case errors.Is(err, steps.ErrNotImplemented):
+				fmt.Fprintf(out, "        NOT IMPLEMENTED in this build: %s did not run\n", s.Action)
+				res.Failed = append(res.Failed, s.Title)
+			case err != nil:
+				fmt.Fprintf(out, "        ERROR: %v\n", err)
+				failed(err.Error())
+			case r.Status == steps.StatusFailed:
+				fmt.Fprintf(out, "        FAILED: %s\n", r.Summary)
+				failed(r.Summary)
+			default:
+				fmt.Fprintf(out, "        %s: %s\n", strings.ToUpper(string(r.Status)), r.Summary)
+			}
+		}
+	}
+	st = in.State()
+	closed, total := st.Progress()
+	res.Recovered = len(res.Failed) == 0 && closed == total
+	if len(res.Failed) == 0 && closed < total {
+		res.Failed = append(res.Failed, fmt.Sprintf("%d step(s) left open", total-closed))
+	}
+	outcome, summary := incident.StatusResolved, "unattended drill: every step done"
+	if !res.Recovered {
+		outcome = incident.StatusAbandoned
+		summary = fmt.Sprintf("unattended drill: recovery failed (%d step(s) failed: %s)", len(res.Failed), strings.Join(res.Failed, "; "))
+	}
+	if err := in.Close(outcome, summary); err != nil {
+		return res, fmt.Errorf("close drill: %w", err)
+	}
+	st = in.State()
+	ck := st.Clocks(in.Now())
+	res.RTOVerdict = ck.RTO.Verdict
+	path, md, err := WriteReport(context.WithoutCancel(ctx), store, st, in.Now(), reportDir)
+	if err != nil {
+		return res, err
+	}
+	res.Report = path
+	fmt.Fprintf(out, "\n%s\n", md)
+	verdict := "PASSED"
+	if !res.OK() {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(out, "drill %s %s: recovered=%v RTO=%s (took %s of %s); report: %s\n",
+		res.ID, verdict, res.Recovered, res.RTOVerdict, ck.RTO.Took.Round(1e9), ck.RTO.Objective, path)
+	return res, nil
+}
+
+// WriteReport renders the incident's post-incident report as Markdown and
+// writes it to dir/ID.md (replacing an earlier report of the same
+// incident through a temporary file). It returns the path and the text.
+func WriteReport(ctx context.Context, store *incident.Store, st *incident.State, now time.Time, dir string) (string, string, error) {
+	events, err := store.Events(ctx, st.ID)
+	if err != nil {
+		return "", "", fmt.Errorf("report: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := incident.BuildReport(st, events, now).Markdown(&buf); err != nil {
+		return "", "", fmt.Errorf("report: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", fmt.Errorf("report: %w", err)
+	}
+	path := filepath.Join(dir, st.ID+".md")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+		return "", "", fmt.Errorf("report: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return "", "", fmt.Errorf("report: %w", err)
+	}
+	return path, buf.String(), nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

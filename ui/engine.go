@@ -1,0 +1,309 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/drill"
+	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/sandbox"
+)
+
+// EngineConfig wires the TUI to drbook's incident engine.
+type EngineConfig struct {
+	Store       *incident.Store
+	StateDir    string
+	RunbookDirs []string
+	Live        bool   // --live: live incidents allowed
+	Root        string // --root: the live system
+	Operator    incident.Operator
+	Clock       incident.Clock // nil: the system clock
+	Trades      int            // drill sandbox size; 0: the sandbox default
+}
+
+func (c EngineConfig) clock() incident.Clock {
+	if c.Clock == nil {
+		return incident.SystemClock{}
+	}
+	return c.Clock
+}
+
+// ReportDir is where reports are written: STATE_DIR/reports.
+func ReportDir(stateDir string) string { return filepath.Join(stateDir, "reports") }
+
+// NewBackend returns the Backend over the incident engine.
+func NewBackend(cfg EngineConfig) Backend { return engineBackend{cfg} }
+
+type engineBackend struct{ cfg EngineConfig }
+
+func (b engineBackend) Home(ctx context.Context) (HomeData, error) {
+	var d HomeData
+	rbs, err := runbook.List(b.cfg.RunbookDirs)
+	if err != nil {
+		d.Problems = append(d.Problems, "runbooks: "+err.Error())
+	}
+	for _, rb := range rbs {
+		d.Runbooks = append(d.Runbooks, RunbookItem{ID: rb.ID, Title: rb.Title, Source: rb.Source})
+	}
+	for _, f := range sandbox.Faults() {
+		d.Faults = append(d.Faults, FaultItem{Name: f.Name, Description: f.Description})
+	}
+	sums, err := b.cfg.Store.Incidents(ctx)
+	if err != nil {
+		d.Problems = append(d.Problems, "incidents: "+err.Error())
+	}
+	now := b.cfg.clock().Now()
+	for _, s := range sums {
+		if s.Status == incident.StatusOpen {
+			d.Open = append(d.Open, IncidentItem{ID: s.ID, Title: s.Title, Runbook: s.Runbook,
+				Drill: s.Mode == incident.Drill, Elapsed: now.Sub(s.DetectedAt)})
+		}
+	}
+	// Recent closed drills with their measured recovery time.
+	for _, s := range sums {
+		if s.Mode != incident.Drill || s.Status == incident.StatusOpen || len(d.Drills) >= 5 {
+			continue
+		}
+		di := DrillItem{ID: s.ID, Runbook: s.Runbook, When: s.DeclaredAt, Status: string(s.Status)}
+		if st, err := b.cfg.Store.Load(ctx, s.ID); err == nil {
+			ck := st.Clocks(st.ClosedAt)
+			di.Scenario = st.Declaration.Scenario
+			di.Recovered = s.Status == incident.StatusResolved && ck.RTO.Verdict != incident.Unknown
+			di.Recovery = ck.RTO.Took
+			di.RTOMet = ck.RTO.Verdict == incident.Met
+		}
+		d.Drills = append(d.Drills, di)
+	}
+	if ds, err := b.cfg.Store.Drills(ctx, time.Now()); err == nil {
+		for _, t := range ds {
+			d.Schedule = append(d.Schedule, ScheduleItem{Name: t.Name, Interval: t.Frequency,
+				Last: t.LastRun, Due: t.Due, Overdue: t.Overdue, Never: t.LastRun.IsZero()})
+		}
+	} else {
+		d.Problems = append(d.Problems, "drill schedule: "+err.Error())
+	}
+	return d, nil
+}
+
+func (b engineBackend) Start(ctx context.Context, spec StartSpec, progress func(string)) (Session, error) {
+	rb, err := runbook.Load(spec.Runbook, b.cfg.RunbookDirs)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Drill {
+		d, err := drill.Start(ctx, drill.Options{
+			Runbook: rb, Scenario: spec.Scenario, Speed: spec.Speed, StateDir: b.cfg.StateDir,
+			Store: b.cfg.Store, Operator: b.cfg.Operator, Severity: spec.Severity, Title: spec.Title,
+			DetectedAgo: spec.DetectedAgo, Clock: b.cfg.clock(), Trades: b.cfg.Trades, Progress: progress,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return NewSession(d.Incident, b.cfg.Store, rb, d.Env, b.cfg.StateDir), nil
+	}
+	if !b.cfg.Live || b.cfg.Root == "" {
+		return nil, errors.New("live incidents need drbook --live --root DIR")
+	}
+	var detected time.Time
+	if spec.DetectedAgo > 0 {
+		detected = b.cfg.clock().Now().Add(-spec.DetectedAgo)
+	}
+	in, err := incident.Declare(ctx, b.cfg.Store, rb, incident.DeclareOptions{
+		Severity: spec.Severity, Mode: incident.Live, Title: spec.Title, Operator: b.cfg.Operator,
+		DetectedAt: detected, Root: b.cfg.Root,
+	}, b.cfg.clock())
+	if err != nil {
+		return nil, err
+	}
+	env := steps.Env{Root: b.cfg.Root, IncidentID: in.ID(), Operator: b.cfg.Operator.Name, Now: in.Now}
+	return NewSession(in, b.cfg.Store, rb, env, b.cfg.StateDir), nil
+}
+
+func (b engineBackend) Open(ctx context.Context, id string) (Session, error) {
+	return OpenSession(ctx, b.cfg, id)
+}
+
+// OpenSession resumes an open incident by id (or unique prefix, or "" for
+// the most recent open one), with the runbook and environment it was
+// declared with.
+func OpenSession(ctx context.Context, cfg EngineConfig, ref string) (Session, error) {
+	id, err := cfg.Store.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cfg.Store.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	decl := st.Declaration
+	rb, err := runbook.Load(decl.Runbook.Source, cfg.RunbookDirs)
+	if err != nil {
+		if rb, err = runbook.Load(decl.Runbook.ID, cfg.RunbookDirs); err != nil {
+			rb = nil // the snapshot still drives the incident; steps cannot run
+		}
+	}
+	in, err := incident.Open(ctx, cfg.Store, id, rb, cfg.clock(), incident.OpenOptions{Operator: cfg.Operator, Resume: true})
+	if err != nil {
+		return nil, err
+	}
+	var env steps.Env
+	if decl.Mode == incident.Drill {
+		if dir := drill.DirOf(decl.Root); dir != "" {
+			env = drill.EnvFor(dir, in, cfg.Operator.Name)
+		} else {
+			env = steps.Env{Root: decl.Root, Drill: true, IncidentID: id, Operator: cfg.Operator.Name, Now: in.Now}
+		}
+	} else {
+		if !cfg.Live {
+			return nil, fmt.Errorf("%s is a LIVE incident: resume it with --live (and --root %s)", id, decl.Root)
+		}
+		env = steps.Env{Root: decl.Root, IncidentID: id, Operator: cfg.Operator.Name, Now: in.Now}
+	}
+	return NewSession(in, cfg.Store, rb, env, cfg.StateDir), nil
+}
+
+// NewSession adapts a running incident to the TUI.
+func NewSession(in *incident.Incident, store *incident.Store, rb *runbook.Runbook, env steps.Env, stateDir string) Session {
+	return &engineSession{in: in, store: store, rb: rb, env: env, stateDir: stateDir}
+}
+
+type engineSession struct {
+	in       *incident.Incident
+	store    *incident.Store
+	rb       *runbook.Runbook
+	env      steps.Env
+	stateDir string
+}
+
+func (s *engineSession) State() (*incident.State, error) { return s.in.State(), nil }
+func (s *engineSession) Now() time.Time                  { return s.in.Now() }
+func (s *engineSession) Runbook() *runbook.Runbook       { return s.rb }
+func (s *engineSession) ReadOnly() bool                  { return false }
+func (s *engineSession) Ack(id string) error             { return s.in.DoneStep(id, "acknowledged") }
+func (s *engineSession) Done(id, note string) error      { return s.in.DoneStep(id, note) }
+func (s *engineSession) Skip(id, reason string) error    { return s.in.SkipStep(id, reason) }
+func (s *engineSession) Fail(id, reason string) error    { return s.in.FailStep(id, reason) }
+func (s *engineSession) Note(text string) error          { return s.in.Note(text) }
+func (s *engineSession) Release() error                  { return nil }
+
+func (s *engineSession) RunStep(ctx context.Context, id string, confirmed bool, emit steps.Emit) (steps.Result, error) {
+	if s.rb == nil {
+		return steps.Result{}, errors.New("the incident's runbook cannot be found any more: do this step by hand and mark it (d/s/f)")
+	}
+	return s.in.RunStep(ctx, id, s.env, confirmed, emit)
+}
+
+func (s *engineSession) Close(outcome incident.Outcome, summary string) error {
+	if err := s.in.Close(outcome, summary); err != nil {
+		return err
+	}
+	_, _, err := drill.WriteReport(context.Background(), s.store, s.in.State(), s.in.Now(), ReportDir(s.stateDir))
+	return err
+}
+
+func (s *engineSession) Timeline() (string, error) {
+	evs, err := s.store.Events(context.Background(), s.in.ID())
+	if err != nil {
+		return "", err
+	}
+	return formatTimeline(evs), nil
+}
+
+func (s *engineSession) Report() (string, error) {
+	return reportText(s.store, s.in.State(), s.in.Now(), s.stateDir)
+}
+
+func (s *engineSession) Comms() (string, error) { return commsText(s.in.State(), s.in.Now()) }
+
+func (s *engineSession) Contacts() string { return contactsText(s.rb) }
+
+func reportText(store *incident.Store, st *incident.State, now time.Time, stateDir string) (string, error) {
+	evs, err := store.Events(context.Background(), st.ID)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := incident.BuildReport(st, evs, now).Markdown(&buf); err != nil {
+		return "", err
+	}
+	head := ""
+	if st.Status != incident.StatusOpen {
+		head = "Written to " + filepath.Join(ReportDir(stateDir), st.ID+".md") + "\n\n"
+	}
+	return head + buf.String(), nil
+}
+
+func commsText(st *incident.State, now time.Time) (string, error) {
+	var parts []string
+	for _, t := range incident.Templates {
+		m, err := incident.Comms(st, t, now)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, "==== "+t+" ====\n\n"+m.Body)
+	}
+	return strings.Join(parts, "\n\n") + "\n\n(Preview only: nothing was sent or recorded. A notify step records them.)", nil
+}
+
+func contactsText(rb *runbook.Runbook) string {
+	if rb != nil && strings.TrimSpace(rb.Contacts) != "" {
+		return rb.Contacts
+	}
+	if rb != nil {
+		keys := make([]string, 0, len(rb.Sections))
+		for k := range rb.Sections {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if strings.Contains(strings.ToLower(k), "contact") {
+				return rb.Sections[k]
+			}
+		}
+	}
+	return "This runbook has no Emergency Contacts section (plan section 7).\n\n" +
+		"External contacts from the plan:\n- IBKR Support: +1-877-442-2757\n- Alpaca Support: support@alpaca.markets"
+}
+
+// formatTimeline prints events one per line for the timeline pager.
+func formatTimeline(evs []incident.Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "%4d %s %-18s", e.Seq, e.At.Format("15:04:05"), e.Kind)
+		if e.Step != "" {
+			b.WriteString(" " + e.Step)
+		} else if e.Phase != "" {
+			b.WriteString(" " + e.Phase)
+		}
+		d := e.Data
+		for _, s := range []string{d.Text, d.Reason, d.Status, d.Summary, d.Error} {
+			if s != "" {
+				b.WriteString(" | " + oneLine(s))
+			}
+		}
+		if e.Kind == incident.KindActionOutput {
+			b.WriteString(fmt.Sprintf(" (%d bytes)", len(d.Output)))
+		}
+		if e.Actor != "" {
+			b.WriteString("  - " + e.Actor)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

@@ -1,0 +1,259 @@
+package ui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// StartSpec is what the operator asked to start from the home screen or
+// the command line: a drill against a sandbox or a live incident.
+type StartSpec struct {
+	Runbook  string
+	Drill    bool
+	Scenario string  // fault to inject in the sandbox; "" for none
+	Speed    float64 // drill clock speed factor; 1 is real time
+	Severity int     // 0: the runbook's default
+	Title    string
+	// DetectedAgo backdates the incident's start: the outage began this
+	// long before it was declared. 0 means now.
+	DetectedAgo time.Duration
+}
+
+type formField int
+
+const (
+	fieldRunbook formField = iota
+	fieldMode
+	fieldScenario
+	fieldSpeed
+	fieldSeverity
+	fieldTitle
+	fieldDetected
+	fieldCount
+)
+
+var speeds = []float64{1, 10, 60, 600}
+
+// form is the start screen: choose runbook, live or drill, fault, speed,
+// severity, title and when the outage was detected.
+type form struct {
+	c        *common
+	live     bool
+	runbooks []RunbookItem
+	faults   []FaultItem
+	field    formField
+	rb       int
+	drill    bool
+	fault    int // index into faults; len(faults) means none
+	speed    int
+	severity int
+	title    textinput.Model
+	detected textinput.Model
+	errMsg   string
+}
+
+// formStartMsg asks the root model to start what the form describes.
+type formStartMsg struct{ spec StartSpec }
+
+func newForm(c *common, live bool, d HomeData, runbookID string) form {
+	f := form{c: c, live: live, runbooks: d.Runbooks, faults: d.Faults, drill: true, severity: 1}
+	for i, rb := range d.Runbooks {
+		if rb.ID == runbookID {
+			f.rb = i
+		}
+	}
+	f.fault = len(d.Faults)
+	for i, ft := range d.Faults {
+		if ft.Name == DefaultScenario {
+			f.fault = i
+		}
+	}
+	f.title = textinput.New()
+	f.title.Prompt = ""
+	f.title.Placeholder = "what happened (optional)"
+	f.title.CharLimit = 200
+	f.title.Width = 40
+	f.detected = textinput.New()
+	f.detected.Prompt = ""
+	f.detected.Placeholder = "e.g. 20m (optional: how long ago it started)"
+	f.detected.CharLimit = 20
+	f.detected.Width = 40
+	return f
+}
+
+func (f form) update(msg tea.Msg) (form, tea.Cmd) {
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return f, nil
+	}
+	text := f.field == fieldTitle || f.field == fieldDetected
+	switch {
+	case k.Type == tea.KeyEnter:
+		spec, err := f.spec()
+		if err != nil {
+			f.errMsg = err.Error()
+			return f, nil
+		}
+		return f, func() tea.Msg { return formStartMsg{spec} }
+	case k.Type == tea.KeyUp, k.Type == tea.KeyShiftTab, !text && key.Matches(k, f.c.keys.Up):
+		f.field = (f.field + fieldCount - 1) % fieldCount
+		return f.focus(), nil
+	case k.Type == tea.KeyDown, k.Type == tea.KeyTab, !text && key.Matches(k, f.c.keys.Down):
+		f.field = (f.field + 1) % fieldCount
+		return f.focus(), nil
+	case !text && (key.Matches(k, f.c.keys.Left) || key.Matches(k, f.c.keys.Right) || k.String() == " "):
+		d := 1
+		if key.Matches(k, f.c.keys.Left) {
+			d = -1
+		}
+		f = f.cycle(d)
+		return f, nil
+	}
+	var cmd tea.Cmd
+	switch f.field {
+	case fieldTitle:
+		f.title, cmd = f.title.Update(msg)
+	case fieldDetected:
+		f.detected, cmd = f.detected.Update(msg)
+	}
+	return f, cmd
+}
+
+func (f form) focus() form {
+	f.title.Blur()
+	f.detected.Blur()
+	switch f.field {
+	case fieldTitle:
+		f.title.Focus()
+	case fieldDetected:
+		f.detected.Focus()
+	}
+	return f
+}
+
+func wrap(i, d, n int) int {
+	if n == 0 {
+		return 0
+	}
+	return ((i+d)%n + n) % n
+}
+
+func (f form) cycle(d int) form {
+	f.errMsg = ""
+	switch f.field {
+	case fieldRunbook:
+		f.rb = wrap(f.rb, d, len(f.runbooks))
+	case fieldMode:
+		if f.live {
+			f.drill = !f.drill
+		} else {
+			f.errMsg = "live incidents need drbook --live --root DIR"
+		}
+	case fieldScenario:
+		f.fault = wrap(f.fault, d, len(f.faults)+1)
+	case fieldSpeed:
+		f.speed = wrap(f.speed, d, len(speeds))
+	case fieldSeverity:
+		f.severity = wrap(f.severity-1, d, 3) + 1
+	}
+	return f
+}
+
+func (f form) spec() (StartSpec, error) {
+	if len(f.runbooks) == 0 {
+		return StartSpec{}, fmt.Errorf("no runbooks to start")
+	}
+	s := StartSpec{
+		Runbook:  f.runbooks[f.rb].ID,
+		Drill:    f.drill,
+		Severity: f.severity,
+		Title:    strings.TrimSpace(f.title.Value()),
+		Speed:    1,
+	}
+	if f.drill {
+		s.Speed = speeds[f.speed]
+		if f.fault < len(f.faults) {
+			s.Scenario = f.faults[f.fault].Name
+		}
+	}
+	if v := strings.TrimSpace(f.detected.Value()); v != "" {
+		d, err := parseAgo(v)
+		if err != nil {
+			return StartSpec{}, err
+		}
+		s.DetectedAgo = d
+	}
+	return s, nil
+}
+
+// parseAgo reads "20m", "1h30m" or a bare number of minutes.
+func parseAgo(v string) (time.Duration, error) {
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Minute, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("detected: %q is not a duration like 20m or 1h30m", v)
+	}
+	return d, nil
+}
+
+func (f form) view(w, h int) string {
+	st := f.c.styles
+	mode := "DRILL against a new sandbox"
+	if !f.drill {
+		mode = "LIVE on the real system"
+	}
+	fault := "none"
+	faultDesc := ""
+	if f.fault < len(f.faults) {
+		fault = f.faults[f.fault].Name
+		faultDesc = f.faults[f.fault].Description
+	}
+	rb := "(none)"
+	if len(f.runbooks) > 0 {
+		rb = f.runbooks[f.rb].ID
+	}
+	rows := []struct {
+		field formField
+		name  string
+		value string
+	}{
+		{fieldRunbook, "Runbook", "< " + rb + " >"},
+		{fieldMode, "Mode", "< " + mode + " >"},
+		{fieldScenario, "Fault", "< " + fault + " >"},
+		{fieldSpeed, "Clock speed", fmt.Sprintf("< x%g >", speeds[f.speed])},
+		{fieldSeverity, "Severity", fmt.Sprintf("< %d >", f.severity)},
+		{fieldTitle, "Title", f.title.View()},
+		{fieldDetected, "Detected ago", f.detected.View()},
+	}
+	lines := []string{st.title.Render("Start a drill or incident"), st.dim.Render(strings.Repeat("-", w)), ""}
+	for _, r := range rows {
+		if !f.drill && (r.field == fieldScenario || r.field == fieldSpeed) {
+			continue
+		}
+		prefix := "  "
+		name := fmt.Sprintf("%-13s", r.name)
+		if r.field == f.field {
+			prefix = "> "
+			name = st.selected.Render(name)
+		}
+		lines = append(lines, ansi.Truncate(prefix+name+" "+r.value, w, "…"))
+	}
+	lines = append(lines, "")
+	if faultDesc != "" && f.drill {
+		lines = append(lines, ansi.Truncate("  Fault: "+faultDesc, w, "…"))
+	}
+	if f.errMsg != "" {
+		lines = append(lines, st.errLine.Render(f.errMsg))
+	}
+	lines = append(lines, "", st.info.Render("  enter: start   ←/→: change   ↑/↓: field   esc: back"))
+	return strings.Join(lines, "\n")
+}
