@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -19,7 +20,10 @@ func diskErr(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	if errors.Is(err, ErrDiskFull) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || strings.Contains(err.Error(), "database or disk is full") {
 		return &Error{Err: fmt.Errorf("%s: %w: %v", what, ErrDiskFull, err),
 			Hint: "free space on that filesystem or choose another directory; nothing was changed"}
 	}

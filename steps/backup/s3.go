@@ -88,6 +88,7 @@ func NewS3(ctx context.Context, c S3Config) (*S3Store, error) {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
 		o.UsePathStyle = pathStyle
+		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	ps := c.PartSize
 	if ps == 0 {
