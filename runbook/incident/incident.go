@@ -172,7 +172,7 @@ func newID(mode Mode, now time.Time) string {
 func Snapshot(rb *runbook.Runbook) RunbookSnapshot {
 	s := RunbookSnapshot{ID: rb.ID, Title: rb.Title, Source: rb.Source,
 		RTO: rb.Objectives.RTO, RPO: rb.Objectives.RPO, MTD: rb.Objectives.MTD,
-		RTOPhase: rb.RTOPhase, Response: map[int]time.Duration{}}
+		Response: map[int]time.Duration{}}
 	for k, v := range DefaultResponse {
 		s.Response[k] = v
 	}
@@ -191,15 +191,9 @@ func Snapshot(rb *runbook.Runbook) RunbookSnapshot {
 		}
 		s.Phases = append(s.Phases, ps)
 	}
-	if s.RTOPhase == "" && len(s.Phases) > 0 {
-		s.RTOPhase = s.Phases[len(s.Phases)-1].ID
-		if s.RTO > 0 {
-			for _, p := range s.Phases {
-				if p.HasWindow && p.End <= s.RTO {
-					s.RTOPhase = p.ID
-				}
-			}
-		}
+	s.RTOPhase = ""
+	if p := rb.RTOStop(); p != nil {
+		s.RTOPhase = p.ID
 	}
 	return s
 }

@@ -115,10 +115,22 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 	}
 
 	host, _ := os.Hostname()
-	params := map[string]string{}
-	for k, v := range step.Block.Params {
-		params[k] = v
+	vars := map[string]string{}
+	for _, v := range in.rb.Vars {
+		if v.Default != "" {
+			vars[v.Name] = v.Default
+		}
 	}
+	for k, v := range st.Declaration.Vars { // as declared; secrets were not recorded
+		if v != Redacted {
+			vars[k] = v
+		}
+	}
+	for k, v := range env.Vars {
+		vars[k] = v
+	}
+	env.Vars = vars
+	params := step.Block.ExpandParams(vars)
 	start := in.clock.Now()
 	err := in.record(ctx, func(st *State) ([]Event, error) {
 		if err := checkOpen(st); err != nil {
