@@ -388,11 +388,11 @@ func (p *parser) sectionPhase(s *section) *Phase {
 	if s.phase == nil {
 		title := s.title
 		if s == p.implicit {
+			// Steps before any phase heading: a phase named after the
+			// runbook's title, or "Steps".
 			title = p.rb.Title
-			if title == "" || p.titled {
-				if title == "" {
-					title = "Steps"
-				}
+			if title == "" {
+				title = "Steps"
 			}
 		}
 		s.phase = p.newPhase(title, s.attrs, p.fileLine(s.idx), s.group)
