@@ -4,5 +4,6 @@ package all
 // block runners.
 import (
 	_ "github.com/drbook/drbook/steps/killswitch"
+	_ "github.com/drbook/drbook/steps/reconcile"
 	_ "github.com/drbook/drbook/steps/shell"
 )

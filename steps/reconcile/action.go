@@ -1,0 +1,165 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/shell"
+)
+
+func init() {
+	steps.Register(Action{})
+}
+
+// Action is the reconcile action.
+type Action struct{}
+
+// Spec implements steps.Action.
+func (Action) Spec() steps.Spec {
+	for _, s := range steps.Builtins {
+		if s.Name == "reconcile" {
+			return s
+		}
+	}
+	panic("reconcile is not declared")
+}
+
+// Run implements steps.Action: breaks are StatusFailed; a statement or
+// database that cannot be read is an error.
+func (Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
+	if emit == nil {
+		emit = func(steps.Event) {}
+	}
+	o := Options{Root: req.Env.Root, Format: req.Params["format"], Tolerance: DefaultTolerance}
+	if v := strings.TrimSpace(req.Params["tolerance"]); v != "" {
+		t, err := strconv.ParseFloat(v, 64)
+		if err != nil || t < 0 {
+			return steps.Result{Status: steps.StatusFailed, Summary: "reconcile: tolerance " + v + " is not a number >= 0"},
+				fmt.Errorf("reconcile: tolerance %q: want a number >= 0", v)
+		}
+		o.Tolerance = t
+	}
+	for _, p := range strings.Split(req.Params["broker"], ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(req.Env.Root, p)
+			}
+			o.Statements = append(o.Statements, p)
+		}
+	}
+	rep, err := Run(ctx, o)
+	if err != nil {
+		return steps.Result{Status: steps.StatusFailed, Summary: err.Error()}, err
+	}
+	for _, l := range Render(rep) {
+		emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Stdout, Line: l})
+	}
+	res := steps.Result{Status: steps.StatusOK, Summary: SummaryLine(rep), Data: rep}
+	if !rep.OK() {
+		res.Status = steps.StatusFailed
+	}
+	return res, nil
+}
+
+// SummaryLine is the one-line account of a reconciliation.
+func SummaryLine(r Report) string {
+	var brokers []string
+	for _, s := range r.Statements {
+		brokers = append(brokers, s.Broker)
+	}
+	src := "no broker statements"
+	if len(brokers) > 0 {
+		src = "statements: " + strings.Join(brokers, ", ")
+	}
+	s := fmt.Sprintf("%d positions compared (%s): ", r.Compared, src)
+	if r.OK() {
+		s += "no breaks"
+	} else {
+		s += fmt.Sprintf("%d BREAKS worth %s at average price", len(r.Breaks), money(r.BreakValue))
+	}
+	if n := len(r.PendingTrades); n > 0 {
+		s += fmt.Sprintf("; %d pending trades", n)
+	}
+	if r.OpenOrders > 0 {
+		s += fmt.Sprintf("; %d open or pending orders", r.OpenOrders)
+	}
+	return s
+}
+
+// Render lays a report out for a terminal: breaks, summary, pending trades.
+func Render(r Report) []string {
+	var out []string
+	if len(r.Breaks) > 0 {
+		rows := make([][]string, 0, len(r.Breaks))
+		for _, b := range r.Breaks {
+			bq := "-"
+			if b.BrokerQty != nil {
+				bq = qty(*b.BrokerQty)
+			}
+			db := qty(b.DBQty)
+			if !b.InDB {
+				db = "-"
+			}
+			rows = append(rows, []string{b.Symbol, b.Broker, db, bq, qty(b.ImpliedQty), signed(b.Difference), money(b.Value), b.Reason})
+		}
+		out = append(out, "Breaks:")
+		out = append(out, shell.RenderTable([]string{"SYMBOL", "BROKER", "DB QTY", "BROKER QTY", "TRADES QTY", "DIFF", "VALUE@AVG", "REASON"}, rows)...)
+		out = append(out, "")
+	}
+	for _, s := range r.Statements {
+		out = append(out, fmt.Sprintf("Statement: %s %s (%s, %d positions)", s.Broker, s.Path, s.Format, s.Positions))
+	}
+	out = append(out, fmt.Sprintf("Compared %d positions, tolerance %g: %d breaks, %d matched, break value %s at average price.",
+		r.Compared, r.Tolerance, len(r.Breaks), r.Compared-len(r.Breaks), money(r.BreakValue)))
+	if r.OpenOrders > 0 {
+		out = append(out, fmt.Sprintf("%d open or pending orders (engage the kill switch to cancel them).", r.OpenOrders))
+	}
+	for _, n := range r.Notes {
+		out = append(out, "Note: "+n)
+	}
+	if len(r.PendingTrades) > 0 {
+		out = append(out, "", fmt.Sprintf("Pending trades (%d): in flight when the system stopped; confirm each with the broker:", len(r.PendingTrades)))
+		rows := make([][]string, 0, len(r.PendingTrades))
+		for _, t := range r.PendingTrades {
+			oid := "-"
+			if t.OrderID != nil {
+				oid = strconv.FormatInt(*t.OrderID, 10)
+			}
+			rows = append(rows, []string{strconv.FormatInt(t.ID, 10), oid, t.Symbol, t.Side, qty(t.Qty), strconv.FormatFloat(t.Price, 'f', 2, 64), t.ExecutedAt})
+		}
+		out = append(out, shell.RenderTable([]string{"TRADE", "ORDER", "SYMBOL", "SIDE", "QTY", "PRICE", "EXECUTED"}, rows)...)
+	}
+	return out
+}
+
+func qty(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func signed(v float64) string {
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	if v > 0 {
+		s = "+" + s
+	}
+	return s
+}
+
+func money(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 2, 64)
+	intPart, frac, _ := strings.Cut(s, ".")
+	neg := strings.HasPrefix(intPart, "-")
+	intPart = strings.TrimPrefix(intPart, "-")
+	var b strings.Builder
+	for i, c := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-$" + b.String() + "." + frac
+	}
+	return "$" + b.String() + "." + frac
+}

@@ -1,0 +1,330 @@
+// Package reconcile compares the positions the system database holds with
+// what the brokers' statements say and with what the filled trades imply
+// (plan 2.3, "Reconcile positions"). A break is a (broker, symbol) where
+// any two of them disagree by more than the tolerance.
+package reconcile
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	_ "modernc.org/sqlite" // the "sqlite" driver
+)
+
+// DefaultTolerance ignores quantity differences below a ten-thousandth of
+// a share (fractional-share rounding).
+const DefaultTolerance = 0.0001
+
+// Options select what to reconcile.
+type Options struct {
+	Root string
+	// Statements are broker statement files; nil means the default
+	// statements under the root that exist.
+	Statements []string
+	// Format forces the statements' format; "" detects each.
+	Format    string
+	Tolerance float64 // < 0 is refused; 0 means exact
+}
+
+// Break is one disagreement.
+type Break struct {
+	Broker     string   `json:"broker"`
+	Symbol     string   `json:"symbol"`
+	DBQty      float64  `json:"db_qty"`
+	InDB       bool     `json:"in_db"`
+	BrokerQty  *float64 `json:"broker_qty"` // nil when no statement for the broker was read
+	ImpliedQty float64  `json:"trade_implied_qty"`
+	// Difference is broker minus database when there is a statement, else
+	// trade-implied minus database.
+	Difference float64 `json:"difference"`
+	AvgPrice   float64 `json:"avg_price"`
+	// Value is |Difference| at the average price.
+	Value  float64 `json:"value"`
+	Reason string  `json:"reason"`
+}
+
+// PendingTrade is a trade still pending: in flight when the system stopped.
+type PendingTrade struct {
+	ID         int64   `json:"id"`
+	OrderID    *int64  `json:"order_id"`
+	PositionID int64   `json:"position_id"`
+	Symbol     string  `json:"symbol"`
+	Side       string  `json:"side"`
+	Qty        float64 `json:"qty"`
+	Price      float64 `json:"price"`
+	ExecutedAt string  `json:"executed_at"`
+}
+
+// StatementInfo says which statement was read.
+type StatementInfo struct {
+	Broker    string `json:"broker"`
+	Path      string `json:"path"`
+	Format    string `json:"format"`
+	Positions int    `json:"positions"`
+}
+
+// Report is the outcome of a reconciliation.
+type Report struct {
+	Tolerance     float64         `json:"tolerance"`
+	Statements    []StatementInfo `json:"statements"`
+	Compared      int             `json:"compared"` // (broker, symbol) pairs looked at
+	Breaks        []Break         `json:"breaks"`
+	BreakValue    float64         `json:"break_value"`
+	PendingTrades []PendingTrade  `json:"pending_trades"`
+	OpenOrders    int             `json:"open_orders"`   // open or pending orders
+	OrphanTrades  int             `json:"orphan_trades"` // filled trades whose position is gone
+	Notes         []string        `json:"notes,omitempty"`
+}
+
+// OK reports whether nothing disagrees.
+func (r Report) OK() bool { return len(r.Breaks) == 0 }
+
+type key struct{ broker, symbol string }
+
+type dbPosition struct {
+	id       int64
+	qty, avg float64
+}
+
+// Run reconciles. Errors are for what could not be read: the database or a
+// statement (ErrBadStatement, with file and line).
+func Run(ctx context.Context, o Options) (Report, error) {
+	if o.Tolerance < 0 || math.IsNaN(o.Tolerance) {
+		return Report{}, fmt.Errorf("reconcile: tolerance %v: want 0 or more", o.Tolerance)
+	}
+	rep := Report{Tolerance: o.Tolerance, PendingTrades: []PendingTrade{}, Breaks: []Break{}}
+	stmts, err := readStatements(o, &rep)
+	if err != nil {
+		return rep, err
+	}
+	db, err := openDB(o.Root)
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: %w", err)
+	}
+	defer db.Close()
+
+	positions := map[key]dbPosition{}
+	byID := map[int64]key{}
+	rows, err := db.QueryContext(ctx, `SELECT id, broker, symbol, quantity, avg_price FROM positions`)
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: read positions: %w", err)
+	}
+	for rows.Next() {
+		var k key
+		var p dbPosition
+		if err := rows.Scan(&p.id, &k.broker, &k.symbol, &p.qty, &p.avg); err != nil {
+			rows.Close()
+			return rep, fmt.Errorf("reconcile: read positions: %w", err)
+		}
+		positions[k] = p
+		byID[p.id] = k
+	}
+	if err := closeRows(rows); err != nil {
+		return rep, fmt.Errorf("reconcile: read positions: %w", err)
+	}
+
+	implied := map[key]float64{}
+	rows, err = db.QueryContext(ctx, `SELECT position_id, SUM(quantity), COUNT(*) FROM trades WHERE status = 'filled' GROUP BY position_id`)
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: read trades: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		var sum float64
+		var n int
+		if err := rows.Scan(&id, &sum, &n); err != nil {
+			rows.Close()
+			return rep, fmt.Errorf("reconcile: read trades: %w", err)
+		}
+		k, ok := byID[id]
+		if !ok {
+			rep.OrphanTrades += n
+			continue
+		}
+		implied[k] = sum
+	}
+	if err := closeRows(rows); err != nil {
+		return rep, fmt.Errorf("reconcile: read trades: %w", err)
+	}
+	if rep.OrphanTrades > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d filled trades point at positions that do not exist (orphaned; not counted)", rep.OrphanTrades))
+	}
+
+	rows, err = db.QueryContext(ctx, `SELECT id, order_id, position_id, symbol, side, quantity, price, executed_at FROM trades WHERE status = 'pending' ORDER BY id`)
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: read pending trades: %w", err)
+	}
+	for rows.Next() {
+		var t PendingTrade
+		var oid sql.NullInt64
+		if err := rows.Scan(&t.ID, &oid, &t.PositionID, &t.Symbol, &t.Side, &t.Qty, &t.Price, &t.ExecutedAt); err != nil {
+			rows.Close()
+			return rep, fmt.Errorf("reconcile: read pending trades: %w", err)
+		}
+		if oid.Valid {
+			t.OrderID = &oid.Int64
+		}
+		rep.PendingTrades = append(rep.PendingTrades, t)
+	}
+	if err := closeRows(rows); err != nil {
+		return rep, fmt.Errorf("reconcile: read pending trades: %w", err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE status IN ('open', 'pending')`).Scan(&rep.OpenOrders); err != nil {
+		return rep, fmt.Errorf("reconcile: read orders: %w", err)
+	}
+
+	// Every (broker, symbol) any source knows.
+	keys := map[key]bool{}
+	for k := range positions {
+		keys[k] = true
+	}
+	for k := range implied {
+		keys[k] = true
+	}
+	for b, st := range stmts {
+		for s := range st.Positions {
+			keys[key{b, s}] = true
+		}
+	}
+	tol := o.Tolerance + 1e-9 // float sums of quarter shares
+	for k := range keys {
+		p, inDB := positions[k]
+		imp := implied[k]
+		b := Break{Broker: k.broker, Symbol: k.symbol, DBQty: p.qty, InDB: inDB, ImpliedQty: imp, AvgPrice: p.avg}
+		var reasons []string
+		if st, ok := stmts[k.broker]; ok {
+			bp := st.Positions[k.symbol]
+			q := bp.Qty
+			b.BrokerQty = &q
+			if !inDB && b.AvgPrice == 0 {
+				b.AvgPrice = bp.AvgPrice
+			}
+			b.Difference = q - p.qty
+			if math.Abs(b.Difference) > tol {
+				switch {
+				case !inDB:
+					reasons = append(reasons, "not in the database")
+				case q == 0 && p.qty != 0:
+					reasons = append(reasons, "missing from the broker statement")
+				default:
+					reasons = append(reasons, "database differs from broker")
+				}
+			}
+		} else {
+			b.Difference = imp - p.qty
+		}
+		if math.Abs(imp-p.qty) > tol {
+			reasons = append(reasons, "database differs from filled trades")
+		}
+		rep.Compared++
+		if len(reasons) == 0 {
+			continue
+		}
+		b.Reason = strings.Join(reasons, "; ")
+		b.Value = math.Abs(b.Difference) * b.AvgPrice
+		rep.BreakValue += b.Value
+		rep.Breaks = append(rep.Breaks, b)
+	}
+	sort.Slice(rep.Breaks, func(i, j int) bool {
+		if rep.Breaks[i].Broker != rep.Breaks[j].Broker {
+			return rep.Breaks[i].Broker < rep.Breaks[j].Broker
+		}
+		return rep.Breaks[i].Symbol < rep.Breaks[j].Symbol
+	})
+	if len(stmts) == 0 {
+		rep.Notes = append(rep.Notes, "no broker statements: compared the database with its trades only")
+	}
+	return rep, nil
+}
+
+func closeRows(rows *sql.Rows) error {
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return err
+	}
+	return rows.Close()
+}
+
+// readStatements reads the named statements, or the default ones that
+// exist, one per broker.
+func readStatements(o Options, rep *Report) (map[string]Statement, error) {
+	paths := o.Statements
+	if len(paths) == 0 {
+		for _, rel := range []string{IBKRStatement, AlpacaStatement} {
+			p := filepath.Join(o.Root, rel)
+			if _, err := os.Stat(p); err == nil {
+				paths = append(paths, p)
+			}
+		}
+	}
+	out := map[string]Statement{}
+	for _, p := range paths {
+		st, err := ReadStatement(p, o.Format)
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := out[st.Broker]; dup {
+			return nil, fmt.Errorf("reconcile: two statements for %s: %s and %s", st.Broker, prev.Path, p)
+		}
+		out[st.Broker] = st
+		rep.Statements = append(rep.Statements, StatementInfo{Broker: st.Broker, Path: p, Format: st.Format, Positions: len(st.Positions)})
+	}
+	return out, nil
+}
+
+// ErrNoDatabase is the cause when the system database is missing.
+var ErrNoDatabase = errors.New("system database not found")
+
+// openDB opens the system database read-only.
+func openDB(root string) (*sql.DB, error) {
+	path, err := filepath.Abs(filepath.Join(root, "data", "quantai.db"))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoDatabase, path)
+	}
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "query_only(1)")
+	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// DBPositions returns the database's positions at one broker, by symbol.
+func DBPositions(ctx context.Context, root, broker string) (map[string]Position, error) {
+	db, err := openDB(root)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT id, symbol, quantity, avg_price FROM positions WHERE broker = ? ORDER BY symbol`, broker)
+	if err != nil {
+		return nil, fmt.Errorf("read positions: %w", err)
+	}
+	out := map[string]Position{}
+	for rows.Next() {
+		var id int64
+		var p Position
+		if err := rows.Scan(&id, &p.Symbol, &p.Qty, &p.AvgPrice); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read positions: %w", err)
+		}
+		out[p.Symbol] = p
+	}
+	return out, closeRows(rows)
+}

@@ -1,0 +1,187 @@
+package reconcile_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/reconcile"
+	"github.com/drbook/drbook/steps/sandbox"
+)
+
+// MustSandbox creates a small sandbox with the given faults injected.
+func MustSandbox(tb testing.TB, faults ...string) string {
+	tb.Helper()
+	root := filepath.Join(tb.TempDir(), "sys")
+	if err := sandbox.Create(context.Background(), root, sandbox.Options{Trades: 500, Seed: 3}); err != nil {
+		tb.Fatal(err)
+	}
+	for _, f := range faults {
+		if err := sandbox.Inject(root, f); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return root
+}
+
+func run(t *testing.T, o reconcile.Options) reconcile.Report {
+	t.Helper()
+	if o.Tolerance == 0 {
+		o.Tolerance = reconcile.DefaultTolerance
+	}
+	rep, err := reconcile.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestReconcileSandbox(t *testing.T) {
+	clean := run(t, reconcile.Options{Root: MustSandbox(t)})
+	if !clean.OK() || clean.Compared == 0 || len(clean.Statements) != 2 || len(clean.PendingTrades) != 0 {
+		t.Fatalf("clean sandbox: %+v", clean)
+	}
+
+	drift := run(t, reconcile.Options{Root: MustSandbox(t, "position-drift")})
+	if len(drift.Breaks) != 1 {
+		t.Fatalf("position-drift: %d breaks, want 1: %+v", len(drift.Breaks), drift.Breaks)
+	}
+	b := drift.Breaks[0]
+	if b.Broker != "ibkr" || b.BrokerQty == nil || *b.BrokerQty-b.DBQty != 37 || b.ImpliedQty != *b.BrokerQty || b.Difference != 37 {
+		t.Errorf("break %+v", b)
+	}
+	if math.Abs(b.Value-37*b.AvgPrice) > 1e-6 || !strings.Contains(b.Reason, "broker") || !strings.Contains(b.Reason, "trades") {
+		t.Errorf("break value/reason %+v", b)
+	}
+	if drift.Compared != clean.Compared {
+		t.Errorf("compared %d, clean %d", drift.Compared, clean.Compared)
+	}
+
+	pending := run(t, reconcile.Options{Root: MustSandbox(t, "pending-orders")})
+	if !pending.OK() || len(pending.PendingTrades) == 0 || pending.OpenOrders == 0 {
+		t.Fatalf("pending-orders: breaks %d, pending %d, open orders %d", len(pending.Breaks), len(pending.PendingTrades), pending.OpenOrders)
+	}
+	out := strings.Join(reconcile.Render(pending), "\n")
+	if !strings.Contains(out, "Pending trades (") || !strings.Contains(out, pending.PendingTrades[0].Symbol) {
+		t.Errorf("pending trades not listed:\n%s", out)
+	}
+}
+
+func TestReconcileOneStatementAndTolerance(t *testing.T) {
+	root := MustSandbox(t)
+	alp := filepath.Join(root, reconcile.AlpacaStatement)
+	st, err := reconcile.ReadStatement(alp, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sym := st.Symbols()[0]
+	p := st.Positions[sym]
+	// A fractional-share rounding difference, below the default tolerance.
+	b, _ := os.ReadFile(alp)
+	old := `"qty": "` + formatQty(p.Qty) + `"`
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("cannot find %s in the statement", old)
+	}
+	edited := strings.Replace(string(b), old, `"qty": "`+formatQty(p.Qty+0.00005)+`"`, 1)
+	moved := filepath.Join(t.TempDir(), "alpaca.txt")
+	if err := os.WriteFile(moved, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := run(t, reconcile.Options{Root: root, Statements: []string{moved}, Format: reconcile.FormatAlpacaJSON})
+	if !rep.OK() || len(rep.Statements) != 1 || rep.Statements[0].Broker != "alpaca" {
+		t.Fatalf("within tolerance: %+v", rep)
+	}
+	rep, err = reconcile.Run(context.Background(), reconcile.Options{Root: root, Statements: []string{moved}, Format: reconcile.FormatAlpacaJSON, Tolerance: 0})
+	if err != nil || len(rep.Breaks) != 1 || rep.Breaks[0].Symbol != sym {
+		t.Fatalf("tolerance 0: %v %+v", err, rep.Breaks)
+	}
+	for _, br := range rep.Breaks {
+		if br.Broker == "ibkr" {
+			t.Error("ibkr compared against a statement that was not given")
+		}
+	}
+}
+
+func formatQty(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func TestBadStatements(t *testing.T) {
+	const ibkrHeader = "Account,Symbol,Quantity,AvgCost,Currency\n"
+	tests := []struct {
+		name, file, content, format, want string
+	}{
+		{"unknown column", "s.csv", "Symbol,Quantity,Colour\nAAPL,1,red\n", "", `s.csv:1: bad broker statement: unknown column "Colour"`},
+		{"no quantity", "s.csv", "Symbol,AvgCost\nAAPL,1\n", "", "s.csv:1: bad broker statement: no Quantity column"},
+		{"bad number", "s.csv", ibkrHeader + "U1,AAPL,10,1.5,USD\nU1,MSFT,ten,1.5,USD\n", "", `s.csv:3: bad broker statement: Quantity "ten": not a number`},
+		{"nan", "s.csv", ibkrHeader + "U1,AAPL,NaN,1.5,USD\n", "", `s.csv:2: bad broker statement: Quantity "NaN": not a finite number`},
+		{"bad price", "s.csv", ibkrHeader + "U1,AAPL,1,$1.5,USD\n", "", `s.csv:2: bad broker statement: AvgCost "$1.5"`},
+		{"duplicate symbol", "s.csv", ibkrHeader + "U1,AAPL,10,1.5,USD\nU1,MSFT,1,1,USD\nU2,AAPL,5,1.5,USD\n", "", "s.csv:4: bad broker statement: duplicate symbol AAPL (first on line 2)"},
+		{"ragged row", "s.csv", ibkrHeader + "U1,AAPL,10\n", "", "s.csv:2: bad broker statement: 3 fields, the header has 5"},
+		{"empty", "s.csv", "", "", "s.csv:1: bad broker statement: empty file"},
+		{"json not array", "s.json", `{"symbol":"AAPL"}`, "", "s.json:1: bad broker statement: want a JSON array"},
+		{"json unknown field", "s.json", "[\n  {\"symbol\": \"AAPL\", \"qty\": \"1\"},\n  {\"symbol\": \"MSFT\", \"qty\": \"1\", \"colour\": \"red\"}\n]", "", `s.json:3: bad broker statement: unknown field "colour"`},
+		{"json bad qty", "s.json", "[\n{\"symbol\": \"AAPL\", \"qty\": \"1x\"}]", "", `s.json:2: bad broker statement: AAPL: qty "1x": not a number`},
+		{"json duplicate", "s.json", "[\n{\"symbol\": \"AAPL\", \"qty\": 1},\n{\"symbol\": \"AAPL\", \"qty\": 2}\n]", "", "s.json:3: bad broker statement: duplicate symbol AAPL (first on line 2)"},
+		{"json truncated", "s.json", "[\n{\"symbol\": \"AAPL\", \"qty\": 1},\n{\"symbol\": \"AA", "", "s.json:3: bad broker statement: position is not a JSON object"},
+		{"json bad side", "s.json", `[{"symbol": "AAPL", "qty": "1", "side": "sideways"}]`, "", `side "sideways"`},
+		{"csv given as json", "s.txt", ibkrHeader + "U1,AAPL,10,1.5,USD\n", reconcile.FormatAlpacaJSON, "s.txt:1: bad broker statement: not JSON"},
+	}
+	root := MustSandbox(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), tt.file)
+			if err := os.WriteFile(p, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := reconcile.Run(context.Background(), reconcile.Options{Root: root, Statements: []string{p}, Format: tt.format})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want %q", err, tt.want)
+			}
+			if !errors.Is(err, reconcile.ErrBadStatement) {
+				t.Errorf("%v is not ErrBadStatement", err)
+			}
+		})
+	}
+}
+
+func TestReconcileMissingInputs(t *testing.T) {
+	root := MustSandbox(t, "delete-db")
+	if _, err := reconcile.Run(context.Background(), reconcile.Options{Root: root}); !errors.Is(err, reconcile.ErrNoDatabase) {
+		t.Errorf("deleted database: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "data", "quantai.db")); err == nil {
+		t.Error("reconcile created a database")
+	}
+	if _, err := reconcile.Run(context.Background(), reconcile.Options{Root: MustSandbox(t), Statements: []string{"/nonexistent/ibkr.csv"}}); err == nil || !strings.Contains(err.Error(), "/nonexistent/ibkr.csv") {
+		t.Errorf("missing statement: %v", err)
+	}
+}
+
+func TestReconcileAction(t *testing.T) {
+	a, ok := steps.Lookup("reconcile")
+	if !ok || !steps.Implemented("reconcile") {
+		t.Fatal("reconcile not registered")
+	}
+	root := MustSandbox(t, "position-drift", "pending-orders")
+	var lines []string
+	res, err := a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"tolerance": "0.001"}},
+		func(e steps.Event) { lines = append(lines, e.Line) })
+	if err != nil || res.Status != steps.StatusFailed || !strings.Contains(res.Summary, "1 BREAKS") || !strings.Contains(res.Summary, "pending trades") {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if out := strings.Join(lines, "\n"); !strings.Contains(out, "SYMBOL  BROKER") || !strings.Contains(out, "+37") {
+		t.Errorf("output:\n%s", out)
+	}
+	res, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"broker": "brokers/alpaca_positions.json"}}, nil)
+	if err != nil || len(res.Data.(reconcile.Report).Statements) != 1 {
+		t.Fatalf("named statement: %v %+v", err, res)
+	}
+	if _, err := a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"tolerance": "-1"}}, nil); err == nil {
+		t.Error("negative tolerance accepted")
+	}
+}

@@ -1,0 +1,346 @@
+package reconcile
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Statement formats.
+const (
+	FormatIBKRCSV    = "ibkr-csv"
+	FormatAlpacaJSON = "alpaca-json"
+)
+
+// Formats lists the statement formats drbook reads.
+var Formats = []string{FormatIBKRCSV, FormatAlpacaJSON}
+
+// Default statement files under the system root.
+const (
+	IBKRStatement   = "brokers/ibkr_positions.csv"
+	AlpacaStatement = "brokers/alpaca_positions.json"
+)
+
+// ErrBadStatement is the cause of every problem with a broker statement's
+// content; the message names the file and line.
+var ErrBadStatement = errors.New("bad broker statement")
+
+// Position is one line of a broker statement.
+type Position struct {
+	Symbol     string  `json:"symbol"`
+	Qty        float64 `json:"qty"`
+	AvgPrice   float64 `json:"avg_price,omitempty"`
+	MarkPrice  float64 `json:"mark_price,omitempty"`
+	Currency   string  `json:"currency,omitempty"`
+	AssetClass string  `json:"asset_class,omitempty"`
+	Line       int     `json:"line"`
+}
+
+// Statement is a broker's positions statement.
+type Statement struct {
+	Broker    string              `json:"broker"`
+	Path      string              `json:"path"`
+	Format    string              `json:"format"`
+	Positions map[string]Position `json:"-"` // by symbol
+}
+
+// Symbols returns the statement's symbols, sorted.
+func (s Statement) Symbols() []string {
+	out := make([]string, 0, len(s.Positions))
+	for k := range s.Positions {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// BrokerOf returns the broker a format belongs to.
+func BrokerOf(format string) string {
+	switch format {
+	case FormatIBKRCSV:
+		return "ibkr"
+	case FormatAlpacaJSON:
+		return "alpaca"
+	}
+	return ""
+}
+
+// statementError is a problem at a place in a statement.
+func statementError(path string, line int, format string, args ...any) error {
+	where := path
+	if line > 0 {
+		where = fmt.Sprintf("%s:%d", path, line)
+	}
+	return fmt.Errorf("%s: %w: %s", where, ErrBadStatement, fmt.Sprintf(format, args...))
+}
+
+// DetectFormat names a statement's format from its extension, else its
+// first non-blank byte.
+func DetectFormat(path string, data []byte) (string, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return FormatIBKRCSV, nil
+	case ".json":
+		return FormatAlpacaJSON, nil
+	}
+	t := bytes.TrimSpace(data)
+	switch {
+	case len(t) == 0:
+		return "", statementError(path, 0, "empty file")
+	case t[0] == '[' || t[0] == '{':
+		return FormatAlpacaJSON, nil
+	default:
+		return FormatIBKRCSV, nil
+	}
+}
+
+// ReadStatement reads and checks a statement. format "" detects it.
+func ReadStatement(path, format string) (Statement, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Statement{}, fmt.Errorf("read statement: %w", err)
+	}
+	if format == "" {
+		if format, err = DetectFormat(path, data); err != nil {
+			return Statement{}, err
+		}
+	}
+	st := Statement{Path: path, Format: format, Broker: BrokerOf(format)}
+	switch format {
+	case FormatIBKRCSV:
+		st.Positions, err = parseIBKR(path, data)
+	case FormatAlpacaJSON:
+		st.Positions, err = parseAlpaca(path, data)
+	default:
+		return st, fmt.Errorf("statement %s: unknown format %q (known: %s)", path, format, strings.Join(Formats, ", "))
+	}
+	return st, err
+}
+
+// IBKR CSV columns: what each known header means. Columns of a Flex or
+// portfolio export that reconciliation does not need are known and ignored;
+// an unknown column is an error, since it may mean a different export.
+var ibkrColumns = map[string]string{
+	"symbol": "symbol", "quantity": "qty", "position": "qty",
+	"avgcost": "avg", "avgprice": "avg", "costbasisprice": "avg", "average cost": "avg",
+	"markprice": "mark", "currency": "currency", "assetclass": "class",
+	"account": "", "clientaccountid": "", "conid": "", "description": "", "exchange": "", "listingexchange": "",
+	"multiplier": "", "marketvalue": "", "positionvalue": "", "costbasis": "", "costbasismoney": "",
+	"unrealizedpnl": "", "fifopnlunrealized": "", "percentofnav": "", "side": "", "reportdate": "", "isin": "", "cusip": "",
+}
+
+func parseIBKR(path string, data []byte) (map[string]Position, error) {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err == io.EOF {
+		return nil, statementError(path, 1, "empty file: want a header row with Symbol and Quantity")
+	}
+	if err != nil {
+		return nil, statementError(path, 1, "%v", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		key := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		meaning, ok := ibkrColumns[key]
+		if !ok {
+			return nil, statementError(path, 1, "unknown column %q (want an IBKR positions export with Symbol, Quantity, AvgCost...)", h)
+		}
+		if meaning == "" {
+			continue
+		}
+		if _, dup := col[meaning]; dup {
+			return nil, statementError(path, 1, "two columns mean %s (%q)", meaning, h)
+		}
+		col[meaning] = i
+	}
+	for _, need := range []string{"symbol", "qty"} {
+		if _, ok := col[need]; !ok {
+			return nil, statementError(path, 1, "no %s column", map[string]string{"symbol": "Symbol", "qty": "Quantity"}[need])
+		}
+	}
+	out := map[string]Position{}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		line, _ := r.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, statementError(path, pe.Line, "%v", pe.Err)
+			}
+			return nil, statementError(path, line, "%v", err)
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		if len(rec) != len(header) {
+			return nil, statementError(path, line, "%d fields, the header has %d", len(rec), len(header))
+		}
+		p := Position{Line: line, Symbol: strings.TrimSpace(rec[col["symbol"]])}
+		if p.Symbol == "" {
+			return nil, statementError(path, line, "empty Symbol")
+		}
+		if p.Qty, err = number(rec[col["qty"]]); err != nil {
+			return nil, statementError(path, line, "%s %q: %v", header[col["qty"]], rec[col["qty"]], err)
+		}
+		for _, f := range []struct {
+			key string
+			dst *float64
+		}{{"avg", &p.AvgPrice}, {"mark", &p.MarkPrice}} {
+			if i, ok := col[f.key]; ok && strings.TrimSpace(rec[i]) != "" {
+				if *f.dst, err = number(rec[i]); err != nil {
+					return nil, statementError(path, line, "%s %q: %v", header[i], rec[i], err)
+				}
+			}
+		}
+		if i, ok := col["currency"]; ok {
+			p.Currency = strings.TrimSpace(rec[i])
+		}
+		if i, ok := col["class"]; ok {
+			p.AssetClass = strings.TrimSpace(rec[i])
+		}
+		if first, dup := out[p.Symbol]; dup {
+			return nil, statementError(path, line, "duplicate symbol %s (first on line %d)", p.Symbol, first.Line)
+		}
+		out[p.Symbol] = p
+	}
+	return out, nil
+}
+
+// number parses a statement number: plain decimal, optional thousands
+// commas. NaN and infinities are refused.
+func number(s string) (float64, error) {
+	t := strings.ReplaceAll(strings.TrimSpace(s), ",", "")
+	if t == "" {
+		return 0, errors.New("empty number")
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil {
+		return 0, errors.New("not a number")
+	}
+	if v != v || v > 1e15 || v < -1e15 {
+		return 0, errors.New("not a finite number")
+	}
+	return v, nil
+}
+
+// Alpaca position fields, as GET /v2/positions sends them.
+var alpacaFields = map[string]bool{
+	"asset_id": true, "symbol": true, "exchange": true, "asset_class": true, "asset_marginable": true,
+	"qty": true, "qty_available": true, "avg_entry_price": true, "side": true, "market_value": true,
+	"cost_basis": true, "unrealized_pl": true, "unrealized_plpc": true, "unrealized_intraday_pl": true,
+	"unrealized_intraday_plpc": true, "current_price": true, "lastday_price": true, "change_today": true,
+	"swap_rate": true, "avg_entry_swap_rate": true, "usd": true,
+}
+
+func parseAlpaca(path string, data []byte) (map[string]Position, error) {
+	lineAt := func(off int64) int {
+		if off > int64(len(data)) {
+			off = int64(len(data))
+		}
+		// Skip to the element's first byte.
+		for off < int64(len(data)) && strings.ContainsRune(" \t\r\n,", rune(data[off])) {
+			off++
+		}
+		return bytes.Count(data[:off], []byte("\n")) + 1
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, statementError(path, lineAt(dec.InputOffset()), "not JSON: %v", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, statementError(path, 1, "want a JSON array of positions (Alpaca GET /v2/positions)")
+	}
+	out := map[string]Position{}
+	for dec.More() {
+		line := lineAt(dec.InputOffset())
+		var m map[string]json.RawMessage
+		if err := dec.Decode(&m); err != nil {
+			return nil, statementError(path, line, "position is not a JSON object: %v", err)
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if !alpacaFields[k] {
+				return nil, statementError(path, line, "unknown field %q", k)
+			}
+		}
+		p := Position{Line: line, AssetClass: jsonString(m["asset_class"]), Currency: "USD"}
+		p.Symbol = strings.TrimSpace(jsonString(m["symbol"]))
+		if p.Symbol == "" {
+			return nil, statementError(path, line, "no symbol")
+		}
+		if _, ok := m["qty"]; !ok {
+			return nil, statementError(path, line, "%s: no qty", p.Symbol)
+		}
+		for _, f := range []struct {
+			key string
+			dst *float64
+		}{{"qty", &p.Qty}, {"avg_entry_price", &p.AvgPrice}, {"current_price", &p.MarkPrice}} {
+			raw, ok := m[f.key]
+			if !ok {
+				continue
+			}
+			v, err := jsonNumber(raw)
+			if err != nil {
+				return nil, statementError(path, line, "%s: %s %s: %v", p.Symbol, f.key, string(raw), err)
+			}
+			*f.dst = v
+		}
+		switch side := jsonString(m["side"]); side {
+		case "", "long":
+		case "short":
+			if p.Qty > 0 {
+				p.Qty = -p.Qty
+			}
+		default:
+			return nil, statementError(path, line, "%s: side %q (want long or short)", p.Symbol, side)
+		}
+		if first, dup := out[p.Symbol]; dup {
+			return nil, statementError(path, line, "duplicate symbol %s (first on line %d)", p.Symbol, first.Line)
+		}
+		out[p.Symbol] = p
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, statementError(path, lineAt(dec.InputOffset()), "unterminated array: %v", err)
+	}
+	return out, nil
+}
+
+func jsonString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return ""
+}
+
+// jsonNumber reads a number sent as a string ("10.5", as Alpaca does) or
+// as a JSON number.
+func jsonNumber(raw json.RawMessage) (float64, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return number(s)
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, errors.New("not a number")
+	}
+	return number(n.String())
+}
