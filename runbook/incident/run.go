@@ -96,16 +96,16 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 	for _, v := range in.rb.Vars {
 		secret[v.Name] = v.Secret
 	}
-	for k, v := range env.Vars {
-		if secret[k] {
-			in.redact.add(v)
-		}
-	}
-	in.redact.add(env.Secrets...)
 	if env.Root == "" {
 		env.Root = st.Declaration.Root
 	}
-	in.redact.add(EnvSecrets(env.Root)...)
+	for k, v := range env.Vars {
+		if secret[k] && v != "" {
+			env.Secrets = append(env.Secrets, v)
+		}
+	}
+	env.Secrets = append(env.Secrets, EnvSecrets(env.Root)...)
+	in.redact.add(env.Secrets...) // and the action redacts them too
 	env.IncidentID, env.Drill = st.ID, drill
 	if env.Operator == "" {
 		env.Operator = in.actor.String()
