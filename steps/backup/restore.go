@@ -53,6 +53,8 @@ type RestoreOptions struct {
 	Validate func(ctx context.Context, root string) ([]string, error)
 	Now      func() time.Time
 	Emit     steps.Emit
+
+	allParts bool // verify: every part the backup holds
 }
 
 // Change is one thing a restore changes (or would change).
@@ -96,6 +98,9 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if len(parts) == 0 {
 		parts = DefaultParts
 	}
+	if o.allParts {
+		parts = []string{PartDB, PartConfig, PartEnv, PartLogs}
+	}
 	for _, p := range parts {
 		switch p {
 		case PartDB, PartConfig, PartEnv, PartLogs:
@@ -106,6 +111,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if !o.DryRun && !o.Confirmed {
 		return nil, &Error{Err: fmt.Errorf("restore: %w", ErrNotConfirmed), Hint: "confirm it (--yes), or try --dry-run first"}
 	}
+	unlock, err := lockRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	stamp := bo.now().UTC().Format(stampLayout)
 	staging, err := os.MkdirTemp(root, ".drbook-restore-")
 	if err != nil {
@@ -186,6 +196,30 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// lockRoot takes an exclusive lock on the root for one restore at a time,
+// and removes staging directories left by restores that died (they hold
+// only copies; originals are never moved into them).
+func lockRoot(root string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(root, ".drbook-restore.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, diskErr("restore: lock", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, &Error{Err: fmt.Errorf("restore: another restore is running in %s", root), Hint: "wait for it to finish"}
+	}
+	stale, _ := filepath.Glob(filepath.Join(root, ".drbook-restore-*"))
+	for _, s := range stale {
+		if fi, err := os.Stat(s); err == nil && fi.IsDir() {
+			os.RemoveAll(s)
+		}
+	}
+	return func() {
+		os.Remove(f.Name())
+		f.Close()
+	}, nil
 }
 
 // stage fetches, verifies and unpacks the backup into staging and returns
