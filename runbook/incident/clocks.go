@@ -52,7 +52,8 @@ type Clocks struct {
 	// Projected is when the incident will finish at the pace so far (steps
 	// closed per elapsed time); zero until a step is closed.
 	Projected time.Time
-	// ProjectedVerdict says whether Projected is within the RTO deadline.
+	// ProjectedVerdict says whether Projected is within the RTO deadline
+	// (the MTD deadline once the RTO clock has stopped).
 	ProjectedVerdict Verdict
 	StepsClosed      int
 	StepsTotal       int
@@ -222,9 +223,13 @@ func computeClocks(s *State, now time.Time) Clocks {
 		} else {
 			c.Projected = start.Add(time.Duration(float64(el) * float64(c.StepsTotal) / float64(c.StepsClosed)))
 		}
+		// Against the RTO while its clock runs, then against the MTD.
 		c.ProjectedVerdict = Unset
-		if rb.RTO > 0 {
+		switch {
+		case rb.RTO > 0 && s.RTOStopped.IsZero():
 			c.ProjectedVerdict = verdict(!c.Projected.After(start.Add(rb.RTO)))
+		case rb.MTD > 0:
+			c.ProjectedVerdict = verdict(!c.Projected.After(start.Add(rb.MTD)))
 		}
 	}
 	return c

@@ -119,7 +119,11 @@ func Comms(st *State, template string, now time.Time) (Message, error) {
 		case !c.Projected.IsZero():
 			eta = FormatTime(c.Projected)
 			if c.ProjectedVerdict == Missed {
-				eta += " (after the RTO deadline " + FormatTime(c.RTO.Deadline) + ")"
+				if c.RTO.Verdict == Running {
+					eta += " (after the RTO deadline " + FormatTime(c.RTO.Deadline) + ")"
+				} else {
+					eta += " (after the MTD deadline " + FormatTime(c.MTD.Deadline) + ")"
+				}
 			}
 		}
 		fmt.Fprintf(&b, "SUBJECT: %s\n\n", msg.Subject)
