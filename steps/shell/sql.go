@@ -16,6 +16,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/backup"
 )
 
 func init() {
@@ -133,10 +134,7 @@ func (a SQL) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps
 		switch {
 		case !ok || kind == dotUnsupported:
 			return failedResult("sql", &Error{Err: fmt.Errorf("line %d: %s: %w", s.line, name, ErrUnsupportedDot),
-				Hint: "supported: .backup FILE, .restore FILE, .recover, .tables, .schema; run others in a shell block"})
-		case kind == dotRecover:
-			return failedResult("sql", &Error{Err: fmt.Errorf("line %d: .recover: %w", s.line, ErrUnsupportedDot),
-				Hint: "salvage a corrupt database with 'drbook recover' (or the recover step), which writes a new file and keeps the original"})
+				Hint: "supported: .backup FILE, .restore FILE, .recover [FILE], .tables, .schema; run others in a shell block"})
 		case kind == dotRestore:
 			needsConfirm = true
 		}
@@ -493,6 +491,8 @@ func (r *sqlRun) dot(ctx context.Context, s segment) error {
 		err = r.backup(ctx, args, &res)
 	case dotRestore:
 		err = r.restore(ctx, args, &res)
+	case dotRecover:
+		err = r.recover(ctx, args, &res)
 	}
 	if err != nil {
 		res.Error = err.Error()
@@ -615,6 +615,50 @@ func BackupDB(ctx context.Context, src, dst string) error {
 	}
 	if err := os.Rename(tmpName, dst); err != nil {
 		return fmt.Errorf("backup: %w", err)
+	}
+	return nil
+}
+
+// recover salvages the database into a new file with backup.Recover (the
+// sqlite3 shell's .recover prints SQL for another sqlite3 to load; drbook
+// writes the loaded file directly). The database itself is never written.
+// The file defaults to data/quantai_recovered.db, as in the plan, or a
+// timestamped name beside it when that exists.
+func (r *sqlRun) recover(ctx context.Context, args []string, res *StatementResult) error {
+	if len(args) > 1 {
+		return errors.New("usage: .recover [FILE]")
+	}
+	var dst string
+	if len(args) == 1 {
+		dst = r.resolvePath(args[0])
+	} else {
+		dst = filepath.Join(r.req.Env.Root, "data", "quantai_recovered.db")
+		if _, err := os.Lstat(dst); err == nil {
+			dst = filepath.Join(r.req.Env.Root, "data", "quantai_recovered-"+r.req.Env.Clock().UTC().Format("20060102T150405Z")+".db")
+		}
+	}
+	if r.req.Env.Drill && !within(r.req.Env.Root, dst) {
+		return &Error{Err: fmt.Errorf("drill: %s is outside the sandbox", dst), Hint: "recover into a path inside the root"}
+	}
+	if r.req.DryRun {
+		res.Note = "dry run: would salvage the database into " + dst
+		r.info(res.Note)
+		return nil
+	}
+	r.info("salvaging " + r.out.Database + " into " + dst + " (the original is not changed)")
+	rep, err := backup.Recover(ctx, r.out.Database, dst, backup.RecoverOptions{})
+	if err != nil {
+		return err
+	}
+	var lost int64
+	for _, n := range rep.Lost {
+		lost += n
+	}
+	res.Note = fmt.Sprintf("salvaged into %s by %s: %d tables, %d rows known lost, %d tables unreadable; integrity_check: %s",
+		dst, rep.Method, len(rep.Tables), lost, len(rep.Unreadable), rep.Integrity)
+	r.print(res.Note)
+	for _, d := range rep.Diagnostics {
+		r.info(d)
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -103,7 +102,6 @@ func TestSQLReadOnly(t *testing.T) {
 		{"display settings said", ".headers on\n.mode column\nSELECT 1 AS one;", runbook.Attrs{}, steps.StatusOK, nil, "", "one"},
 		{"unsupported dot", "SELECT 1;\n.import x.csv positions", runbook.Attrs{}, steps.StatusFailed, shell.ErrUnsupportedDot, "line 2: .import", ""},
 		{"shell escape refused", ".shell rm -rf data", runbook.Attrs{}, steps.StatusFailed, shell.ErrUnsupportedDot, ".shell", ""},
-		{"recover reported", ".recover", runbook.Attrs{}, steps.StatusFailed, shell.ErrUnsupportedDot, "drbook recover", ""},
 		{"write unconfirmed", "UPDATE positions SET quantity = 0;", runbook.Attrs{Write: true}, steps.StatusFailed, steps.ErrNotConfirmed, "needs confirmation", ""},
 	}
 	for _, tt := range tests {
@@ -223,41 +221,10 @@ func TestSQLBackupDot(t *testing.T) {
 	}
 }
 
-// restoreProbe stands in for the backup engineer's restore action, which is
-// not linked into this test binary: it records what .restore asked for.
-type restoreProbe struct {
-	mu   sync.Mutex
-	reqs []steps.Request
-}
-
-func (p *restoreProbe) Spec() steps.Spec {
-	for _, s := range steps.Builtins {
-		if s.Name == "restore" {
-			return s
-		}
-	}
-	panic("restore not declared")
-}
-
-func (p *restoreProbe) Run(_ context.Context, req steps.Request, _ steps.Emit) (steps.Result, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.reqs = append(p.reqs, req)
-	return steps.Result{Status: steps.StatusOK, Summary: "restored " + req.Params["from"]}, nil
-}
-
-var probe = func() *restoreProbe {
-	p := &restoreProbe{}
-	if !steps.Implemented("restore") {
-		steps.Register(p)
-	}
-	return p
-}()
-
 // TestSQLPlanDatabaseRecoveryBlock runs the plan's own "Database Recovery"
 // SQL block (section 2.2).
 func TestSQLPlanDatabaseRecoveryBlock(t *testing.T) {
-	const block = `-- Verify database integrity
+	const planBlock = `-- Verify database integrity
 PRAGMA integrity_check;
 
 -- Restore from backup
@@ -273,27 +240,55 @@ SELECT * FROM positions WHERE quantity != 0;
 SELECT * FROM trades WHERE status = 'pending';
 `
 	root := MustSystem(t, 3)
+	// The backup: a plain database file with 9 positions, where the plan
+	// says /backups/quantai/latest/quantai.db.
+	other := MustSystem(t, 9)
+	bk := filepath.Join(t.TempDir(), "latest", "quantai.db")
+	if err := shell.BackupDB(context.Background(), filepath.Join(other, "data", "quantai.db"), bk); err != nil {
+		t.Fatal(err)
+	}
+	block := strings.Replace(planBlock, "/backups/quantai/latest/quantai.db", bk, 1)
+	before := dbBytes(t, root)
 	res, _, err := runSQL(t, root, block, runbook.Attrs{}, false)
-	if !errors.Is(err, steps.ErrNotConfirmed) {
+	if !errors.Is(err, steps.ErrNotConfirmed) || !bytes.Equal(before, dbBytes(t, root)) {
 		t.Fatalf("unconfirmed .restore: %v %+v", err, res)
 	}
-	n := len(probe.reqs)
 	res, rec, err := runSQL(t, root, block, runbook.Attrs{}, true)
 	if err != nil || res.Status != steps.StatusOK {
-		t.Fatalf("%v %+v", err, res)
-	}
-	if len(probe.reqs) != n+1 {
-		t.Fatalf("restore ran %d times", len(probe.reqs)-n)
-	}
-	got := probe.reqs[n]
-	if got.Params["from"] != "/backups/quantai/latest/quantai.db" || got.Params["only"] != "db" || !got.Confirmed {
-		t.Errorf("restore asked with %+v confirmed=%v", got.Params, got.Confirmed)
+		t.Fatalf("%v %+v\n%s", err, res, strings.Join(rec.lines(steps.Info), "\n"))
 	}
 	out := res.Data.(shell.SQLOutput)
 	if len(out.Statements) != 7 || out.Statements[1].Line != 5 || out.Statements[6].Line != 14 {
 		t.Errorf("statements %+v", out.Statements)
 	}
-	if !strings.Contains(strings.Join(rec.lines(steps.Stdout), "\n"), "SYM003") {
+	// The statements after .restore read the restored database.
+	if got := out.Statements[3].Rows; len(got) != 1 || got[0][0] != "9" {
+		t.Errorf("positions after restore: %v", got)
+	}
+	if !strings.Contains(strings.Join(rec.lines(steps.Stdout), "\n"), "SYM009") {
 		t.Error("positions not shown")
+	}
+	if n := count(t, filepath.Join(root, "data", "quantai.db"), "SELECT COUNT(*) FROM positions"); n != 9 {
+		t.Errorf("restored database has %d positions", n)
+	}
+}
+
+func TestSQLRecoverDot(t *testing.T) {
+	root := MustSystem(t, 6)
+	before := dbBytes(t, root)
+	res, _, err := runSQL(t, root, ".recover", runbook.Attrs{}, false)
+	if err != nil || res.Status != steps.StatusOK {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if n := count(t, filepath.Join(root, "data", "quantai_recovered.db"), "SELECT COUNT(*) FROM positions"); n != 6 {
+		t.Errorf("salvage has %d positions", n)
+	}
+	if !bytes.Equal(before, dbBytes(t, root)) {
+		t.Error(".recover changed the database")
+	}
+	// A second salvage never overwrites the first.
+	res, _, err = runSQL(t, root, ".recover", runbook.Attrs{}, false)
+	if err != nil || res.Status != steps.StatusOK || !strings.Contains(res.Data.(shell.SQLOutput).Statements[0].Note, "quantai_recovered-") {
+		t.Fatalf("second .recover: %v %+v", err, res)
 	}
 }
