@@ -1,0 +1,197 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drbook/drbook/steps"
+)
+
+// DrillPassphrase encrypts backups taken inside a drill when no passphrase
+// is configured. It is public on purpose: drill backups hold only the
+// generated sandbox, never real data.
+const DrillPassphrase = "drbook-drill"
+
+func init() {
+	steps.Register(backupAction{})
+	steps.Register(restoreAction{name: "restore"})
+	steps.Register(restoreAction{name: "restore-config"})
+}
+
+// Passphrase finds the backup passphrase for an action: the runbook
+// variable or environment variable DRBOOK_PASSPHRASE, else the file named
+// by DRBOOK_PASSPHRASE_FILE, else DrillPassphrase in a drill. It never
+// comes from a step parameter, which would be recorded.
+func Passphrase(env steps.Env) ([]byte, error) {
+	get := func(k string) string {
+		if v := env.Vars[k]; v != "" {
+			return v
+		}
+		return os.Getenv(k)
+	}
+	if p := get("DRBOOK_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	if f := get("DRBOOK_PASSPHRASE_FILE"); f != "" {
+		return ReadPassphraseFile(f)
+	}
+	if env.Drill {
+		return []byte(DrillPassphrase), nil
+	}
+	return nil, &Error{Err: ErrNoPassphrase, Hint: "set DRBOOK_PASSPHRASE or DRBOOK_PASSPHRASE_FILE (a file readable only by you)"}
+}
+
+// ReadPassphraseFile reads a passphrase from its first line.
+func ReadPassphraseFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("passphrase file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimRight(line, "\r")
+	if line == "" {
+		return nil, &Error{Err: fmt.Errorf("passphrase file %s: %w: it is empty", path, ErrNoPassphrase)}
+	}
+	return []byte(line), nil
+}
+
+// BackupDir picks the local backup directory for an action: the step's
+// "to" parameter, the environment's BackupDir, a drill's <root>/backups,
+// $DRBOOK_BACKUP_DIR, then DefaultDir.
+func BackupDir(env steps.Env, param string) string {
+	switch {
+	case param != "":
+		return param
+	case env.BackupDir != "":
+		return env.BackupDir
+	case env.Drill:
+		return filepath.Join(env.Root, "backups")
+	case os.Getenv("DRBOOK_BACKUP_DIR") != "":
+		return os.Getenv("DRBOOK_BACKUP_DIR")
+	}
+	return DefaultDir
+}
+
+// S3FromParams reads s3, s3-endpoint and s3-region parameters.
+func S3FromParams(p map[string]string) *S3Config {
+	if p["s3"] == "" {
+		return nil
+	}
+	return &S3Config{URL: p["s3"], Endpoint: p["s3-endpoint"], Region: p["s3-region"]}
+}
+
+type backupAction struct{}
+
+func (backupAction) Spec() steps.Spec { return spec("backup") }
+
+func (backupAction) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
+	tier := 1
+	if t := req.Params["tier"]; t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || n > 3 {
+			return steps.Result{Status: steps.StatusFailed, Summary: "backup: tier must be 1, 2 or 3"}, fmt.Errorf("backup: tier %q: want 1, 2 or 3", t)
+		}
+		tier = n
+	}
+	pass, err := Passphrase(req.Env)
+	if err != nil {
+		return steps.Result{Status: steps.StatusFailed, Summary: "backup: no passphrase"}, err
+	}
+	dir := BackupDir(req.Env, req.Params["to"])
+	o := Options{Root: req.Env.Root, Tier: tier, Dir: dir, S3: S3FromParams(req.Params), Passphrase: pass,
+		Now: req.Env.Now, Emit: emit, Tool: "drbook"}
+	if req.DryRun {
+		return steps.Result{Status: steps.StatusOK, Summary: fmt.Sprintf("dry run: would back up %s (tier %d) to %s", req.Env.Root, tier, dir)}, nil
+	}
+	out, err := Backup(ctx, o)
+	if out == nil {
+		return steps.Result{Status: steps.StatusFailed, Summary: "backup failed: " + oneLine(err)}, err
+	}
+	m := out.Manifest
+	sum := fmt.Sprintf("backup %s verified (tier %d, %d files, %s) in %s", m.Archive, m.Tier, len(m.Files), humanBytes(m.ArchiveSize), dir)
+	if out.S3URL != "" {
+		sum += "; copied to " + out.S3URL
+	}
+	data := map[string]any{"archive": out.ArchivePath, "manifest": out.ManifestPath, "sha256": m.ArchiveSHA256,
+		"size": m.ArchiveSize, "tier": m.Tier, "created": m.Created, "files": len(m.Files), "s3": out.S3URL}
+	if err != nil {
+		return steps.Result{Status: steps.StatusFailed, Summary: sum + "; " + oneLine(err), Data: data}, err
+	}
+	return steps.Result{Status: steps.StatusOK, Summary: sum, Data: data}, nil
+}
+
+type restoreAction struct{ name string }
+
+func (a restoreAction) Spec() steps.Spec { return spec(a.name) }
+
+func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
+	if !req.Confirmed && !req.DryRun {
+		return steps.Result{Status: steps.StatusFailed, Summary: a.name + ": not confirmed; nothing changed"}, fmt.Errorf("%s: %w", a.name, steps.ErrNotConfirmed)
+	}
+	only := []string(nil)
+	if a.name == "restore-config" {
+		only = []string{PartConfig, PartEnv}
+	} else if s := req.Params["only"]; s != "" {
+		for _, p := range strings.Split(s, ",") {
+			only = append(only, strings.TrimSpace(p))
+		}
+	}
+	pass, err := Passphrase(req.Env)
+	if err != nil && !isPlainDB(req.Params["from"]) {
+		return steps.Result{Status: steps.StatusFailed, Summary: a.name + ": no passphrase"}, err
+	}
+	o := RestoreOptions{Root: req.Env.Root, From: req.Params["from"], Only: only, Dir: BackupDir(req.Env, req.Params["to"]),
+		S3: S3FromParams(req.Params), Passphrase: pass, DryRun: req.DryRun, Confirmed: req.Confirmed,
+		Validate: Validate, Now: req.Env.Now, Emit: emit}
+	res, err := Restore(ctx, o)
+	if err != nil {
+		r := steps.Result{Status: steps.StatusFailed, Summary: a.name + " failed: " + oneLine(err) + "; live data unchanged"}
+		if res != nil { // failed after the swap began: say where the originals are
+			r.Summary = a.name + " failed: " + oneLine(err) + "; originals kept at " + strings.Join(res.Aside, ", ")
+			r.Data = res
+		}
+		if h := Hint(err); h != "" {
+			emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Info, Line: "hint: " + h})
+		}
+		return r, err
+	}
+	verb := "restored"
+	if res.DryRun {
+		verb = "dry run: would restore"
+	}
+	sum := fmt.Sprintf("%s %s from %s (backup taken %s)", verb, strings.Join(res.Parts, ", "), filepath.Base(res.Source), res.BackupTime.Format(time.RFC3339))
+	for _, c := range res.Changes {
+		emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Info, Line: fmt.Sprintf("%s: %s", c.Path, c.Detail)})
+	}
+	return steps.Result{Status: steps.StatusOK, Summary: sum, BackupTime: res.BackupTime, Data: res}, nil
+}
+
+func isPlainDB(from string) bool { return from != "" && from != "latest" && isSQLite(from) }
+
+func spec(name string) steps.Spec {
+	for _, s := range steps.Builtins {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("backup: action " + name + " not declared")
+}
+
+func oneLine(err error) string {
+	if err == nil {
+		return ""
+	}
+	return firstLine(err.Error())
+}
+
+// Validate runs the data validation checks on a staged system root. It is
+// replaced by the checks package's validation once linked (see checks.go).
+var Validate func(ctx context.Context, root string) ([]string, error)
+
+var _ = errors.New
