@@ -1,0 +1,234 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/steps/killswitch"
+	"github.com/drbook/drbook/steps/reconcile"
+	"github.com/drbook/drbook/steps/sandbox"
+	"github.com/drbook/drbook/ui/cli"
+)
+
+type cmdResult struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCmd(t *testing.T, stdin string, terminal bool, env map[string]string, args ...string) cmdResult {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Main(context.Background(), args, &cli.IO{
+		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, IsTerminal: terminal,
+		Getenv: func(k string) string { return env[k] },
+	})
+	return cmdResult{code, out.String(), errb.String()}
+}
+
+func actionSandbox(t *testing.T, faults ...string) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "sys")
+	if err := sandbox.Create(context.Background(), root, sandbox.Options{Trades: 500, Seed: 11}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range faults {
+		if err := sandbox.Inject(root, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestKillswitchCommand(t *testing.T) {
+	root := actionSandbox(t, "pending-orders")
+	env := map[string]string{"USER": "dana"}
+
+	r := runCmd(t, "", false, env, "killswitch", "status", "--root", root)
+	if r.code != 0 || !strings.Contains(r.stdout, "not engaged") {
+		t.Fatalf("status before: %+v", r)
+	}
+	r = runCmd(t, "", false, env, "killswitch", "on", "--root", root, "--reason", "ibkr outage")
+	if r.code != 0 || !strings.Contains(r.stdout, "ENGAGED") || !strings.Contains(r.stdout, "done:      cancelled") {
+		t.Fatalf("on: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(root, killswitch.FlagFile)); err != nil {
+		t.Fatal("no flag file")
+	}
+	r = runCmd(t, "", false, env, "killswitch", "status", "--root", root, "--json")
+	var st killswitch.State
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 0 || !st.Engaged || st.Flag.Who != "dana" || st.Flag.Why != "ibkr outage" || st.DB.OpenOrders != 0 {
+		t.Fatalf("status --json: %v %+v", err, r)
+	}
+
+	for _, tt := range []struct {
+		name     string
+		stdin    string
+		terminal bool
+		args     []string
+		code     int
+		want     string
+	}{
+		{"off without reason", "", false, []string{"--yes"}, 2, "--reason is required"},
+		{"off not on a terminal", "", false, []string{"--reason", "fixed"}, 2, "confirm with --yes"},
+		{"off wrong word", "yes\n", true, []string{"--reason", "fixed"}, 1, "not confirmed"},
+		{"bad mode", "", false, nil, 2, "unknown mode"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mode := "off"
+			if tt.name == "bad mode" {
+				mode = "maybe"
+			}
+			r := runCmd(t, tt.stdin, tt.terminal, env, append([]string{"killswitch", mode, "--root", root}, tt.args...)...)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("got %+v, want exit %d and %q", r, tt.code, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(root, killswitch.FlagFile)); err != nil {
+				t.Fatal("the halt was released")
+			}
+		})
+	}
+	r = runCmd(t, "RELEASE\n", true, env, "killswitch", "off", "--root", root, "--reason", "restored and reconciled")
+	if r.code != 0 || !strings.Contains(r.stdout, "Type RELEASE") || !strings.Contains(r.stdout, "not engaged") {
+		t.Fatalf("off: %+v", r)
+	}
+}
+
+func TestKillswitchCommandWithoutDatabase(t *testing.T) {
+	root := actionSandbox(t, "delete-db")
+	r := runCmd(t, "", false, nil, "killswitch", "on", "--root", root)
+	if r.code != 1 || !strings.Contains(r.stdout, "PROBLEM:   database not updated") {
+		t.Fatalf("got %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(root, killswitch.FlagFile)); err != nil {
+		t.Fatal("the flag file alone must halt")
+	}
+	r = runCmd(t, "", false, nil, "killswitch", "off", "--root", root, "--reason", "x", "--yes")
+	if r.code != 1 || !strings.Contains(r.stderr, "release refused") {
+		t.Fatalf("off: %+v", r)
+	}
+}
+
+func TestReconcileCommand(t *testing.T) {
+	clean := actionSandbox(t)
+	r := runCmd(t, "", false, nil, "reconcile", "--root", clean)
+	if r.code != 0 || !strings.Contains(r.stdout, "0 breaks") {
+		t.Fatalf("clean: %+v", r)
+	}
+	drift := actionSandbox(t, "position-drift", "pending-orders")
+	r = runCmd(t, "", false, nil, "reconcile", "--root", drift)
+	if r.code != 1 || !strings.Contains(r.stdout, "SYMBOL") || !strings.Contains(r.stdout, "+37") || !strings.Contains(r.stdout, "Pending trades") {
+		t.Fatalf("drift: %+v", r)
+	}
+	r = runCmd(t, "", false, nil, "reconcile", "--root", drift, "--json", "--broker", filepath.Join(drift, reconcile.IBKRStatement))
+	var rep reconcile.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 || len(rep.Breaks) != 1 || len(rep.Statements) != 1 {
+		t.Fatalf("json: %v %+v", err, r)
+	}
+	bad := filepath.Join(t.TempDir(), "ibkr.csv")
+	os.WriteFile(bad, []byte("Symbol,Quantity\nAAPL,10\nAAPL,12\n"), 0o644)
+	r = runCmd(t, "", false, nil, "reconcile", "--root", clean, "--broker", bad)
+	if r.code != 2 || !strings.Contains(r.stderr, bad+":3:") || !strings.Contains(r.stderr, "duplicate symbol AAPL") {
+		t.Fatalf("bad statement: %+v", r)
+	}
+	for _, args := range [][]string{{"--format", "xls"}, {"--tolerance", "-1"}, {"--root", "/nonexistent"}, {"extra"}} {
+		if r := runCmd(t, "", false, nil, append([]string{"reconcile", "--root", clean}, args...)...); r.code != 2 {
+			t.Errorf("%v: exit %d", args, r.code)
+		}
+	}
+}
+
+func TestFailoverCommand(t *testing.T) {
+	root := actionSandbox(t)
+	out := filepath.Join(t.TempDir(), "plan.csv")
+	r := runCmd(t, "", false, nil, "failover", "--from", "ibkr", "--to", "alpaca", "--root", root, "-o", out)
+	if r.code != 0 || !strings.Contains(r.stdout, "| Symbol |") || !strings.Contains(r.stdout, "No orders were sent") {
+		t.Fatalf("failover: %+v", r)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !strings.HasPrefix(string(b), "symbol,to_symbol,from_qty") {
+		t.Fatalf("plan file: %v %q", err, b)
+	}
+	r = runCmd(t, "", false, nil, "failover", "--root", root, "-o", out)
+	if r.code != 2 || !strings.Contains(r.stderr, "already exists") {
+		t.Fatalf("overwrite: %+v", r)
+	}
+	after, _ := os.ReadFile(out)
+	if !bytes.Equal(b, after) {
+		t.Error("plan file changed")
+	}
+	for _, args := range [][]string{{"--from", "ibkr", "--to", "ibkr"}, {"--to", "schwab"}, {"-o", "plan.xlsx"}} {
+		if r := runCmd(t, "", false, nil, append([]string{"failover", "--root", root}, args...)...); r.code != 2 {
+			t.Errorf("%v: exit %d %s", args, r.code, r.stderr)
+		}
+	}
+	drift := actionSandbox(t, "position-drift")
+	r = runCmd(t, "", false, nil, "failover", "--root", drift, "--json")
+	var p struct{ Warnings []string }
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || r.code != 1 || len(p.Warnings) != 1 {
+		t.Fatalf("drift: %v %+v", err, r)
+	}
+}
+
+func TestActionCommandsHelp(t *testing.T) {
+	for _, c := range []string{"killswitch", "reconcile", "failover"} {
+		r := runCmd(t, "", false, nil, c, "--help")
+		if r.code != 0 || !strings.Contains(r.stdout, "Usage: drbook "+c) || !strings.Contains(r.stdout, "Exit codes") {
+			t.Errorf("%s --help: %+v", c, r)
+		}
+	}
+}
+
+func TestActionCommandsRecordInIncident(t *testing.T) {
+	root := actionSandbox(t, "position-drift")
+	state := t.TempDir()
+	store, err := incident.OpenStore(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := runbook.Load("complete-system-recovery", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := incident.Declare(context.Background(), store, rb, incident.DeclareOptions{Root: root, Operator: incident.Operator{Name: "erin"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := in.ID()
+	store.Close()
+	env := map[string]string{"USER": "erin"}
+	if r := runCmd(t, "", false, env, "reconcile", "--root", root, "--incident", id, "--state-dir", state); r.code != 1 {
+		t.Fatalf("reconcile: %+v", r)
+	}
+	if r := runCmd(t, "", false, env, "killswitch", "on", "--root", root, "--incident", id, "--state-dir", state); r.code != 0 {
+		t.Fatalf("killswitch: %+v", r)
+	}
+	store, err = incident.OpenStore(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	evs, err := store.Events(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	for _, e := range evs {
+		if e.Kind == incident.KindNote {
+			notes = append(notes, e.Data.Text)
+		}
+	}
+	if len(notes) != 2 || !strings.Contains(notes[0], "1 BREAKS") || !strings.Contains(notes[1], "trading HALTED by erin") {
+		t.Fatalf("notes %q", notes)
+	}
+	b, _ := os.ReadFile(filepath.Join(root, killswitch.FlagFile))
+	if !strings.Contains(string(b), id) {
+		t.Errorf("flag file does not name the incident: %s", b)
+	}
+}
