@@ -248,7 +248,21 @@ type Summary struct {
 	ClosedAt    time.Time `json:"closed_at,omitzero"`
 	LastEventAt time.Time `json:"last_event_at"`
 	Events      int64     `json:"events"`
+	Speed       float64   `json:"speed,omitempty"` // drill speed factor; 0 is real time
 }
+
+// Elapsed is the incident time from detection to now (wall time), or to
+// its close, with a drill's speed factor applied.
+func (sm Summary) Elapsed(now time.Time) time.Duration {
+	if !sm.ClosedAt.IsZero() {
+		return sm.ClosedAt.Sub(sm.DetectedAt)
+	}
+	return Scaled(fixedClock(now), sm.DeclaredAt, sm.Speed).Now().Sub(sm.DetectedAt)
+}
+
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
 
 const timeFormat = time.RFC3339Nano
 
@@ -271,7 +285,7 @@ func parseTime(s string) time.Time {
 // first within each group.
 func (s *Store) Incidents(ctx context.Context) ([]Summary, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, runbook, title, mode, severity, status, drill_test, operator,
-		declared_at, detected_at, closed_at, last_at, head_seq FROM incidents
+		declared_at, detected_at, closed_at, last_at, head_seq, speed FROM incidents
 		ORDER BY status = 'open' DESC, last_at DESC, id`)
 	if err != nil {
 		return nil, s.classify("list incidents", err)
@@ -282,7 +296,7 @@ func (s *Store) Incidents(ctx context.Context) ([]Summary, error) {
 		var sm Summary
 		var decl, det, closed, last string
 		if err := rows.Scan(&sm.ID, &sm.Runbook, &sm.Title, &sm.Mode, &sm.Severity, &sm.Status, &sm.DrillTest,
-			&sm.Operator, &decl, &det, &closed, &last, &sm.Events); err != nil {
+			&sm.Operator, &decl, &det, &closed, &last, &sm.Events, &sm.Speed); err != nil {
 			return nil, s.classify("list incidents", err)
 		}
 		sm.DeclaredAt, sm.DetectedAt, sm.ClosedAt, sm.LastEventAt = parseTime(decl), parseTime(det), parseTime(closed), parseTime(last)
@@ -539,9 +553,9 @@ func (s *Store) append(ctx context.Context, id string, seq int64, caughtUp func(
 			}
 			d := ev.Data.Declared
 			if _, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, runbook, title, mode, severity, drill_test, operator,
-				declared_at, detected_at, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				declared_at, detected_at, last_at, speed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				id, d.Runbook.ID, d.Title, string(d.Mode), d.Severity, d.DrillTest, d.Operator.String(),
-				fmtTime(d.DeclaredAt), fmtTime(d.DetectedAt), r.at); err != nil {
+				fmtTime(d.DeclaredAt), fmtTime(d.DetectedAt), r.at, d.Speed); err != nil {
 				return nil, s.classify("record event", err)
 			}
 			exists = true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -129,7 +130,7 @@ func TestOpenStoreRefusesBadFiles(t *testing.T) {
 		// Nothing was touched: with the version put back, the timeline verifies.
 		db2, err := sql.Open("sqlite", filepath.Join(dir, incident.DBName))
 		must(t, err)
-		_, err = db2.Exec(`PRAGMA user_version = 1`)
+		_, err = db2.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, incident.SchemaVersion()))
 		must(t, err)
 		db2.Close()
 		s, err = incident.OpenStore(dir)
@@ -241,5 +242,35 @@ func TestIncidentsAndResolve(t *testing.T) {
 	}
 	if _, err := s.Resolve(ctx, "NOPE"); !errors.Is(err, incident.ErrNotFound) {
 		t.Errorf("unknown: %v", err)
+	}
+}
+
+func TestMigrationFromVersion1(t *testing.T) {
+	dir := t.TempDir()
+	v1, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
+	must(t, err)
+	db, err := sql.Open("sqlite", filepath.Join(dir, incident.DBName))
+	must(t, err)
+	for _, q := range []string{string(v1), `PRAGMA user_version = 1`,
+		`INSERT INTO incidents (id, runbook, title, mode, severity, declared_at, detected_at, last_at, head_seq)
+		 VALUES ('DRILL-OLD', 'rb', 't', 'drill', 1, '2026-03-02T09:00:00Z', '2026-03-02T09:00:00Z', '2026-03-02T09:00:00Z', 1)`,
+		`INSERT INTO events (incident_id, seq, at, kind, data, prev_hash, hash)
+		 VALUES ('DRILL-OLD', 1, '2026-03-02T09:00:00Z', 'declared', '{"declared":{"speed":60}}', '', 'x')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := incident.OpenStore(dir)
+	must(t, err)
+	defer s.Close()
+	list, err := s.Incidents(ctx)
+	must(t, err)
+	if len(list) != 1 || list[0].Speed != 60 {
+		t.Fatalf("after migration: %+v", list)
+	}
+	if got := list[0].Elapsed(t0.Add(2 * time.Minute)); got != 2*time.Hour {
+		t.Errorf("elapsed at 60x after 2 real minutes: %s", got)
 	}
 }
