@@ -46,8 +46,12 @@ type RestoreOptions struct {
 	S3         *S3Config
 	Passphrase []byte
 	DryRun     bool // stage and check everything, change nothing
-	// Confirmed must be true to change anything (DryRun needs no confirmation).
+	// Confirmed must be true to change anything (DryRun needs no
+	// confirmation), unless Confirm is set: then Confirm is asked after
+	// everything is staged and checked, with what would change, and the
+	// swap happens only if it returns true.
 	Confirmed bool
+	Confirm   func(*RestoreResult) bool
 	// Validate runs the data validation checks on a staged system root and
 	// returns problems; nil skips them. Integrity is always checked.
 	Validate func(ctx context.Context, root string) ([]string, error)
@@ -108,7 +112,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 			return nil, fmt.Errorf("restore: unknown part %q (want db, config, env, logs)", p)
 		}
 	}
-	if !o.DryRun && !o.Confirmed {
+	if !o.DryRun && !o.Confirmed && o.Confirm == nil {
 		return nil, &Error{Err: fmt.Errorf("restore: %w", ErrNotConfirmed), Hint: "confirm it (--yes), or try --dry-run first"}
 	}
 	unlock, err := lockRoot(root)
@@ -170,6 +174,9 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if o.DryRun {
 		bo.infof("dry run: nothing changed")
 		return res, nil
+	}
+	if !o.Confirmed && !o.Confirm(res) {
+		return nil, &Error{Err: fmt.Errorf("restore: %w; nothing changed", ErrNotConfirmed)}
 	}
 
 	// Swap, database first.

@@ -1,0 +1,157 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/drbook/drbook/ui/cli"
+)
+
+// mustSystem builds a small QuantAI root from the pinned schema.
+func mustSystem(t *testing.T, marker string) string {
+	t.Helper()
+	root := t.TempDir()
+	schema, err := os.ReadFile(filepath.Join("..", "..", "steps", "sandbox", "schema.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(root, "data"), 0o755)
+	os.MkdirAll(filepath.Join(root, "config", "agents"), 0o755)
+	os.MkdirAll(filepath.Join(root, "logs"), 0o755)
+	db, err := sql.Open("sqlite", filepath.Join(root, "data", "quantai.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{string(schema), `INSERT INTO control VALUES ('marker','` + marker + `','2026-01-01T00:00:00Z','t')`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	os.WriteFile(filepath.Join(root, "config", "settings.yaml"), []byte("m: "+marker+"\n"), 0o600)
+	os.WriteFile(filepath.Join(root, ".env"), []byte("TRADING_MODE="+marker+"\n"), 0o600)
+	return root
+}
+
+func marker(t *testing.T, root string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(root, "data", "quantai.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v string
+	if err := db.QueryRow("SELECT value FROM control WHERE key='marker'").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func runCLI(t *testing.T, env map[string]string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Main(context.Background(), args, &cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] }})
+	return out.String(), errb.String(), code
+}
+
+func TestBackupCommands(t *testing.T) {
+	for _, c := range []string{"backup", "backups", "restore", "verify", "prune", "recover"} {
+		out, _, code := runCLI(t, nil, c, "--help")
+		if code != 0 || !strings.Contains(out, "Exit codes") || !strings.Contains(out, "Usage: drbook "+c) {
+			t.Errorf("%s --help: %d %q", c, code, out)
+		}
+	}
+	sys := mustSystem(t, "backed-up")
+	dir := t.TempDir()
+	pf := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(pf, []byte("s3cret\n"), 0o600)
+	env := map[string]string{"DRBOOK_BACKUP_DIR": dir}
+
+	// No passphrase and no terminal: a usage error, nothing written.
+	if _, errOut, code := runCLI(t, env, "backup", "--root", sys); code != 2 || !strings.Contains(errOut, "passphrase") {
+		t.Errorf("backup without passphrase: %d %q", code, errOut)
+	}
+	out, errOut, code := runCLI(t, env, "backup", "--root", sys, "--passphrase-file", pf, "--json")
+	if code != 0 {
+		t.Fatalf("backup: %d %s", code, errOut)
+	}
+	var b struct {
+		Archive  string
+		Verified bool
+	}
+	if err := json.Unmarshal([]byte(out), &b); err != nil || !b.Verified || filepath.Dir(b.Archive) != dir {
+		t.Fatalf("backup --json: %v %q", err, out)
+	}
+
+	out, _, code = runCLI(t, env, "backups", "--json")
+	var l struct {
+		Backups []struct {
+			Name     string
+			Verified bool
+		}
+		RPOMet bool `json:"rpo_met"`
+	}
+	if err := json.Unmarshal([]byte(out), &l); err != nil || code != 0 || len(l.Backups) != 1 || !l.RPOMet {
+		t.Fatalf("backups --json: %d %v %q", code, err, out)
+	}
+	if out, _, code = runCLI(t, env, "backups", "--rpo", "0s"); code != 1 || !strings.Contains(out, "NOT MET") {
+		t.Errorf("backups with an RPO missed: %d %q", code, out)
+	}
+
+	// The live system changes.
+	os.WriteFile(filepath.Join(sys, ".env"), []byte("TRADING_MODE=now\n"), 0o600)
+
+	// No terminal, no --yes: refused; wrong passphrase: exit 2; both leave the data.
+	if _, errOut, code = runCLI(t, env, "restore", "--root", sys, "--passphrase-file", pf); code != 2 || !strings.Contains(errOut, "--yes") {
+		t.Errorf("restore without --yes: %d %q", code, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(bad, []byte("nope\n"), 0o600)
+	if _, errOut, code = runCLI(t, env, "restore", "--root", sys, "--passphrase-file", bad, "--yes"); code != 2 || !strings.Contains(errOut, "wrong passphrase") {
+		t.Errorf("restore with a wrong passphrase: %d %q", code, errOut)
+	}
+	out, _, code = runCLI(t, env, "restore", "--root", sys, "--passphrase-file", pf, "--dry-run")
+	if code != 0 || !strings.Contains(out, "variables changed: TRADING_MODE") || strings.Contains(out, "=backed-up") {
+		t.Errorf("restore --dry-run: %d %q", code, out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(sys, ".env")); string(got) != "TRADING_MODE=now\n" {
+		t.Fatal("a refused or dry-run restore changed .env")
+	}
+	out, errOut, code = runCLI(t, map[string]string{"DRBOOK_BACKUP_DIR": dir, "DRBOOK_PASSPHRASE": "s3cret"}, "restore", "--root", sys, "--yes")
+	if code != 0 || !strings.Contains(out, "backup taken") || !strings.Contains(out, "original kept") {
+		t.Fatalf("restore --yes: %d %q %q", code, out, errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(sys, ".env")); string(got) != "TRADING_MODE=backed-up\n" {
+		t.Errorf(".env after restore: %q", got)
+	}
+
+	if out, errOut, code = runCLI(t, env, "verify", "latest", "--passphrase-file", pf); code != 0 || !strings.HasPrefix(out, "OK ") {
+		t.Errorf("verify: %d %q %q", code, out, errOut)
+	}
+	if out, _, code = runCLI(t, env, "prune", "--dry-run"); code != 0 || !strings.Contains(out, "nothing to prune") {
+		t.Errorf("prune --dry-run: %d %q", code, out)
+	}
+	if _, _, code = runCLI(t, env, "prune", "--keep-local", "0s"); code != 2 {
+		t.Errorf("prune with an empty policy: exit %d", code)
+	}
+
+	newDB := filepath.Join(t.TempDir(), "new.db")
+	if out, errOut, code = runCLI(t, nil, "recover", filepath.Join(sys, "data", "quantai.db"), "-o", newDB, "--builtin"); code != 0 || !strings.Contains(out, "table-by-table copy") {
+		t.Errorf("recover: %d %q %q", code, out, errOut)
+	}
+	if _, _, code = runCLI(t, nil, "recover", filepath.Join(sys, "data", "quantai.db"), "-o", newDB); code != 2 {
+		t.Errorf("recover onto an existing file: exit %d", code)
+	}
+	if marker(t, sys) != "backed-up" {
+		t.Error("marker")
+	}
+}
