@@ -428,6 +428,9 @@ func Exec(ctx context.Context, c Command, emit steps.Emit) (Output, error) {
 	case <-timeoutC:
 		timedOut = true
 	case <-ctx.Done():
+		// A deadline on the context (the incident engine applies the
+		// block's timeout too) is a timeout, not an operator's cancel.
+		timedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
 	}
 	if !exited && processDone(waitDone, &waitErr) {
 		exited, timedOut = true, false
@@ -436,7 +439,7 @@ func Exec(ctx context.Context, c Command, emit steps.Emit) (Output, error) {
 		killed = true
 		why := "canceled"
 		if timedOut {
-			why = fmt.Sprintf("timed out after %s", c.Timeout)
+			why = "timed out"
 		}
 		col.info(fmt.Sprintf("%s: killing process group %d", why, pgid))
 		waitErr = killGroup(pgid, waitDone)

@@ -243,7 +243,7 @@ func alive(pid int) bool {
 
 func TestShellTimeoutKillsProcessGroup(t *testing.T) {
 	root := t.TempDir()
-	res, rec, err := runBlock(t, context.Background(), steps.Env{Root: root}, grandchildBlock, runbook.Attrs{Timeout: 300 * time.Millisecond})
+	res, rec, err := runBlock(t, context.Background(), steps.Env{Root: root}, grandchildBlock, runbook.Attrs{Timeout: time.Second})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -253,6 +253,22 @@ func TestShellTimeoutKillsProcessGroup(t *testing.T) {
 	}
 	if got := rec.lines(steps.Stdout); len(got) != 1 || got[0] != "started" {
 		t.Errorf("stdout %q", got)
+	}
+	assertGone(t, grandchildPid(t, root))
+}
+
+// TestShellContextDeadline: the incident engine puts the block's timeout
+// on the context as well; its deadline is a timeout, not a cancel.
+func TestShellContextDeadline(t *testing.T) {
+	root := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	res, _, err := runBlock(t, ctx, steps.Env{Root: root}, grandchildBlock, runbook.Attrs{})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if out := res.Data.(shell.Output); res.Status != steps.StatusFailed || !out.TimedOut || !out.Killed {
+		t.Fatalf("want a timeout, got %+v", res)
 	}
 	assertGone(t, grandchildPid(t, root))
 }

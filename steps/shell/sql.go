@@ -148,6 +148,15 @@ func (a SQL) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps
 		return failedResult("sql", &Error{Err: fmt.Errorf("database %s: %w", dbPath, err), Hint: "restore it first, or check --root"})
 	}
 
+	timeout := b.Attrs.Timeout
+	if timeout == 0 {
+		timeout = a.Spec().Timeout
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	r := &sqlRun{req: req, emit: emit, out: SQLOutput{Database: dbPath, Write: write, RowCap: rowCap}}
 	mode := "read-only"
 	if write {
@@ -160,6 +169,8 @@ func (a SQL) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps
 	runErr := r.run(ctx, segs)
 	res := steps.Result{Data: r.out}
 	switch {
+	case runErr != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		res.Status, res.Summary = steps.StatusFailed, "sql: timed out; "+runErr.Error()
 	case runErr != nil && ctx.Err() != nil:
 		res.Status, res.Summary = steps.StatusFailed, "sql: canceled"
 		return res, fmt.Errorf("sql: %w", ctx.Err())
