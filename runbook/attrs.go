@@ -247,18 +247,23 @@ func parseDrbookBlock(b *Block, file string) Problems {
 	var ps Problems
 	lines := strings.Split(b.Code, "\n")
 	b.Params = map[string]string{}
+	named := false
 	for i, raw := range lines {
 		line := strings.TrimSpace(raw)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if b.Action == "" {
+		if b.Action == "" && !named {
+			named = true
 			b.Action = line
 			if strings.ContainsAny(line, " \t:") {
 				ps = append(ps, Problem{File: file, Line: b.Line + 1 + i,
 					Msg:  fmt.Sprintf("drbook block: first line %q must be just an action name", line),
 					Hint: "write the action on its own line, then one \"key: value\" parameter per line"})
-				b.Action = strings.Fields(strings.SplitN(line, ":", 2)[0] + " ")[0]
+				b.Action = ""
+				if f := strings.Fields(strings.SplitN(line, ":", 2)[0]); len(f) > 0 {
+					b.Action = f[0]
+				}
 			}
 			b.Code = strings.Join(lines[i+1:], "\n")
 			continue
@@ -277,7 +282,7 @@ func parseDrbookBlock(b *Block, file string) Problems {
 		}
 		b.Params[k] = strings.Trim(strings.TrimSpace(v), `"`)
 	}
-	if b.Action == "" {
+	if b.Action == "" && !named {
 		ps = append(ps, Problem{File: file, Line: b.Line,
 			Msg:  "drbook block names no action",
 			Hint: "the first line of a drbook block is the action, such as \"restore\""})

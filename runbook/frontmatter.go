@@ -35,9 +35,9 @@ func splitFrontMatter(src []byte, name string) (*yaml.Node, []byte, int, Problem
 	if !bytes.HasPrefix(src, []byte("---\n")) && !bytes.Equal(bytes.TrimRight(src, " \t"), []byte("---")) {
 		return nil, src, 1, nil
 	}
-	rest := src[4:]
-	if len(src) < 4 {
-		rest = nil
+	var rest []byte
+	if len(src) >= 4 {
+		rest = src[4:]
 	}
 	off := 0
 	line := 2

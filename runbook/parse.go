@@ -22,6 +22,10 @@ const MaxSize = 10 << 20
 
 var mdParser = goldmark.New().Parser()
 
+// catchPanics turns a parser panic into an error; tests switch it off to
+// see the stack.
+var catchPanics = true
+
 // Parse reads a Markdown runbook. name is used in problems and to derive
 // the id when the front matter sets none (a path, or "embedded:NAME.md").
 //
@@ -34,6 +38,9 @@ func Parse(src []byte, name string) (rb *Runbook, err error) {
 	defer func() {
 		// The parser is fuzzed; this is a last line of defence so that a
 		// bug shows as a clear error rather than a crash mid-incident.
+		if !catchPanics {
+			return
+		}
 		if r := recover(); r != nil {
 			rb = nil
 			err = Problems{{File: name, Line: 1, Msg: fmt.Sprintf("internal parser error: %v", r),

@@ -25,6 +25,7 @@ import (
 
 // Options describe a drill to start.
 type Options struct {
+	ID       string // incident id; "" generates one
 	Runbook  *runbook.Runbook
 	Scenario string // fault to inject; "" for none
 	Speed    float64
@@ -133,6 +134,7 @@ func Start(ctx context.Context, o Options) (*Drill, error) {
 	}
 	progress("declaring the drill")
 	in, err := incident.Declare(ctx, o.Store, o.Runbook, incident.DeclareOptions{
+		ID:         o.ID,
 		Severity:   o.Severity,
 		Mode:       incident.Drill,
 		Title:      o.Title,

@@ -1,0 +1,4 @@
+package runbook
+
+// SetCatchPanics lets tests see a parser panic's stack.
+func SetCatchPanics(on bool) { catchPanics = on }
