@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 )
@@ -111,4 +112,20 @@ func newStyles(p termenv.Profile) styles {
 		s.box = r.NewStyle().Border(lipgloss.ASCIIBorder()).Padding(0, 1)
 	}
 	return s
+}
+
+// newHelp returns a help model styled by our renderer (bubbles' default
+// help styles use adaptive colours, which ask the terminal).
+func newHelp(c *common) help.Model {
+	h := help.New()
+	r := c.styles.r
+	key := r.NewStyle().Bold(true)
+	desc := r.NewStyle().Foreground(lipgloss.Color("245"))
+	sep := r.NewStyle().Foreground(lipgloss.Color("240"))
+	h.Styles = help.Styles{
+		ShortKey: key, ShortDesc: desc, ShortSeparator: sep, Ellipsis: sep,
+		FullKey: key, FullDesc: desc, FullSeparator: sep,
+	}
+	h.ShortSeparator = "  "
+	return h
 }

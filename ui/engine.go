@@ -27,6 +27,8 @@ type EngineConfig struct {
 	Operator    incident.Operator
 	Clock       incident.Clock // nil: the system clock
 	Trades      int            // drill sandbox size; 0: the sandbox default
+	// NewID, when set, names new incidents (tests pin it for golden files).
+	NewID func() string
 }
 
 func (c EngineConfig) clock() incident.Clock {
@@ -93,6 +95,13 @@ func (b engineBackend) Home(ctx context.Context) (HomeData, error) {
 	return d, nil
 }
 
+func (b engineBackend) newID() string {
+	if b.cfg.NewID == nil {
+		return ""
+	}
+	return b.cfg.NewID()
+}
+
 func (b engineBackend) Start(ctx context.Context, spec StartSpec, progress func(string)) (Session, error) {
 	rb, err := runbook.Load(spec.Runbook, b.cfg.RunbookDirs)
 	if err != nil {
@@ -103,6 +112,7 @@ func (b engineBackend) Start(ctx context.Context, spec StartSpec, progress func(
 			Runbook: rb, Scenario: spec.Scenario, Speed: spec.Speed, StateDir: b.cfg.StateDir,
 			Store: b.cfg.Store, Operator: b.cfg.Operator, Severity: spec.Severity, Title: spec.Title,
 			DetectedAgo: spec.DetectedAgo, Clock: b.cfg.clock(), Trades: b.cfg.Trades, Progress: progress,
+			ID: b.newID(),
 		})
 		if err != nil {
 			return nil, err
@@ -118,7 +128,7 @@ func (b engineBackend) Start(ctx context.Context, spec StartSpec, progress func(
 	}
 	in, err := incident.Declare(ctx, b.cfg.Store, rb, incident.DeclareOptions{
 		Severity: spec.Severity, Mode: incident.Live, Title: spec.Title, Operator: b.cfg.Operator,
-		DetectedAt: detected, Root: b.cfg.Root,
+		DetectedAt: detected, Root: b.cfg.Root, ID: b.newID(),
 	}, b.cfg.clock())
 	if err != nil {
 		return nil, err

@@ -151,7 +151,7 @@ func clockText(st styles, name string, c clockVM) string {
 	case c.Left < 0:
 		return st.pace(paceOverdue, fmt.Sprintf("%s over %s", name, fmtDur(-c.Left)))
 	}
-	return st.pace(c.Pace, fmt.Sprintf("%s %s", name, fmtDur(c.Left)))
+	return st.pace(c.Pace, fmt.Sprintf("%s %s left", name, fmtDur(c.Left)))
 }
 
 // pad right-pads s with spaces to display width w.

@@ -151,11 +151,11 @@ func (h home) view(w, ht int) string {
 	st := h.c.styles
 	var lines []string
 	cursorLine := 0
-	mode := st.drillBadge.Render("[DRILL]") + " drills run against a generated sandbox"
+	mode := st.drillBadge.Render("[DRILL]") + " sandbox only"
 	if h.live {
-		mode = st.liveBadge.Render("[LIVE]") + " --live: incidents act on the real system"
+		mode = st.liveBadge.Render("[LIVE]") + " --live: real system"
 	}
-	lines = append(lines, pad(st.title.Render("drbook")+"  disaster-recovery runbooks", w-ansi.StringWidth(mode))+mode)
+	lines = append(lines, pad(st.title.Render("drbook")+"  disaster-recovery runbooks", w-ansi.StringWidth(mode)-1)+mode)
 	lines = append(lines, st.dim.Render(strings.Repeat("-", w)))
 	if h.loading {
 		lines = append(lines, "loading runbooks and incidents...")
@@ -177,6 +177,9 @@ func (h home) view(w, ht int) string {
 	i := 0
 	for ; i < len(h.entries) && h.entries[i].act <= actForm; i++ {
 		addEntry(i)
+		if h.entries[i].act == actQuickDrill {
+			lines = append(lines, st.dim.Render("    builds a sandbox, breaks its database, then guides you step by step"))
+		}
 	}
 	if i < len(h.entries) && h.entries[i].act == actResume {
 		section("Open incidents (enter to resume)")

@@ -64,6 +64,10 @@ type incidentView struct {
 	help      help.Model
 	showHelp  bool
 
+	// stale is set between a change (a run ending, a step marked) and the
+	// reload of the state that shows it: keys acting on a step wait.
+	stale bool
+
 	status    string
 	statusBad bool
 	quitArmed bool
@@ -90,8 +94,7 @@ func newIncidentView(c *common, sess Session, base context.Context, runs *Runs) 
 	if c.noColor {
 		pr = progress.New(progress.WithoutPercentage(), progress.WithFillCharacters('#', '.'), progress.WithColorProfile(c.profile))
 	}
-	h := help.New()
-	h.ShortSeparator = "  "
+	h := newHelp(c)
 	return incidentView{
 		c: c, sess: sess, base: base, runs: runs,
 		md: map[string]string{}, outputs: map[string][]string{},
@@ -168,6 +171,7 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 		}
 		first := v.st == nil
 		v.st = msg.st
+		v.stale = false
 		v.flat = flatten(v.st)
 		v = v.refreshClocks()
 		if first || !v.touched {
@@ -208,6 +212,7 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 	case promptDoneMsg:
 		return v.handlePromptDone(msg)
 	case opDoneMsg:
+		v.stale = true
 		if msg.err != nil {
 			v = v.setStatus(msg.what+": "+errText(msg.err), true)
 		} else {
@@ -246,6 +251,7 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 		}
 		v.run = nil
 		v.touched = false
+		v.stale = true
 		v = v.setStatus(runResultText(msg.runDone), msg.err != nil || msg.res.Status == steps.StatusFailed)
 		return v, loadState(v.sess)
 	case spinner.TickMsg:
@@ -275,8 +281,9 @@ func runResultText(d runDone) string {
 		s += ": " + d.res.Summary
 	}
 	if d.res.Status == steps.StatusFailed {
-		s += "  (f marks the step failed; enter retries)"
+		return s + "  (d: done, it is a finding; enter: retry; s: skip)"
 	}
+	s += "  (↑: its output)"
 	return s
 }
 
@@ -399,6 +406,8 @@ func (v incidentView) handleKey(k tea.KeyMsg) (incidentView, tea.Cmd) {
 		}
 		v.prompt = &p
 	case sel == nil:
+	case v.stale && key.Matches(k, keys.Enter, keys.Done, keys.Skip, keys.Fail):
+		return v, nil // the state that shows the last change is on its way
 	case key.Matches(k, keys.Enter):
 		return v.enter(sel)
 	case key.Matches(k, keys.Done):

@@ -38,7 +38,7 @@ func (v incidentView) bodySize() (w, h int) {
 // paneSizes are the right pane's parts: detail and output heights.
 func (v incidentView) paneSizes() (rw, detailH, outH int, progress bool) {
 	w, h := v.bodySize()
-	rw = w - v.leftWidth() - 1
+	rw = w - v.leftWidth() - 2
 	avail := h - 2 // step title and hint
 	if !v.hasOutput() {
 		return rw, max(1, avail), 0, false
@@ -92,8 +92,8 @@ func (v incidentView) view() string {
 			cur = v.flat[v.cursor]
 		}
 		left := viewStepList(v.c, v.st, v.ck, cur, lw, bh)
-		sep := strings.TrimRight(strings.Repeat(st.paneBorder.Render("|")+"\n", bh), "\n")
-		right := v.viewPane(sel, bw-lw-1, bh)
+		right := v.viewPane(sel, bw-lw-2, bh)
+		sep := strings.TrimRight(strings.Repeat(st.paneBorder.Render("|")+" \n", bh), "\n")
 		b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, left, sep, right))
 	}
 	b.WriteString("\n")
@@ -132,12 +132,12 @@ func (v incidentView) hint(sel *incident.StepState) string {
 	case runbook.KindReference:
 		return "reference only: enter acknowledges, s skips"
 	}
-	h := "enter runs " + sel.Action
-	if sel.Action == "" {
-		h = "enter runs the " + sel.Kind + " block"
+	h := "enter: run " + sel.Action
+	if sel.Action == "" || sel.Action == sel.Kind {
+		h = "enter: run the " + sel.Kind + " block"
 	}
 	if sel.Destructive {
-		h += " (destructive: asks to confirm)"
+		h += " (DESTRUCTIVE: asks to confirm)"
 	}
 	return h
 }

@@ -9,6 +9,7 @@ type KeyMap struct {
 	Left, Right, Tab           key.Binding
 
 	Enter    key.Binding // run the step's action / acknowledge a manual step
+	Select   key.Binding // enter on the home screen and forms
 	Done     key.Binding
 	Skip     key.Binding
 	Fail     key.Binding
@@ -34,7 +35,8 @@ func DefaultKeyMap() KeyMap {
 		Left:     key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/→", "change value")),
 		Right:    key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→", "next value")),
 		Tab:      key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field")),
-		Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run/ack step")),
+		Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run/ack")),
+		Select:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "select")),
 		Done:     key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "done")),
 		Skip:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip")),
 		Fail:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "failed")),
@@ -46,8 +48,8 @@ func DefaultKeyMap() KeyMap {
 		Contacts: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "contacts")),
 		Close:    key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "close incident")),
 		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
-		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit (incident stays open)")),
-		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "all keys")),
+		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "keys")),
 	}
 }
 
@@ -84,18 +86,18 @@ func (h incidentKeys) FullHelp() [][]key.Binding {
 type homeKeys struct{ k KeyMap }
 
 func (h homeKeys) ShortHelp() []key.Binding {
-	return []key.Binding{h.k.Up, h.k.Down, h.k.Enter, h.k.Help, h.k.Quit}
+	return []key.Binding{h.k.Up, h.k.Down, h.k.Select, h.k.Quit}
 }
 
 func (h homeKeys) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{h.k.Up, h.k.Down, h.k.Enter}, {h.k.Help, h.k.Quit}}
+	return [][]key.Binding{{h.k.Up, h.k.Down, h.k.Select}, {h.k.Quit}}
 }
 
 // formKeys is the help.KeyMap of the start form.
 type formKeys struct{ k KeyMap }
 
 func (h formKeys) ShortHelp() []key.Binding {
-	return []key.Binding{h.k.Up, h.k.Down, h.k.Left, h.k.Enter, h.k.Back}
+	return []key.Binding{h.k.Up, h.k.Down, h.k.Left, h.k.Select, h.k.Back}
 }
 
 func (h formKeys) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 )
 
 // Run runs the TUI on in and out until the operator quits or ctx is
@@ -20,6 +21,10 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts.Ctx = actx
+	// Bubbles' default styles use the global renderer: pin it too, so
+	// nothing asks the terminal for its colours (a query can hang over SSH).
+	lipgloss.SetColorProfile(ColorProfile(opts.Getenv, opts.NoColor))
+	lipgloss.SetHasDarkBackground(true)
 	p := tea.NewProgram(New(opts),
 		tea.WithContext(ctx),
 		tea.WithInput(in),

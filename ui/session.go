@@ -70,7 +70,7 @@ func headerFrom(st *incident.State, ck incident.Clocks, readOnly bool) headerVM 
 	case incident.Unset:
 		h.RPO = "RPO -"
 	default:
-		h.RPO = "RPO " + fmtDur(ck.RPO.Objective) + ": ?"
+		h.RPO = "RPO " + fmtDur(ck.RPO.Objective) + " ?"
 	}
 	if ck.Phase.ID != "" {
 		h.Phase = shortPhase(ck.Phase.Title)
@@ -122,7 +122,7 @@ func windowPace(s incident.WindowStatus) pace {
 // countdown already.
 func shortPhase(t string) string {
 	if i := strings.Index(t, " ("); i > 0 {
-		return t[:i]
+		t = t[:i]
 	}
-	return t
+	return strings.TrimSuffix(t, " Phase")
 }

@@ -94,9 +94,9 @@ func viewStepList(c *common, st *incident.State, ck incident.Clocks, cursor step
 		mark := " "
 		switch {
 		case !p.CompletedAt.IsZero():
-			mark = s.ok.Render("*")
+			mark = s.ok.Render("x")
 		case ck.Phase.ID == p.ID:
-			mark = s.warn.Render(">")
+			mark = s.warn.Render("*")
 		}
 		tw := w - 2 - ansi.StringWidth(times) - 1
 		title := ansi.Truncate(fmt.Sprintf("%s %d/%d", shortPhase(p.Title), closed, len(p.Steps)), tw, "…")

@@ -110,7 +110,7 @@ func New(opts Options) Model {
 		opts.Runs = &Runs{}
 	}
 	c := newCommon(opts.NoColor, ColorProfile(opts.Getenv, opts.NoColor), nil)
-	m := Model{c: c, opts: opts, help: help.New()}
+	m := Model{c: c, opts: opts, help: newHelp(c)}
 	m.home = newHome(c, opts.Live)
 	if opts.Session != nil {
 		m.state = stateIncident
@@ -366,4 +366,11 @@ const pollInterval = 2 * time.Second
 
 func pollCmd(Session) tea.Cmd {
 	return tea.Tick(pollInterval, func(time.Time) tea.Msg { return pollMsg{} })
+}
+
+// Screen is the current frame, also after the program has quit: tests
+// read it from the final model.
+func (m Model) Screen() string {
+	m.quitting = false
+	return m.View()
 }

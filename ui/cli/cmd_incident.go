@@ -1,21 +1,853 @@
 package cli
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
 
-func runDeclare(ctx context.Context, iox *IO, args []string) error { return notYet("declare") }
+	"github.com/spf13/pflag"
 
-func runStep(ctx context.Context, iox *IO, args []string) error { return notYet("step") }
+	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/incident"
+)
 
-func runNote(ctx context.Context, iox *IO, args []string) error { return notYet("note") }
+// stateOptions are the flags every incident command shares.
+type stateOptions struct {
+	stateDir string
+	operator string
+}
 
-func runClose(ctx context.Context, iox *IO, args []string) error { return notYet("close") }
+func (o *stateOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.stateDir, "state-dir", "", "state directory (default $DRBOOK_STATE_DIR, $XDG_STATE_HOME/drbook, ~/.local/state/drbook)")
+}
 
-func runIncidents(ctx context.Context, iox *IO, args []string) error { return notYet("incidents") }
+func (o *stateOptions) addOperator(fs *pflag.FlagSet) {
+	fs.StringVar(&o.operator, "operator", "", "who is acting (default $SUDO_USER, else $USER; SSH client address from $SSH_CONNECTION)")
+}
 
-func runTimeline(ctx context.Context, iox *IO, args []string) error { return notYet("timeline") }
+func (o *stateOptions) dir(iox *IO) string {
+	if o.stateDir != "" {
+		return o.stateDir
+	}
+	return incident.StateDir(iox.Getenv)
+}
 
-func runReport(ctx context.Context, iox *IO, args []string) error { return notYet("report") }
+// open opens the state database. Commands that only read pass mustExist,
+// so a mistyped --state-dir is reported rather than created.
+func (o *stateOptions) open(cmd string, iox *IO, mustExist bool) (*incident.Store, error) {
+	s, err := incident.OpenStoreWith(o.dir(iox), incident.StoreOptions{MustExist: mustExist})
+	if err != nil {
+		return nil, incidentErr(cmd, err)
+	}
+	return s, nil
+}
 
-func runComms(ctx context.Context, iox *IO, args []string) error { return notYet("comms") }
+func (o *stateOptions) op(iox *IO) incident.Operator {
+	op := incident.OperatorFromEnv(iox.Getenv)
+	if o.operator != "" {
+		op.Name = o.operator
+	}
+	return op
+}
 
-func runDrills(ctx context.Context, iox *IO, args []string) error { return notYet("drills") }
+// incidentErr maps the engine's errors to exit codes: what the operator
+// typed or pointed at is wrong (2), or the incident is in a state that
+// does not allow it (1).
+func incidentErr(cmd string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	for _, e := range []error{incident.ErrNotFound, incident.ErrAmbiguous, incident.ErrUnknownStep, incident.ErrUnknownPhase,
+		incident.ErrReasonRequired, incident.ErrNotDatabase, incident.ErrNewerSchema, incident.ErrLocked, incident.ErrReadOnly} {
+		if errors.Is(err, e) {
+			return usageErr("%s: %v", cmd, err)
+		}
+	}
+	return failed(fmt.Errorf("%s: %w", cmd, err))
+}
+
+// resolveID turns an optional ID argument into an incident id.
+func resolveID(ctx context.Context, cmd string, s *incident.Store, args []string) (string, error) {
+	ref := ""
+	if len(args) > 0 {
+		ref = args[0]
+	}
+	id, err := s.Resolve(ctx, ref)
+	if err != nil {
+		return "", incidentErr(cmd, err)
+	}
+	return id, nil
+}
+
+// parseWhen reads a --detected-at time: RFC 3339, "YYYY-MM-DD HH:MM[:SS]"
+// or "HH:MM" (UTC, today), or a duration ago ("20m", "1h30m").
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if d, err := time.ParseDuration(strings.TrimSuffix(strings.TrimSpace(strings.TrimSuffix(s, "ago")), " ")); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	for _, layout := range []string{"15:04:05", "15:04"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			n := now.UTC()
+			return time.Date(n.Year(), n.Month(), n.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time: use RFC 3339 (2026-03-02T08:55:00Z), \"2026-03-02 08:55\", \"08:55\" (UTC) or a duration ago (20m)", s)
+}
+
+// incidentJSON is an incident's record for --json.
+type incidentJSON struct {
+	incident.Summary
+	ElapsedSeconds int64 `json:"elapsed_seconds"`
+}
+
+const declareUsage = `
+Usage: drbook declare RUNBOOK [--severity N] [--drill] [--title T] [--detected-at TIME] [flags]
+
+Declare an incident (or, with --drill, a drill) running RUNBOOK and print
+its id; with --json, its record. For alert hooks and automation: the clocks
+(RTO, RPO, MTD, phase windows, the severity's response time) start at
+--detected-at, else now. Continue it in the TUI with 'drbook resume ID', or
+from scripts with 'drbook step', 'drbook note' and 'drbook close'.
+
+RUNBOOK is an embedded id (complete-system-recovery...), a Markdown file,
+or the id of a runbook in a --runbooks folder.
+
+TIME is RFC 3339 (2026-03-02T08:55:00Z), "2026-03-02 08:55", "08:55"
+(UTC, today) or a duration ago ("20m").
+
+Exit codes: 0 declared; 1 the state database refused the write;
+2 usage error, unknown runbook, bad time, unreadable state database.
+`
+
+func runDeclare(ctx context.Context, iox *IO, args []string) error {
+	var (
+		so                                         stateOptions
+		rbDirs                                     []string
+		sev                                        int
+		drill, asJSON                              bool
+		title, detected, root, test, scenario, imp string
+	)
+	fs := newFlagSet("declare", declareUsage, iox)
+	so.AddFlags(fs)
+	so.addOperator(fs)
+	fs.StringArrayVar(&rbDirs, "runbooks", nil, "folder of extra runbooks, searched before the embedded ones (repeatable)")
+	fs.IntVar(&sev, "severity", 0, "severity 1 (critical), 2 (high) or 3 (medium); default: the runbook's, else 2")
+	fs.BoolVar(&drill, "drill", false, "a drill, not a live incident")
+	fs.StringVar(&title, "title", "", "short description (default: the runbook's title)")
+	fs.StringVar(&detected, "detected-at", "", "when the problem was detected, if earlier than now")
+	fs.StringVar(&root, "root", "", "the system's root directory (default: the current directory for live incidents)")
+	fs.StringVar(&test, "test", "", "drill: the scheduled test it counts as (see 'drbook drills'; default from the runbook)")
+	fs.StringVar(&scenario, "scenario", "", "drill: the fault being exercised")
+	fs.StringVar(&imp, "impact", "", "business impact, for the notification template")
+	fs.BoolVar(&asJSON, "json", false, "print the incident's record as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageErr("declare: want one RUNBOOK, got %d arguments (run 'drbook declare --help')", fs.NArg())
+	}
+	if sev != 0 && (sev < 1 || sev > 3) {
+		return usageErr("declare: --severity %d: want 1, 2 or 3", sev)
+	}
+	rb, err := runbook.Load(fs.Arg(0), rbDirs)
+	if err != nil {
+		return loadErr("declare", err)
+	}
+	now := time.Now()
+	var det time.Time
+	if detected != "" {
+		if det, err = parseWhen(detected, now); err != nil {
+			return usageErr("declare: --detected-at: %v", err)
+		}
+		if det.After(now) {
+			return usageErr("declare: --detected-at %s is in the future", det.Format(time.RFC3339))
+		}
+	}
+	mode := incident.Live
+	if drill {
+		mode = incident.Drill
+	} else if test != "" || scenario != "" {
+		return usageErr("declare: --test and --scenario are for drills (add --drill)")
+	}
+	if test != "" {
+		known := false
+		var ids []string
+		for _, t := range incident.Tests {
+			known = known || t.ID == test
+			ids = append(ids, t.ID)
+		}
+		if !known {
+			return usageErr("declare: --test %q: want one of %s", test, strings.Join(ids, ", "))
+		}
+	}
+	if root == "" && !drill {
+		if root, err = os.Getwd(); err != nil {
+			return usageErr("declare: %v", err)
+		}
+	}
+	if root != "" {
+		if root, err = filepath.Abs(root); err != nil {
+			return usageErr("declare: --root: %v", err)
+		}
+		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+			return usageErr("declare: --root %s: not a directory", root)
+		}
+	}
+	s, err := so.open("declare", iox, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	in, err := incident.Declare(ctx, s, rb, incident.DeclareOptions{Severity: sev, Mode: mode, Title: title, Operator: so.op(iox),
+		DetectedAt: det, Root: root, Scenario: scenario, DrillTest: test, Impact: imp}, incident.SystemClock{})
+	if err != nil {
+		return incidentErr("declare", err)
+	}
+	if !asJSON {
+		fmt.Fprintln(iox.Stdout, in.ID())
+		return nil
+	}
+	return printIncident(ctx, iox.Stdout, s, in.ID())
+}
+
+func printIncident(ctx context.Context, w io.Writer, s *incident.Store, id string) error {
+	list, err := s.Incidents(ctx)
+	if err != nil {
+		return incidentErr("incidents", err)
+	}
+	for _, sm := range list {
+		if sm.ID == id {
+			return writeJSON(w, incidentJSON{sm, int64(sm.Elapsed(time.Now()).Seconds())})
+		}
+	}
+	return incidentErr("incidents", &incident.Error{Err: incident.ErrNotFound, Detail: id})
+}
+
+// attach opens an incident for one scripted change.
+func attach(ctx context.Context, cmd string, iox *IO, so *stateOptions, ref string) (*incident.Store, *incident.Incident, error) {
+	s, err := so.open(cmd, iox, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := s.Resolve(ctx, ref)
+	if err == nil {
+		var in *incident.Incident
+		in, err = incident.Open(ctx, s, id, nil, incident.SystemClock{}, incident.OpenOptions{Operator: so.op(iox)})
+		if err == nil {
+			return s, in, nil
+		}
+	}
+	s.Close()
+	return nil, nil, incidentErr(cmd, err)
+}
+
+const stepUsage = `
+Usage: drbook step ID STEP start|done|skip|fail [--reason R]
+
+Record a step's progress in incident ID: started, done (--reason is an
+optional note), skipped or failed (--reason required). STEP is the step's
+id as 'drbook show RUNBOOK' lists it, or the unique part after the phase
+("kill-switch" for "immediate-actions/kill-switch"). Completing a phase's
+last step completes the phase; completing the RTO phase stops the RTO
+clock. This records what the operator did; it runs nothing.
+
+Exit codes: 0 recorded; 1 the step or incident cannot do that now (already
+done, closed incident); 2 usage error, unknown incident or step, missing
+reason, unreadable state database.
+`
+
+func runStep(ctx context.Context, iox *IO, args []string) error {
+	var so stateOptions
+	var reason string
+	fs := newFlagSet("step", stepUsage, iox)
+	so.AddFlags(fs)
+	so.addOperator(fs)
+	fs.StringVar(&reason, "reason", "", "why it was skipped or failed; a note when done")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 3 {
+		return usageErr("step: want ID STEP start|done|skip|fail, got %d arguments (run 'drbook step --help')", fs.NArg())
+	}
+	verb := fs.Arg(2)
+	switch verb {
+	case "start", "done", "skip", "fail":
+	default:
+		return usageErr("step: %q: want start, done, skip or fail", verb)
+	}
+	if (verb == "skip" || verb == "fail") && strings.TrimSpace(reason) == "" {
+		return usageErr("step: %s needs --reason", verb)
+	}
+	s, in, err := attach(ctx, "step", iox, &so, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	stepID, err := resolveStep(in.State(), fs.Arg(1))
+	if err != nil {
+		return incidentErr("step", err)
+	}
+	switch verb {
+	case "start":
+		err = in.StartStep(stepID)
+	case "done":
+		err = in.DoneStep(stepID, reason)
+	case "skip":
+		err = in.SkipStep(stepID, reason)
+	case "fail":
+		err = in.FailStep(stepID, reason)
+	}
+	if err != nil {
+		return incidentErr("step", err)
+	}
+	st := in.State()
+	fmt.Fprintf(iox.Stdout, "%s: %s %s\n", in.ID(), stepID, st.Step(stepID).Status)
+	return nil
+}
+
+// resolveStep accepts a step id or the unique part of one after its phase.
+func resolveStep(st *incident.State, ref string) (string, error) {
+	if st.Step(ref) != nil {
+		return ref, nil
+	}
+	var found []string
+	for _, p := range st.Phases {
+		for _, s := range p.Steps {
+			if strings.HasSuffix(s.ID, "/"+ref) {
+				found = append(found, s.ID)
+			}
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", &incident.Error{Err: incident.ErrUnknownStep, Detail: ref, Hint: "list them with 'drbook show " + st.Declaration.Runbook.ID + "'"}
+	}
+	return "", &incident.Error{Err: incident.ErrUnknownStep, Detail: ref, Hint: "ambiguous: " + strings.Join(found, ", ")}
+}
+
+const noteUsage = `
+Usage: drbook note ID TEXT...
+
+Add a note to incident ID's timeline (the words of TEXT are joined).
+
+Exit codes: 0 recorded; 1 the incident is closed; 2 usage error, unknown
+incident, unreadable state database.
+`
+
+func runNote(ctx context.Context, iox *IO, args []string) error {
+	var so stateOptions
+	fs := newFlagSet("note", noteUsage, iox)
+	so.AddFlags(fs)
+	so.addOperator(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 2 {
+		return usageErr("note: want ID TEXT (run 'drbook note --help')")
+	}
+	text := strings.TrimSpace(strings.Join(fs.Args()[1:], " "))
+	if text == "" {
+		return usageErr("note: empty TEXT")
+	}
+	s, in, err := attach(ctx, "note", iox, &so, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := in.Note(text); err != nil {
+		return incidentErr("note", err)
+	}
+	return nil
+}
+
+const closeUsage = `
+Usage: drbook close ID --resolved|--abandoned [--summary S]
+
+Close incident ID. Resolving it stops the RTO clock if its phase has not
+completed yet; the post-incident report ('drbook report ID') shows the
+objectives met or missed.
+
+Exit codes: 0 closed; 1 already closed, or an action is still running;
+2 usage error, unknown incident, unreadable state database.
+`
+
+func runClose(ctx context.Context, iox *IO, args []string) error {
+	var so stateOptions
+	var resolved, abandoned bool
+	var summary string
+	fs := newFlagSet("close", closeUsage, iox)
+	so.AddFlags(fs)
+	so.addOperator(fs)
+	fs.BoolVar(&resolved, "resolved", false, "the system is recovered")
+	fs.BoolVar(&abandoned, "abandoned", false, "the incident was given up (false alarm, handed over)")
+	fs.StringVar(&summary, "summary", "", "one or two sentences for the report")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageErr("close: want one ID (run 'drbook close --help')")
+	}
+	if resolved == abandoned {
+		return usageErr("close: say --resolved or --abandoned")
+	}
+	s, in, err := attach(ctx, "close", iox, &so, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	outcome := incident.StatusResolved
+	if abandoned {
+		outcome = incident.StatusAbandoned
+	}
+	if err := in.Close(outcome, summary); err != nil {
+		return incidentErr("close", err)
+	}
+	c := in.Clocks()
+	fmt.Fprintf(iox.Stdout, "%s: %s after %s; RTO %s\n", in.ID(), outcome, incident.FormatDuration(c.Elapsed), c.RTO.Verdict)
+	return nil
+}
+
+const incidentsUsage = `
+Usage: drbook incidents [--json]
+
+List incidents and drills, open ones first, with runbook, mode, severity,
+elapsed time (drill time for sped-up drills) and status.
+
+Exit codes: 0 listed; 2 usage error or unreadable state database.
+`
+
+func runIncidents(ctx context.Context, iox *IO, args []string) error {
+	var so stateOptions
+	var asJSON bool
+	fs := newFlagSet("incidents", incidentsUsage, iox)
+	so.AddFlags(fs)
+	fs.BoolVar(&asJSON, "json", false, "print JSON for scripts")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("incidents: unexpected argument %q", fs.Arg(0))
+	}
+	var list []incident.Summary
+	s, err := so.open("incidents", iox, true)
+	switch {
+	case errors.Is(err, incident.ErrNotFound): // no state database yet: no incidents
+	case err != nil:
+		return err
+	default:
+		defer s.Close()
+		if list, err = s.Incidents(ctx); err != nil {
+			return incidentErr("incidents", err)
+		}
+	}
+	now := time.Now()
+	if asJSON {
+		out := make([]incidentJSON, 0, len(list))
+		for _, sm := range list {
+			out = append(out, incidentJSON{sm, int64(sm.Elapsed(now).Seconds())})
+		}
+		return writeJSON(iox.Stdout, out)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(iox.Stdout, "No incidents. Declare one with 'drbook declare RUNBOOK' or start a drill with 'drbook drill'.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(iox.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tRUNBOOK\tMODE\tSEV\tELAPSED\tSTATUS\tTITLE")
+	for _, sm := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", sm.ID, sm.Runbook, sm.Mode, sm.Severity,
+			incident.FormatDuration(sm.Elapsed(now)), sm.Status, sm.Title)
+	}
+	return tw.Flush()
+}
+
+const timelineUsage = `
+Usage: drbook timeline [ID] [--json|--csv]
+       drbook timeline verify [ID|--all] [--json]
+
+Print incident ID's timeline (default: the most recently active open
+incident), as text, JSON or CSV. Secrets were never recorded: they show as
+[REDACTED].
+
+'timeline verify' recomputes the SHA-256 hash chain and names the first
+event that was edited, deleted or reordered since it was recorded.
+
+Exit codes: 0 printed, or the chain verifies; 1 the chain is broken;
+2 usage error, unknown incident, unreadable state database.
+`
+
+func runTimeline(ctx context.Context, iox *IO, args []string) error {
+	var so stateOptions
+	var asJSON, asCSV, all bool
+	fs := newFlagSet("timeline", timelineUsage, iox)
+	so.AddFlags(fs)
+	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	fs.BoolVar(&asCSV, "csv", false, "print CSV: seq, at, kind, phase, step, actor, text, data, hash")
+	fs.BoolVar(&all, "all", false, "verify: every incident")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	verify := len(rest) > 0 && rest[0] == "verify"
+	if verify {
+		rest = rest[1:]
+	}
+	if len(rest) > 1 || asJSON && asCSV || all && (!verify || len(rest) > 0) || verify && asCSV {
+		return usageErr("timeline: bad arguments (run 'drbook timeline --help')")
+	}
+	s, err := so.open("timeline", iox, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if verify {
+		return verifyTimelines(ctx, iox, s, rest, all, asJSON)
+	}
+	id, err := resolveID(ctx, "timeline", s, rest)
+	if err != nil {
+		return err
+	}
+	evs, err := s.Events(ctx, id)
+	if err != nil {
+		return incidentErr("timeline", err)
+	}
+	switch {
+	case asJSON:
+		return incident.WriteTimelineJSON(iox.Stdout, evs)
+	case asCSV:
+		return incident.WriteTimelineCSV(iox.Stdout, evs)
+	}
+	return incident.WriteTimelineText(iox.Stdout, evs)
+}
+
+func verifyTimelines(ctx context.Context, iox *IO, s *incident.Store, rest []string, all, asJSON bool) error {
+	var ids []string
+	if all {
+		list, err := s.Incidents(ctx)
+		if err != nil {
+			return incidentErr("timeline verify", err)
+		}
+		for _, sm := range list {
+			ids = append(ids, sm.ID)
+		}
+	} else {
+		id, err := resolveID(ctx, "timeline verify", s, rest)
+		if err != nil {
+			return err
+		}
+		ids = []string{id}
+	}
+	results := make([]incident.VerifyResult, 0, len(ids))
+	bad := 0
+	for _, id := range ids {
+		res, err := s.Verify(ctx, id)
+		if err != nil {
+			return incidentErr("timeline verify", err)
+		}
+		if !res.OK {
+			bad++
+		}
+		results = append(results, res)
+	}
+	if asJSON {
+		var err error
+		if all {
+			err = writeJSON(iox.Stdout, results)
+		} else {
+			err = writeJSON(iox.Stdout, results[0])
+		}
+		if err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			if r.OK {
+				fmt.Fprintf(iox.Stdout, "%s: ok, %d events, hash chain intact\n", r.Incident, r.Events)
+			} else {
+				fmt.Fprintf(iox.Stdout, "%s: BROKEN at event %d: %s\n", r.Incident, r.BadSeq, r.Problem)
+			}
+		}
+	}
+	if bad > 0 {
+		return failed(fmt.Errorf("timeline verify: %d of %d timelines do not verify", bad, len(results)))
+	}
+	return nil
+}
+
+const reportUsage = `
+Usage: drbook report [ID] [--format md|json] [-o FILE]
+
+Write the post-incident report of the plan's section 6 for incident ID
+(default: the most recently active open incident): summary, severity,
+mode, times, RTO/RPO/MTD and the response time against their objectives,
+each phase's planned window against its actual time, skipped and failed
+steps with reasons, actions with durations and results, communications,
+notes, the full timeline, its hash-chain check, and empty sections for root
+cause, lessons learned and action items.
+
+-o writes FILE (refusing to replace an existing one unless --force).
+
+Exit codes: 0 written; 1 written, but the timeline's hash chain is broken;
+2 usage error, unknown incident, unreadable state database, FILE exists.
+`
+
+func runReport(ctx context.Context, iox *IO, args []string) error {
+	var so stateOptions
+	var format, out string
+	var force bool
+	fs := newFlagSet("report", reportUsage, iox)
+	so.AddFlags(fs)
+	fs.StringVar(&format, "format", "md", "md or json")
+	fs.StringVarP(&out, "output", "o", "", "write to FILE instead of standard output")
+	fs.BoolVar(&force, "force", false, "with -o: replace an existing FILE")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 || format != "md" && format != "json" {
+		return usageErr("report: want [ID] and --format md or json (run 'drbook report --help')")
+	}
+	if out != "" && !force {
+		if _, err := os.Lstat(out); err == nil {
+			return usageErr("report: %s exists; choose another -o or add --force", out)
+		}
+	}
+	s, err := so.open("report", iox, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	id, err := resolveID(ctx, "report", s, fs.Args())
+	if err != nil {
+		return err
+	}
+	evs, err := s.Events(ctx, id)
+	if err != nil {
+		return incidentErr("report", err)
+	}
+	st, err := incident.Rebuild(evs)
+	if err != nil {
+		return incidentErr("report", err)
+	}
+	chain, err := s.Verify(ctx, id)
+	if err != nil {
+		return incidentErr("report", err)
+	}
+	now := incident.Scaled(incident.SystemClock{}, st.Declaration.DeclaredAt, st.Declaration.Speed).Now()
+	r := incident.BuildReport(st, evs, now)
+	r.Chain = &chain
+	write := func(w io.Writer) error {
+		if format == "json" {
+			return r.JSON(w)
+		}
+		return r.Markdown(w)
+	}
+	if out == "" {
+		err = write(iox.Stdout)
+	} else {
+		err = writeFileAtomic(out, write)
+	}
+	if err != nil {
+		return failed(fmt.Errorf("report: %w", err))
+	}
+	if !chain.OK {
+		return failed(fmt.Errorf("report: the timeline of %s does not verify: event %d: %s", id, chain.BadSeq, chain.Problem))
+	}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file in its directory,
+// so a failure never leaves half a file.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+const commsUsage = `
+Usage: drbook comms [ID] --template notification|update [--record [--to WHO]] [--json]
+
+Fill one of the plan's communication templates (section 5.2) from incident
+ID (default: the most recently active open incident): the incident
+notification, or the recovery status update with progress (steps done or
+skipped of all steps), completed and remaining actions, the estimated
+completion and the next update time (severity 1: 30 minutes, 2: 1 hour,
+3: 4 hours). drbook sends nothing; --record adds the message to the
+timeline as sent.
+
+Exit codes: 0 printed; 1 --record on a closed incident; 2 usage error,
+unknown incident, unreadable state database.
+`
+
+func runComms(ctx context.Context, iox *IO, args []string) error {
+	var so stateOptions
+	var tmpl, to string
+	var record, asJSON bool
+	fs := newFlagSet("comms", commsUsage, iox)
+	so.AddFlags(fs)
+	so.addOperator(fs)
+	fs.StringVar(&tmpl, "template", "", "notification or update")
+	fs.BoolVar(&record, "record", false, "record the message in the timeline")
+	fs.StringVar(&to, "to", "", "with --record: who it was sent to")
+	fs.BoolVar(&asJSON, "json", false, "print JSON: template, subject, body")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usageErr("comms: want at most one ID (run 'drbook comms --help')")
+	}
+	if tmpl != "notification" && tmpl != "update" {
+		return usageErr("comms: --template notification or --template update")
+	}
+	s, err := so.open("comms", iox, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	id, err := resolveID(ctx, "comms", s, fs.Args())
+	if err != nil {
+		return err
+	}
+	var msg incident.Message
+	if record {
+		in, err := incident.Open(ctx, s, id, nil, incident.SystemClock{}, incident.OpenOptions{Operator: so.op(iox)})
+		if err != nil {
+			return incidentErr("comms", err)
+		}
+		if msg, err = in.Notify(tmpl, to); err != nil {
+			return incidentErr("comms", err)
+		}
+	} else {
+		st, err := s.Load(ctx, id)
+		if err != nil {
+			return incidentErr("comms", err)
+		}
+		now := incident.Scaled(incident.SystemClock{}, st.Declaration.DeclaredAt, st.Declaration.Speed).Now()
+		if msg, err = incident.Comms(st, tmpl, now); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	if asJSON {
+		return writeJSON(iox.Stdout, msg)
+	}
+	_, err = io.WriteString(iox.Stdout, msg.Body)
+	return err
+}
+
+const drillsUsage = `
+Usage: drbook drills [--json] [--fail-overdue]
+
+Show the plan's recovery testing schedule (section 4.1: monthly, quarterly
+and annual tests) with, for each test, when a drill of it last ran, its
+measured recovery time (until the RTO clock stopped) against the RTO,
+when the next one is due, and whether it is overdue. A test never drilled
+is overdue. A drill counts as the test given by 'declare --test' or
+'drill', else the one its runbook exercises; abandoned drills do not count.
+
+Exit codes: 0 shown; 1 with --fail-overdue, some test is overdue; 2 usage
+error or unreadable state database.
+`
+
+func runDrills(ctx context.Context, iox *IO, args []string) error {
+	var so stateOptions
+	var asJSON, failOverdue bool
+	fs := newFlagSet("drills", drillsUsage, iox)
+	so.AddFlags(fs)
+	fs.BoolVar(&asJSON, "json", false, "print JSON for scripts (durations in seconds)")
+	fs.BoolVar(&failOverdue, "fail-overdue", false, "exit 1 when a test is overdue (for cron and monitoring)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("drills: unexpected argument %q", fs.Arg(0))
+	}
+	now := time.Now()
+	var list []incident.DrillStatus
+	s, err := so.open("drills", iox, true)
+	switch {
+	case errors.Is(err, incident.ErrNotFound):
+		for _, t := range incident.Tests {
+			list = append(list, incident.DrillStatus{Test: t, Overdue: true})
+		}
+	case err != nil:
+		return err
+	default:
+		defer s.Close()
+		if list, err = s.Drills(ctx, now); err != nil {
+			return incidentErr("drills", err)
+		}
+	}
+	overdue := 0
+	for _, d := range list {
+		if d.Overdue {
+			overdue++
+		}
+	}
+	if asJSON {
+		if err := writeJSON(iox.Stdout, list); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(iox.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TEST\tEVERY\tLAST RUN\tRECOVERY\tRTO\tRESULT\tDUE\t")
+		for _, d := range list {
+			last, rec, rto, res, due, flag := "never", "-", "-", "-", "now", ""
+			if d.LastIncident != "" {
+				last = d.LastRun.UTC().Format("2006-01-02") + " " + d.LastIncident
+				if d.Recovery > 0 {
+					rec = incident.FormatDuration(d.Recovery)
+				}
+				if d.RTO > 0 {
+					rto = incident.FormatDuration(d.RTO)
+				}
+				res = string(d.RTOVerdict)
+				due = d.Due.UTC().Format("2006-01-02")
+			}
+			if d.Overdue {
+				flag = "OVERDUE"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Frequency, last, rec, rto, res, due, flag)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if failOverdue && overdue > 0 {
+		return failed(fmt.Errorf("drills: %d of %d scheduled tests are overdue", overdue, len(list)))
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/ui/cli"
+)
+
+// incCmd runs drbook with the state directory set to dir.
+func incCmd(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := map[string]string{"USER": "tester", "SSH_CONNECTION": "192.0.2.7 51000 10.0.0.1 22", "DRBOOK_STATE_DIR": dir}
+	code := cli.Main(context.Background(), args, &cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] }})
+	return code, out.String(), errb.String()
+}
+
+func TestIncidentCommands(t *testing.T) {
+	dir := t.TempDir()
+	root := t.TempDir()
+	code, out, errs := incCmd(t, dir, "declare", "complete-system-recovery", "--severity", "1", "--title", "DB corrupt",
+		"--detected-at", "10m", "--root", root)
+	if code != 0 {
+		t.Fatalf("declare: %d %s", code, errs)
+	}
+	id := strings.TrimSpace(out)
+	if !strings.HasPrefix(id, "INC-") {
+		t.Fatalf("declare printed %q", out)
+	}
+
+	steps := []struct {
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{[]string{"step", id, "kill-switch", "done", "--reason", "engaged from the gateway"}, 0, "immediate-actions/kill-switch done"},
+		{[]string{"step", id, "confirm-halt", "skip"}, 2, ""},
+		{[]string{"step", id, "confirm-halt", "skip", "--reason", "no automated trading running"}, 0, "skipped"},
+		{[]string{"step", id, "assess-scope", "fail", "--reason", "no log access"}, 0, "failed"},
+		{[]string{"step", id, "no-such-step", "done"}, 2, ""},
+		{[]string{"step", id, "kill-switch", "start"}, 1, ""},
+		{[]string{"step", "INC-NOPE", "kill-switch", "done"}, 2, ""},
+		{[]string{"step", id, "kill-switch", "finish"}, 2, ""},
+		{[]string{"note", id, "bridge", "call", "open"}, 0, ""},
+		{[]string{"comms", id, "--template", "notification"}, 0, "Status: INVESTIGATING"},
+		{[]string{"comms", id, "--template", "update", "--record", "--to", "CTO"}, 0, "Recovery Progress: 6%"},
+		{[]string{"comms", id, "--template", "tweet"}, 2, ""},
+		{[]string{"incidents"}, 0, "DB corrupt"},
+		{[]string{"timeline", id}, 0, "note: bridge call open"},
+		{[]string{"timeline", "verify", id}, 0, "hash chain intact"},
+		{[]string{"report", id}, 0, "| Skipped steps |"},
+		{[]string{"close", id}, 2, ""},
+		{[]string{"close", id, "--resolved", "--summary", "restored"}, 0, "resolved"},
+		{[]string{"close", id, "--resolved"}, 1, ""},
+		{[]string{"note", id, "too", "late"}, 1, ""},
+		{[]string{"report", "INC-NOPE"}, 2, ""},
+	}
+	for _, st := range steps {
+		code, out, errs := incCmd(t, dir, st.args...)
+		if code != st.wantCode || !strings.Contains(out, st.wantOut) && st.wantOut != "| Skipped steps |" {
+			t.Errorf("%v: exit %d (want %d)\nstdout: %s\nstderr: %s", st.args, code, st.wantCode, out, errs)
+		}
+		if code != 0 && errs == "" {
+			t.Errorf("%v: failed without saying why", st.args)
+		}
+	}
+
+	code, out, _ = incCmd(t, dir, "incidents", "--json")
+	var list []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0]["status"] != "resolved" ||
+		list[0]["operator"] != "tester (192.0.2.7)" || list[0]["elapsed_seconds"].(float64) < 600 {
+		t.Errorf("incidents --json: %d %s", code, out)
+	}
+	code, out, _ = incCmd(t, dir, "timeline", id, "--json")
+	var evs []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &evs) != nil || len(evs) < 10 {
+		t.Errorf("timeline --json: %d %.300s", code, out)
+	}
+	code, out, _ = incCmd(t, dir, "timeline", id, "--csv")
+	if code != 0 || !strings.HasPrefix(out, "seq,at,kind,phase,step,actor,text,data,hash\n") {
+		t.Errorf("timeline --csv: %d %.200s", code, out)
+	}
+	file := filepath.Join(t.TempDir(), "report.json")
+	if code, _, errs := incCmd(t, dir, "report", id, "--format", "json", "-o", file); code != 0 {
+		t.Fatalf("report -o: %d %s", code, errs)
+	}
+	var rep map[string]any
+	data, _ := os.ReadFile(file)
+	if json.Unmarshal(data, &rep) != nil || rep["status"] != "resolved" || rep["summary"] != "restored" {
+		t.Errorf("report json: %.300s", data)
+	}
+	if code, _, _ := incCmd(t, dir, "report", id, "-o", file); code != 2 {
+		t.Errorf("report over an existing file: exit %d", code)
+	}
+	code, out, _ = incCmd(t, dir, "report", id)
+	for _, want := range []string{"## Skipped steps", "no automated trading running", "## Failed steps", "no log access",
+		"## Root cause analysis", "| RTO | 4h00m |", "hash chain of all"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+func TestTimelineVerifyTampered(t *testing.T) {
+	dir := t.TempDir()
+	_, out, _ := incCmd(t, dir, "declare", "database-recovery", "--root", t.TempDir())
+	id := strings.TrimSpace(out)
+	for _, n := range []string{"one", "two", "three"} {
+		if code, _, errs := incCmd(t, dir, "note", id, n); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, incident.DBName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE events SET data = replace(data, 'two', 'TWO') WHERE seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, out, errs := incCmd(t, dir, "timeline", "verify", id)
+	if code != 1 || !strings.Contains(out, "BROKEN at event 3") {
+		t.Errorf("verify tampered: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = incCmd(t, dir, "timeline", "verify", id, "--json")
+	var res incident.VerifyResult
+	if code != 1 || json.Unmarshal([]byte(out), &res) != nil || res.OK || res.BadSeq != 3 {
+		t.Errorf("verify --json: %d %s", code, out)
+	}
+	if code, out, _ := incCmd(t, dir, "report", id); code != 1 || !strings.Contains(out, "does not verify") {
+		t.Errorf("report of a tampered timeline: exit %d", code)
+	}
+}
+
+func TestDeclareJSONAndDrills(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := incCmd(t, dir, "declare", "monthly-database-recovery-test", "--drill", "--json", "--scenario", "corrupt-db")
+	var rec map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &rec) != nil || rec["mode"] != "drill" || rec["drill_test"] != "database-backup-restore" {
+		t.Fatalf("declare --json: %d %s %s", code, out, errs)
+	}
+	if code, _, _ := incCmd(t, dir, "close", rec["id"].(string), "--resolved"); code != 0 {
+		t.Fatal("close")
+	}
+	code, out, _ = incCmd(t, dir, "drills", "--json")
+	var ds []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &ds) != nil || len(ds) != len(incident.Tests) {
+		t.Fatalf("drills --json: %d %s", code, out)
+	}
+	for _, d := range ds {
+		ran := d["id"] == "database-backup-restore"
+		if (d["last_incident"] == rec["id"]) != ran || d["overdue"] == ran {
+			t.Errorf("drill %v: %v", d["id"], d)
+		}
+	}
+	if code, out, _ := incCmd(t, dir, "drills"); code != 0 || !strings.Contains(out, "OVERDUE") || !strings.Contains(out, rec["id"].(string)) {
+		t.Errorf("drills: %d\n%s", code, out)
+	}
+	if code, _, _ := incCmd(t, dir, "drills", "--fail-overdue"); code != 1 {
+		t.Errorf("drills --fail-overdue: exit %d", code)
+	}
+	for _, bad := range [][]string{
+		{"declare", "complete-system-recovery", "--severity", "5"},
+		{"declare", "no-such-runbook"},
+		{"declare", "complete-system-recovery", "--detected-at", "yesterday-ish"},
+		{"declare", "complete-system-recovery", "--drill", "--test", "no-such-test"},
+		{"declare", "complete-system-recovery", "--test", "full-dr-simulation"},
+	} {
+		if code, _, _ := incCmd(t, dir, bad...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
+	}
+}
+
+func TestIncidentCommandsHelpAndEmptyState(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "never-created")
+	for _, c := range []string{"declare", "step", "note", "close", "incidents", "timeline", "report", "comms", "drills"} {
+		code, out, _ := incCmd(t, dir, c, "--help")
+		if code != 0 || !strings.Contains(out, "Exit codes:") || !strings.Contains(out, "--state-dir") {
+			t.Errorf("%s --help: %d\n%s", c, code, out)
+		}
+	}
+	if code, out, _ := incCmd(t, dir, "incidents"); code != 0 || !strings.Contains(out, "No incidents") {
+		t.Errorf("incidents with no state: %d %s", code, out)
+	}
+	if code, _, errs := incCmd(t, dir, "timeline", "verify", "X"); code != 2 || !strings.Contains(errs, "no state database") {
+		t.Errorf("verify with no state: %d %s", code, errs)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("a read-only command created the state directory")
+	}
+	junk := t.TempDir()
+	os.WriteFile(filepath.Join(junk, incident.DBName), []byte("not sqlite at all, but long enough"), 0o600)
+	if code, _, errs := incCmd(t, junk, "incidents"); code != 2 || !strings.Contains(errs, "not a drbook state database") {
+		t.Errorf("junk state file: %d %s", code, errs)
+	}
+}
