@@ -69,7 +69,7 @@ func incidentErr(cmd string, err error) error {
 	for _, e := range []error{incident.ErrNotFound, incident.ErrAmbiguous, incident.ErrUnknownStep, incident.ErrUnknownPhase,
 		incident.ErrReasonRequired, incident.ErrNotDatabase, incident.ErrNewerSchema, incident.ErrLocked, incident.ErrReadOnly} {
 		if errors.Is(err, e) {
-			return usageErr("%s: %v", cmd, err)
+			return usageErr("%s: %w", cmd, err)
 		}
 	}
 	return failed(fmt.Errorf("%s: %w", cmd, err))
