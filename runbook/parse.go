@@ -490,7 +490,13 @@ func (p *parser) detail(n ast.Node) {
 // "**Recovery Time Objective (RTO):** 4 hours", and under a "Severity N"
 // heading "**Response Time:** Immediate (< 15 minutes)".
 func (p *parser) scanObjectives(raw string, s *section, line int) {
+	if !strings.Contains(raw, "**") {
+		return
+	}
 	for i, l := range strings.Split(raw, "\n") {
+		if !strings.Contains(l, "**") {
+			continue
+		}
 		m := boldLineRE.FindStringSubmatch(l)
 		if m == nil {
 			continue

@@ -206,7 +206,6 @@ func builtinVar(n string) bool {
 var (
 	paramVarRE  = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
 	bracedVarRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-	assignRE    = regexp.MustCompile(`(?m)(?:^|[\s;&|(!{])(?:(?:export|local|readonly|declare|typeset)(?:\s+-\w+)*\s+)?([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=`)
 	forRE       = regexp.MustCompile(`(?m)\b(?:for|select)\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b`)
 	readRE      = regexp.MustCompile(`(?m)\bread\s+((?:-[A-Za-z]+\s+(?:\S+\s+)?)*)([A-Za-z_][A-Za-z0-9_ \t]*)`)
 	declRE      = regexp.MustCompile(`(?m)\b(?:export|local|readonly|declare|typeset)(?:\s+-\w+)*((?:\s+[A-Za-z_][A-Za-z0-9_]*)+)\s*(?:$|;)`)
@@ -237,21 +236,28 @@ func bracedVars(s string) []string {
 // them itself. It skips single-quoted text and comments, and ${X:-default}
 // forms, which do not need a value.
 func shellVars(code string) []string {
-	assigned := map[string]bool{}
-	for _, m := range assignRE.FindAllStringSubmatch(code, -1) {
-		assigned[m[1]] = true
+	if !strings.Contains(code, "$") {
+		return nil
 	}
-	for _, m := range forRE.FindAllStringSubmatch(code, -1) {
-		assigned[m[1]] = true
-	}
-	for _, m := range readRE.FindAllStringSubmatch(code, -1) {
-		for _, n := range strings.Fields(m[2]) {
-			assigned[n] = true
+	assigned := assignments(code)
+	if strings.Contains(code, "for") || strings.Contains(code, "select") {
+		for _, m := range forRE.FindAllStringSubmatch(code, -1) {
+			assigned[m[1]] = true
 		}
 	}
-	for _, m := range declRE.FindAllStringSubmatch(code, -1) {
-		for _, n := range strings.Fields(m[1]) {
-			assigned[n] = true
+	if strings.Contains(code, "read") {
+		for _, m := range readRE.FindAllStringSubmatch(code, -1) {
+			for _, n := range strings.Fields(m[2]) {
+				assigned[n] = true
+			}
+		}
+	}
+	if strings.Contains(code, "export") || strings.Contains(code, "local") || strings.Contains(code, "readonly") ||
+		strings.Contains(code, "declare") || strings.Contains(code, "typeset") {
+		for _, m := range declRE.FindAllStringSubmatch(code, -1) {
+			for _, n := range strings.Fields(m[1]) {
+				assigned[n] = true
+			}
 		}
 	}
 	var out []string
@@ -345,4 +351,42 @@ func sqlWrite(code string) string {
 		}
 	}
 	return ""
+}
+
+// assignments finds NAME=, NAME+= and NAME[i]= assignments in shell code
+// (after export, local and the like too, since those end in a space).
+func assignments(code string) map[string]bool {
+	out := map[string]bool{}
+	for i := 0; i < len(code); i++ {
+		if code[i] != '=' || i+1 < len(code) && code[i+1] == '=' {
+			continue
+		}
+		j := i
+		if j > 0 && code[j-1] == '+' {
+			j--
+		}
+		if j > 0 && code[j-1] == ']' {
+			k := strings.LastIndexByte(code[:j-1], '[')
+			if k < 0 {
+				continue
+			}
+			j = k
+		}
+		end := j
+		for j > 0 && isNameByte(code[j-1]) {
+			j--
+		}
+		if j == end || code[j] >= '0' && code[j] <= '9' {
+			continue
+		}
+		if j > 0 && !strings.ContainsRune(" \t\n;&|(!{", rune(code[j-1])) {
+			continue
+		}
+		out[code[j:end]] = true
+	}
+	return out
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
