@@ -108,6 +108,13 @@ func ReadStatement(path, format string) (Statement, error) {
 	if err != nil {
 		return Statement{}, fmt.Errorf("read statement: %w", err)
 	}
+	return ParseStatement(path, data, format)
+}
+
+// ParseStatement checks and reads a statement's bytes; path names it in
+// messages and, when format is "", helps detect the format.
+func ParseStatement(path string, data []byte, format string) (Statement, error) {
+	var err error
 	if format == "" {
 		if format, err = DetectFormat(path, data); err != nil {
 			return Statement{}, err
@@ -173,14 +180,14 @@ func parseIBKR(path string, data []byte) (map[string]Position, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				return nil, statementError(path, pe.Line, "%v", pe.Err)
 			}
-			return nil, statementError(path, line, "%v", err)
+			return nil, statementError(path, 0, "%v", err)
 		}
+		line, _ := r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
