@@ -119,6 +119,7 @@ func Declare(ctx context.Context, store *Store, rb *runbook.Runbook, opts Declar
 	rd := &redactor{}
 	rd.add(opts.Secrets...)
 	rd.add(EnvSecrets(opts.Root)...)
+	rd.add(PassphraseSecrets(opts.Vars, os.Getenv)...)
 	var vars map[string]string
 	if len(opts.Vars) > 0 {
 		vars = make(map[string]string, len(opts.Vars))
@@ -235,6 +236,7 @@ func Open(ctx context.Context, store *Store, id string, rb *runbook.Runbook, clo
 	rd := &redactor{}
 	rd.add(opts.Secrets...)
 	rd.add(EnvSecrets(d.Root)...)
+	rd.add(PassphraseSecrets(nil, os.Getenv)...)
 	in := &Incident{store: store, rb: rb, base: clock, clock: Scaled(clock, d.DeclaredAt, d.Speed),
 		actor: opts.Operator, redact: rd, state: st}
 	if !opts.Resume {

@@ -168,3 +168,32 @@ func EnvSecrets(root string) []string {
 	}
 	return out
 }
+
+// PassphraseSecrets returns the backup passphrase an action may use, from
+// DRBOOK_PASSPHRASE or the first line of DRBOOK_PASSPHRASE_FILE, looked up
+// in vars first and then with getenv (nil: none), so that it is redacted
+// wherever it might surface.
+func PassphraseSecrets(vars map[string]string, getenv func(string) string) []string {
+	get := func(k string) string {
+		if v := vars[k]; v != "" {
+			return v
+		}
+		if getenv != nil {
+			return getenv(k)
+		}
+		return ""
+	}
+	var out []string
+	if p := get("DRBOOK_PASSPHRASE"); p != "" {
+		out = append(out, p)
+	}
+	if f := get("DRBOOK_PASSPHRASE_FILE"); f != "" {
+		if b, err := os.ReadFile(f); err == nil {
+			line, _, _ := strings.Cut(string(b), "\n")
+			if line = strings.TrimRight(line, "\r"); line != "" {
+				out = append(out, line)
+			}
+		}
+	}
+	return out
+}

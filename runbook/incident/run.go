@@ -105,6 +105,7 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 		}
 	}
 	env.Secrets = append(env.Secrets, EnvSecrets(env.Root)...)
+	env.Secrets = append(env.Secrets, PassphraseSecrets(env.Vars, os.Getenv)...)
 	in.redact.add(env.Secrets...) // and the action redacts them too
 	env.IncidentID, env.Drill = st.ID, drill
 	if env.Operator == "" {

@@ -1,0 +1,3 @@
+package all
+
+import _ "github.com/drbook/drbook/runbook/incident" // notify (run by the incident engine)
