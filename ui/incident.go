@@ -24,6 +24,8 @@ import (
 // its own (capped) copy.
 const maxOutputLines = 5000
 
+const settledText = "Every step is settled. Press C (or enter) to close the incident and see the report."
+
 // runState is the action running now, if any.
 type runState struct {
 	id       int
@@ -183,8 +185,8 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 		if v.st.Status != incident.StatusOpen && !v.closedMsg {
 			v.closedMsg = true
 			v = v.setStatus(fmt.Sprintf("Incident %s. r: report   t: timeline   q: quit", strings.ToLower(string(v.st.Status))), false)
-		} else if v.allSettled() && !v.readOnly() && v.status == "" {
-			v = v.setStatus("Every step is settled. Press C to close the incident and see the report.", false)
+		} else if v.allSettled() && !v.readOnly() && v.st.Status == incident.StatusOpen && !v.statusBad {
+			v = v.setStatus(settledText, false)
 		}
 		var cmds []tea.Cmd
 		if first {
@@ -398,7 +400,7 @@ func (v incidentView) handleKey(k tea.KeyMsg) (incidentView, tea.Cmd) {
 		if key.Matches(k, keys.Enter, keys.Done, keys.Skip, keys.Fail, keys.Close) {
 			return v.setStatus("the incident is closed", true), nil
 		}
-	case key.Matches(k, keys.Close):
+	case key.Matches(k, keys.Close), key.Matches(k, keys.Enter) && v.allSettled():
 		p := newPrompt(v.c, promptClose, "", "Close the incident as RESOLVED: type 'yes' or the code "+shortCode(v.st.ID)+" (esc cancels):", "yes", shortCode(v.st.ID))
 		if !v.allSettled() {
 			closed, total := v.st.Progress()

@@ -1,0 +1,218 @@
+// Package e2e drives the built drbook binary in a real terminal (tmux at
+// 80x24) the way an operator would over SSH.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drbook/drbook/runbook/incident"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if _, err := exec.LookPath("tmux"); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: tmux not installed; skipping")
+			return 0
+		}
+		dir, err := os.MkdirTemp("", "drbook-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binary = filepath.Join(dir, "drbook")
+		out, err := exec.Command("go", "build", "-o", binary, "github.com/drbook/drbook").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: build: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// term is one tmux session running drbook.
+type term struct {
+	t    *testing.T
+	name string
+}
+
+func tmux(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("tmux", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// start runs drbook with args in a new 80x24 tmux session.
+func start(t *testing.T, stateDir string, args ...string) *term {
+	t.Helper()
+	name := fmt.Sprintf("drbook-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())
+	cmd := []string{"env", "DRBOOK_STATE_DIR=" + stateDir, "NO_COLOR=1", "TERM=xterm-256color", "USER=e2e", binary}
+	cmd = append(cmd, args...)
+	// remain-on-exit keeps the pane readable after drbook exits.
+	tmux(t, append([]string{"new-session", "-d", "-s", name, "-x", "80", "-y", "24"}, cmd...)...)
+	tmux(t, "set-option", "-t", name, "remain-on-exit", "on")
+	tm := &term{t: t, name: name}
+	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", name).Run() })
+	return tm
+}
+
+func (tm *term) screen() string {
+	return tmux(tm.t, "capture-pane", "-p", "-t", tm.name)
+}
+
+// waitFor waits until the screen shows every one of want.
+func (tm *term) waitFor(want ...string) string {
+	tm.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var s string
+	for time.Now().Before(deadline) {
+		s = tm.screen()
+		ok := true
+		for _, w := range want {
+			if !strings.Contains(s, w) {
+				ok = false
+			}
+		}
+		if ok {
+			return s
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tm.t.Fatalf("screen never showed %q; it shows:\n%s", want, s)
+	return ""
+}
+
+// settle waits until the screen stops changing and returns it.
+func (tm *term) settle() string {
+	tm.t.Helper()
+	prev := tm.screen()
+	for i := 0; i < 200; i++ {
+		time.Sleep(100 * time.Millisecond)
+		s := tm.screen()
+		if s == prev && !strings.Contains(s, "running") {
+			return s
+		}
+		prev = s
+	}
+	return prev
+}
+
+func (tm *term) keys(k ...string) { tmux(tm.t, append([]string{"send-keys", "-t", tm.name}, k...)...) }
+
+func (tm *term) typeLine(s string) {
+	tmux(tm.t, "send-keys", "-t", tm.name, "-l", s)
+	tm.keys("Enter")
+}
+
+func (tm *term) kill() { tmux(tm.t, "kill-session", "-t", tm.name) }
+
+// TestDrillKillResume runs the README's first command (drbook drill) in a
+// real terminal, drives the drill with keys, kills the terminal halfway,
+// resumes, drives it to its end and checks the exported report.
+func TestDrillKillResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: slow")
+	}
+	state := t.TempDir()
+	tm := start(t, state, "drill", "--trades", "200")
+	s := tm.waitFor("[DRILL]", "Activate the emergency kill switch", "enter: run kill-switch")
+	if !strings.Contains(s, "DRILL-") {
+		t.Fatalf("no drill id on screen:\n%s", s)
+	}
+	tm.keys("Enter")
+	tm.waitFor("DESTRUCTIVE")
+	tm.typeLine("y")
+	tm.waitFor("not confirmed")
+	tm.typeLine("yes")
+	tm.waitFor("OK: trading HALTED")
+	tm.waitFor("> [ ] Stop all automated")
+	tm.keys("Enter")
+	tm.waitFor("OK: shell")
+	tm.waitFor("> [ ] Notify key")
+
+	// The SSH link drops: the terminal goes away.
+	tm.kill()
+
+	store, err := incident.OpenStore(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	sums, err := store.Incidents(context.Background())
+	if err != nil || len(sums) != 1 || sums[0].Status != incident.StatusOpen {
+		t.Fatalf("after the kill: %v %+v, want one open drill", err, sums)
+	}
+	id := sums[0].ID
+
+	tm = start(t, state, "resume")
+	s = tm.waitFor(id, "[x] Activate the emergency", "[x] Stop all automated", "> [ ] Notify key")
+	if !strings.Contains(s, "[DRILL]") {
+		t.Fatalf("resumed screen does not say DRILL:\n%s", s)
+	}
+	drive(t, tm)
+
+	report := filepath.Join(state, "reports", id+".md")
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatalf("exported report: %v", err)
+	}
+	for _, want := range []string{"# Post-incident report: " + id, "resolved", "recovery-phase/restore"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	st, err := store.Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != incident.StatusResolved || st.Resumes < 1 {
+		t.Errorf("status %s resumes %d, want resolved after a resume", st.Status, st.Resumes)
+	}
+}
+
+// drive plays the rest of the drill as a newcomer would, from what the
+// screen says: enter on each step, 'yes' to confirm, a reason to skip a
+// step whose action failed, C and 'yes' to close, then the report.
+func drive(t *testing.T, tm *term) {
+	t.Helper()
+	for i := 0; i < 120; i++ {
+		s := tm.settle()
+		switch {
+		case strings.Contains(s, "Post-incident report"):
+			tm.keys("q") // leave the report pager
+			tm.settle()
+			tm.keys("q")
+			return
+		case strings.Contains(s, "Close the incident as RESOLVED"):
+			tm.typeLine("yes")
+		case strings.Contains(s, "DESTRUCTIVE:"):
+			tm.typeLine("yes")
+		case strings.Contains(s, "Every step is settled"):
+			tm.keys("C")
+		case strings.Contains(s, "NOT IMPLEMENTED") || strings.Contains(s, "  FAILED") || strings.Contains(s, "Action error"):
+			if strings.Contains(s, "(d: done, it is a finding") {
+				tm.keys("d") // a check that found the damage: a finding
+				continue
+			}
+			tm.keys("s")
+			tm.waitFor("why?")
+			tm.typeLine("action not available in this drill")
+		default:
+			tm.keys("Enter")
+		}
+	}
+	t.Fatalf("the drill did not end; screen:\n%s", tm.screen())
+}
