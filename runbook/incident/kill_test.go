@@ -2,10 +2,12 @@ package incident_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,6 +27,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childAppend())
 	case "run":
 		os.Exit(childRun())
+	case "readonly":
+		os.Exit(childReadOnly())
 	default:
 		os.Exit(2)
 	}
@@ -195,5 +199,63 @@ func TestResumeMarksKilledActionInterrupted(t *testing.T) {
 	must(t, in3.StartStep("assessment/scope"))
 	if res, err := s.Verify(ctx, in.ID()); err != nil || !res.OK {
 		t.Errorf("verify: %+v %v", res, err)
+	}
+}
+
+// childReadOnly tries to record in a state database it may not write.
+func childReadOnly() int {
+	s, err := incident.OpenStore(os.Getenv("DRBOOK_CHILD_DIR"))
+	if err == nil {
+		_, err = incident.Declare(ctx, s, testRunbook(), incident.DeclareOptions{ID: "INC-RO"}, incident.NewManualClock(t0))
+	}
+	switch {
+	case errors.Is(err, incident.ErrReadOnly):
+		fmt.Println("read-only:", err)
+		return 0
+	case err == nil:
+		fmt.Println("wrote to a read-only database")
+	default:
+		fmt.Println("other error:", err)
+	}
+	return 1
+}
+
+// TestReadOnlyStateDatabase runs, as an unprivileged user, a process that
+// may read but not write the state database (root ignores permissions).
+func TestReadOnlyStateDatabase(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the child as nobody; as a normal user TestOpenStoreRefusesBadFiles covers it")
+	}
+	base, err := os.MkdirTemp("", "drbook-ro-")
+	must(t, err)
+	defer os.RemoveAll(base)
+	must(t, os.Chmod(base, 0o755))
+	bin := filepath.Join(base, "incident.test")
+	data, err := os.ReadFile(os.Args[0])
+	must(t, err)
+	must(t, os.WriteFile(bin, data, 0o755))
+	dir := filepath.Join(base, "state")
+	s, err := incident.OpenStore(dir)
+	must(t, err)
+	id := sixEvents(t, s)
+	s.Close()
+	must(t, os.Chmod(dir, 0o755))
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range files {
+		must(t, os.Chmod(f, 0o644))
+	}
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = []string{"DRBOOK_INCIDENT_CHILD=readonly", "DRBOOK_CHILD_DIR=" + dir, "HOME=" + base}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	t.Logf("child: %s", out)
+	if err != nil || !strings.HasPrefix(string(out), "read-only:") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	s, err = incident.OpenStore(dir)
+	must(t, err)
+	defer s.Close()
+	if res, err := s.Verify(ctx, id); err != nil || !res.OK || res.Events != 6 {
+		t.Errorf("after the refused write: %+v %v", res, err)
 	}
 }
