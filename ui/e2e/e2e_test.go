@@ -216,3 +216,81 @@ func drive(t *testing.T, tm *term) {
 	}
 	t.Fatalf("the drill did not end; screen:\n%s", tm.screen())
 }
+
+const slowRunbook = `---
+id: slow-drill
+title: Slow Drill
+rto: 1h
+---
+
+# Slow Drill
+
+## Only Phase (0-60 minutes)
+
+- Wait for a slow thing
+
+  ` + "```sh {name=slow}" + `
+  echo "slow step started"
+  sleep 300
+  echo "never printed"
+  ` + "```" + `
+`
+
+// TestHangupCancelsAction drops the terminal while an action runs: the
+// action's process group is killed and the run is recorded as
+// interrupted; the drill stays open.
+func TestHangupCancelsAction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: slow")
+	}
+	state, books := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(books, "slow-drill.md"), []byte(slowRunbook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tm := start(t, state, "drill", "slow-drill", "--runbooks", books, "--scenario", "none", "--trades", "200")
+	tm.waitFor("Wait for a slow thing", "enter: run the sh")
+	tm.keys("Enter")
+	tm.waitFor("slow step started", "running")
+	pid := strings.TrimSpace(tmux(t, "display-message", "-p", "-t", tm.name, "#{pane_pid}"))
+	tm.kill()
+
+	// drbook records the interruption before it exits.
+	deadline := time.Now().Add(30 * time.Second)
+	for exec.Command("kill", "-0", pid).Run() == nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	store, err := incident.OpenStore(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	sums, err := store.Incidents(context.Background())
+	if err != nil || len(sums) != 1 {
+		t.Fatalf("incidents: %v %+v", err, sums)
+	}
+	st, err := store.Load(context.Background(), sums[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != incident.StatusOpen {
+		t.Errorf("drill status %s, want open", st.Status)
+	}
+	if len(st.Runs) != 1 {
+		t.Fatalf("runs: %+v", st.Runs)
+	}
+	r := st.Runs[0]
+	interrupted := r.Status == "interrupted" || r.Status == "failed" && strings.Contains(r.Error, "context canceled")
+	if !interrupted || strings.Contains(r.Output, "never printed") {
+		t.Errorf("run after hangup: status %q output %q; want it interrupted", r.Status, r.Output)
+	}
+	s := st.Step("only-phase/slow")
+	if s == nil || s.Status == incident.StepDone || s.Status == incident.StepRunning {
+		t.Errorf("step after hangup: %+v", s)
+	}
+	// The shell's process group is gone: no sleep 300 is left.
+	out, _ := exec.Command("pgrep", "-f", "sleep 300").Output()
+	if len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("the action's processes survived the hangup: %s", out)
+	}
+	t.Logf("run recorded as %q (%s); step %s", r.Status, r.Error, s.Status)
+}
