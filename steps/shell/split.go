@@ -27,8 +27,8 @@ func splitSQL(code string) ([]segment, error) {
 		lineStart  = true
 	)
 	flush := func() {
-		if hasContent {
-			out = append(out, segment{text: strings.TrimSpace(stmt.String()), line: start})
+		if t := strings.TrimSpace(stmt.String()); hasContent && t != "" {
+			out = append(out, segment{text: t, line: start})
 		}
 		stmt.Reset()
 		hasContent = false
@@ -49,7 +49,7 @@ func splitSQL(code string) ([]segment, error) {
 			line++
 			lineStart = true
 			stmt.WriteByte(c)
-		case c == ' ' || c == '\t' || c == '\r':
+		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
 			stmt.WriteByte(c)
 		case c == '-' && i+1 < n && code[i+1] == '-':
 			j := strings.IndexByte(code[i:], '\n')

@@ -2,6 +2,7 @@ package shell
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -45,4 +46,24 @@ func TestSplitSQL(t *testing.T) {
 			t.Errorf("%q: no error", bad)
 		}
 	}
+}
+
+// FuzzSplitSQL: any block splits or is refused, never panics, and every
+// segment starts on a line of the block.
+func FuzzSplitSQL(f *testing.F) {
+	f.Add("PRAGMA integrity_check;\n.restore /b/q.db\nSELECT 'a;b' -- x;\n/* ; */ FROM t;")
+	f.Add("CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1; END;")
+	f.Add(".tables\n[x;y] `z` \"w\"")
+	f.Fuzz(func(t *testing.T, code string) {
+		segs, err := splitSQL(code)
+		if err != nil {
+			return
+		}
+		lines := strings.Count(code, "\n") + 1
+		for _, s := range segs {
+			if s.line < 1 || s.line > lines || strings.TrimSpace(s.text) == "" {
+				t.Fatalf("segment %+v in %d lines", s, lines)
+			}
+		}
+	})
 }
