@@ -147,6 +147,7 @@ type section struct {
 	group  string
 	ref    bool // contacts, templates: shown on demand, never phases
 	phase  *Phase
+	last   *Phase // the last phase of a bold phase list in this section
 	detail []string
 	phases int // phases created in this section or below
 }
@@ -392,6 +393,10 @@ func (p *parser) heading(h *ast.Heading) {
 // sectionPhase returns the phase of a heading section, creating it when
 // its first step appears.
 func (p *parser) sectionPhase(s *section) *Phase {
+	if s.phase == nil && s.last != nil {
+		// Steps after a bold phase list belong to its last phase.
+		return s.last
+	}
 	if s.phase == nil {
 		title := s.title
 		if s == p.implicit {
@@ -573,6 +578,7 @@ func (p *parser) list(l *ast.List) {
 		for it := l.FirstChild(); it != nil; it = it.NextSibling() {
 			ph := p.newPhase(p.plain(it.FirstChild()), "", p.fileLine(p.idx(it.Pos())), s.title)
 			p.countPhase()
+			s.last = ph
 			var detail []string
 			for c := it.FirstChild().NextSibling(); c != nil; c = c.NextSibling() {
 				switch c := c.(type) {
@@ -835,6 +841,7 @@ func blockTitle(b *Block, phase string) string {
 	if b.Lang == "drbook" && b.Action != "" {
 		return "Run " + b.Action
 	}
+	first := ""
 	for _, l := range strings.Split(b.Code, "\n") {
 		t := strings.TrimSpace(l)
 		if t == "" || strings.HasPrefix(t, "#!") {
@@ -847,7 +854,18 @@ func blockTitle(b *Block, phase string) string {
 				}
 			}
 		}
+		first = t
 		break
+	}
+	if k := kindOf(b); first != "" && (k == KindShell || k == KindSQL) {
+		// No comment to name it: its first line says what it does.
+		if r := []rune(first); len(r) > 60 {
+			first = string(r[:59]) + "…"
+		}
+		if k == KindShell {
+			return "$ " + first
+		}
+		return first
 	}
 	switch kindOf(b) {
 	case KindShell:

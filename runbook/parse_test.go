@@ -748,3 +748,17 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+func TestStepsAfterPhaseListJoinItsLastPhase(t *testing.T) {
+	rb := MustParse(t, "# T\n## Procedure\n1. **One (0-1 hours)**\n   - a\n2. **Two (1-2 hours)**\n   - b\n\n```sh\necho after\n```\n\n- c\n## Next\n- d\n", "t.md")
+	var got []string
+	for _, ph := range rb.Phases {
+		for _, st := range ph.Steps {
+			got = append(got, ph.ID+":"+st.Title)
+		}
+	}
+	want := []string{"one:a", "two:b", "two:$ echo after", "two:c", "next:d"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("steps = %v, want %v", got, want)
+	}
+}
