@@ -198,7 +198,8 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		bo.infof("restored %s", p)
 	}
 	if contains(res.Parts, PartDB) {
-		if err := checkDBURI(ctx, rwURI(filepath.Join(root, "data", "quantai.db")), false); err != nil {
+		bo.infof("quick_check on the restored database")
+		if err := checkDB(ctx, filepath.Join(root, "data", "quantai.db"), false); err != nil {
 			return res, fmt.Errorf("restore: restored database: %w (the original is at %s)", err, res.Aside[0])
 		}
 	}

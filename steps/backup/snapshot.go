@@ -171,16 +171,12 @@ func checkDB(ctx context.Context, path string, full bool) error {
 }
 
 func checkDBURI(ctx context.Context, uri string, full bool) error {
-	path := uri
 	db, err := sql.Open("sqlite", uri)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, "PRAGMA cache_size = -32768"); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCheckFailed, path, err)
-	}
 	res, err := integrity(ctx, db, full)
 	if err != nil {
 		return err
