@@ -1,0 +1,230 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/muesli/termenv"
+
+	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/steps"
+)
+
+func keyMsg(s string) tea.KeyMsg {
+	switch s {
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "down":
+		return tea.KeyMsg{Type: tea.KeyDown}
+	case "up":
+		return tea.KeyMsg{Type: tea.KeyUp}
+	case "right":
+		return tea.KeyMsg{Type: tea.KeyRight}
+	case "ctrl+c":
+		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+func testCommon() *common { return newCommon(true, termenv.Ascii, nil) }
+
+// TestHeaderWords: without colour the pace still reads in words.
+func TestHeaderWords(t *testing.T) {
+	c := testCommon()
+	for _, tc := range []struct {
+		pace pace
+		left time.Duration
+		want string
+	}{
+		{paceOnTrack, 10 * time.Minute, "Immediate 10m left ON TRACK"},
+		{paceAtRisk, 2 * time.Minute, "Immediate 2m left AT RISK"},
+		{paceOverdue, -3 * time.Minute, "Immediate over by 3m OVERDUE"},
+	} {
+		h := headerVM{ID: "INC-1", Drill: true, Severity: 1, Title: "t", Phase: "Immediate",
+			PhaseLeft: tc.left, PhasePace: tc.pace,
+			RTO: clockVM{Set: true, Left: time.Hour, Pace: paceOnTrack}}
+		out := viewHeader(c, h, 80)
+		if !strings.Contains(out, tc.want) || !strings.Contains(out, "[DRILL]") || !strings.Contains(out, "RTO 1h00m left") {
+			t.Errorf("header for %v:\n%s\nwant %q", tc.pace, out, tc.want)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if w := len([]rune(l)); w != 80 {
+				t.Errorf("header line is %d wide, want 80: %q", w, l)
+			}
+		}
+	}
+	h := headerVM{ID: "INC-1", RTO: clockVM{Set: true, Done: true, Left: -time.Minute}, MTD: clockVM{Set: true, Done: true, Left: time.Hour}}
+	out := viewHeader(c, h, 80)
+	if !strings.Contains(out, "[LIVE]") || !strings.Contains(out, "RTO MISSED") || !strings.Contains(out, "MTD MET") {
+		t.Errorf("live header:\n%s", out)
+	}
+}
+
+func TestObjectivePace(t *testing.T) {
+	for _, tc := range []struct {
+		o    incident.Objective
+		want pace
+	}{
+		{incident.Objective{Objective: 4 * time.Hour, Remaining: 3 * time.Hour, Verdict: incident.Running}, paceOnTrack},
+		{incident.Objective{Objective: 4 * time.Hour, Remaining: 30 * time.Minute, Verdict: incident.Running}, paceAtRisk},
+		{incident.Objective{Objective: 4 * time.Hour, Remaining: -time.Minute, Verdict: incident.Running}, paceOverdue},
+	} {
+		if got := objectiveVM(tc.o).Pace; got != tc.want {
+			t.Errorf("%+v: pace %v, want %v", tc.o, got, tc.want)
+		}
+	}
+}
+
+// TestConfirmNeedsTypedCode: a destructive action is never one key away.
+func TestConfirmNeedsTypedCode(t *testing.T) {
+	c := testCommon()
+	p := newPrompt(c, promptConfirm, "s1", "confirm", "AB12", "yes")
+	var done bool
+	var cmd tea.Cmd
+	for _, k := range []string{"y", "enter"} {
+		p, cmd, done = p.update(keyMsg(k))
+	}
+	if done || cmd != nil || !strings.Contains(p.errMsg, "not confirmed") {
+		t.Fatalf("'y' confirmed: done=%v err=%q", done, p.errMsg)
+	}
+	for _, k := range []string{"A", "B", "1", "2", "enter"} {
+		p, cmd, done = p.update(keyMsg(k))
+	}
+	if !done || cmd == nil {
+		t.Fatal("the incident code did not confirm")
+	}
+	if m := cmd().(promptDoneMsg); m.kind != promptConfirm || m.stepID != "s1" {
+		t.Errorf("confirmation: %+v", m)
+	}
+	p = newPrompt(c, promptConfirm, "s1", "confirm", "AB12", "yes")
+	_, cmd, done = p.update(keyMsg("esc"))
+	if !done || cmd != nil {
+		t.Error("esc must cancel without confirming")
+	}
+}
+
+func TestSkipNeedsReason(t *testing.T) {
+	p := newPrompt(testCommon(), promptSkip, "s1", "why?")
+	p, cmd, done := p.update(keyMsg("enter"))
+	if done || cmd != nil || p.errMsg == "" {
+		t.Fatal("an empty reason was accepted")
+	}
+	for _, k := range []string{"n", "o", "enter"} {
+		p, cmd, done = p.update(keyMsg(k))
+	}
+	if !done || cmd().(promptDoneMsg).value != "no" {
+		t.Fatal("the reason was not submitted")
+	}
+}
+
+func TestHomeChoices(t *testing.T) {
+	c := testCommon()
+	h := newHome(c, false).setData(HomeData{
+		Runbooks: []RunbookItem{{ID: "complete-system-recovery", Title: "Complete System Recovery"}, {ID: "db", Title: "DB"}},
+		Open:     []IncidentItem{{ID: "DRILL-1", Title: "x", Drill: true}},
+	})
+	view := h.view(80, 24)
+	if !strings.Contains(view, "> Start a drill: Complete System Recovery, fault corrupt-db") {
+		t.Fatalf("the default drill is not the first, selected choice:\n%s", view)
+	}
+	want := []homeChoiceMsg{{act: actQuickDrill}, {act: actForm}, {act: actResume, id: "DRILL-1"},
+		{act: actRunbook, id: "complete-system-recovery"}, {act: actRunbook, id: "db"}, {act: actRunbook, id: "db"}}
+	for i, w := range want {
+		if i > 0 {
+			h, _ = h.update(keyMsg("down"))
+		}
+		_, cmd := h.update(keyMsg("enter"))
+		if got := cmd().(homeChoiceMsg); got != w {
+			t.Errorf("entry %d: %+v, want %+v", i, got, w)
+		}
+	}
+}
+
+func TestFormSpec(t *testing.T) {
+	c := testCommon()
+	d := HomeData{Runbooks: []RunbookItem{{ID: "a"}, {ID: "complete-system-recovery"}},
+		Faults: []FaultItem{{Name: "corrupt-db"}, {Name: "missing-env"}}}
+	f := newForm(c, false, d, "complete-system-recovery")
+	s, err := f.spec()
+	if err != nil || s.Runbook != "complete-system-recovery" || !s.Drill || s.Scenario != "corrupt-db" || s.Speed != 1 {
+		t.Fatalf("default spec %+v %v", s, err)
+	}
+	f, _ = f.update(keyMsg("down")) // mode: cannot go live without --live
+	f, _ = f.update(keyMsg("right"))
+	if !strings.Contains(f.errMsg, "--live") {
+		t.Errorf("switching to live without --live: %q", f.errMsg)
+	}
+	f, _ = f.update(keyMsg("down")) // scenario
+	f, _ = f.update(keyMsg("right"))
+	f, _ = f.update(keyMsg("down")) // speed
+	f, _ = f.update(keyMsg("right"))
+	f.field = fieldDetected
+	f = f.focus()
+	for _, r := range "20m" {
+		f, _ = f.update(keyMsg(string(r)))
+	}
+	s, err = f.spec()
+	if err != nil || s.Scenario != "missing-env" || s.Speed != 10 || s.DetectedAgo != 20*time.Minute {
+		t.Fatalf("spec %+v %v", s, err)
+	}
+	if _, err := parseAgo("soon"); err == nil {
+		t.Error("parseAgo accepted 'soon'")
+	}
+}
+
+// TestRootStates walks the root model's states without a terminal.
+func TestRootStates(t *testing.T) {
+	m := New(Options{NoColor: true})
+	if m.State() != "home" {
+		t.Fatalf("start state %s", m.State())
+	}
+	next, _ := m.Update(homeLoadedMsg{data: HomeData{Runbooks: []RunbookItem{{ID: DefaultRunbook}}}})
+	m = next.(Model)
+	next, _ = m.Update(homeChoiceMsg{act: actForm})
+	m = next.(Model)
+	if m.State() != "form" {
+		t.Fatalf("after choosing the form: %s", m.State())
+	}
+	next, _ = m.Update(keyMsg("esc"))
+	m = next.(Model)
+	if m.State() != "home" {
+		t.Fatalf("esc from the form: %s", m.State())
+	}
+	next, cmd := m.Update(keyMsg("q"))
+	if cmd == nil {
+		t.Fatal("q on the home screen does not quit")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Fatal("q did not return tea.Quit")
+	}
+	_ = next
+	// A live incident without --live is refused before anything starts.
+	next, _ = m.Update(homeChoiceMsg{act: actForm})
+	m = next.(Model)
+	next, _ = m.Update(formStartMsg{spec: StartSpec{Runbook: "x", Drill: false}})
+	if mm := next.(Model); mm.State() != "form" || !strings.Contains(mm.err, "--live") {
+		t.Errorf("live start without --live: state %s err %q", mm.State(), mm.err)
+	}
+}
+
+// TestStaleRunEventsDropped: events of a run that is no longer current
+// (an earlier, cancelled run) never reach the output.
+func TestStaleRunEventsDropped(t *testing.T) {
+	v := newIncidentView(testCommon(), nil, nil, &Runs{})
+	v.run = &runState{id: 2, stepID: "s"}
+	v.outputs["s"] = []string{}
+	events := make(chan steps.Event)
+	close(events)
+	v, _ = v.update(runEventMsg{id: 1, evs: []steps.Event{{Line: "old"}}, ch: runChans{events: events}})
+	v, _ = v.update(runEventMsg{id: 2, evs: []steps.Event{{Line: "new"}, {Progress: &steps.Progress{Done: 1, Total: 2}}}, ch: runChans{events: events}})
+	if got := v.outputs["s"]; len(got) != 1 || got[0] != "new" {
+		t.Errorf("output %q, want only the current run's", got)
+	}
+	if v.run.progress == nil || v.run.progress.Total != 2 {
+		t.Error("progress not kept")
+	}
+}
