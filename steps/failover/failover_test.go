@@ -174,3 +174,33 @@ func TestAction(t *testing.T) {
 		t.Errorf("data %T", res.Data)
 	}
 }
+
+func TestPlanAlpacaToIBKR(t *testing.T) {
+	root := MustSandbox(t)
+	p, err := failover.Build(context.Background(), failover.Options{Root: root, From: "alpaca", To: "ibkr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alp, err := reconcile.ReadStatement(filepath.Join(root, reconcile.AlpacaStatement), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Rows) != len(alp.Positions) || len(p.Warnings) != 0 {
+		t.Fatalf("%d rows for %d Alpaca positions; %v", len(p.Rows), len(alp.Positions), p.Warnings)
+	}
+	for _, r := range p.Rows {
+		if r.FromQty == 0 || r.HedgeQty != abs(r.FromQty) || (r.FromQty > 0) != (r.HedgeSide == "sell") {
+			t.Errorf("%+v", r)
+		}
+		if r.HedgeQty != float64(int64(r.HedgeQty)) && !strings.Contains(r.Note, "fractional") {
+			t.Errorf("%s: fractional hedge at IBKR not flagged: %+v", r.Symbol, r)
+		}
+	}
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}

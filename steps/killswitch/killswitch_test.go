@@ -390,3 +390,44 @@ func TestAction(t *testing.T) {
 		t.Fatalf("release: %v %+v", err, res)
 	}
 }
+
+// TestEngageWhileDatabaseLocked: a hung trading process holds the write
+// lock. The flag file halts at once; the database failure is reported
+// after the busy timeout and nothing in the database changes.
+func TestEngageWhileDatabaseLocked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 5 s busy timeout")
+	}
+	root := MustSystem(t)
+	db := mustDB(t, root)
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := killswitch.Engage(context.Background(), opts(root))
+	if err != nil {
+		t.Fatalf("the flag file alone must halt: %v", err)
+	}
+	if !strings.Contains(strings.Join(st.Problems, ";"), "database not updated") || len(st.Cancelled) != 0 {
+		t.Fatalf("state %+v", st)
+	}
+	if _, err := os.Stat(filepath.Join(root, killswitch.FlagFile)); err != nil {
+		t.Fatal("no flag file")
+	}
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if v := queryString(t, root, `SELECT COUNT(*) FROM orders WHERE status IN ('open', 'pending')`); v != "3" {
+		t.Errorf("orders changed: %s open", v)
+	}
+	// Once the lock is gone, engaging again finishes the job.
+	st, err = killswitch.Engage(context.Background(), opts(root))
+	if err != nil || len(st.Problems) != 0 || len(st.Cancelled) != 3 || st.Flag.DBError != "" {
+		t.Fatalf("second engage: %v %+v", err, st)
+	}
+}

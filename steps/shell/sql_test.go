@@ -292,3 +292,28 @@ func TestSQLRecoverDot(t *testing.T) {
 		t.Fatalf("second .recover: %v %+v", err, res)
 	}
 }
+
+func TestSQLDrill(t *testing.T) {
+	live := MustSystem(t, 2)
+	a, _ := steps.Lookup(steps.SQLAction)
+	res, err := a.Run(context.Background(), steps.Request{Env: steps.Env{Root: live, Drill: true}, Block: &runbook.Block{Lang: "sql", Code: "SELECT 1"}}, nil)
+	if !errors.Is(err, shell.ErrLiveRootInDrill) || res.Status != steps.StatusFailed {
+		t.Fatalf("live root in a drill: %v %+v", err, res)
+	}
+	sb := MustSystem(t, 2)
+	if err := os.WriteFile(filepath.Join(sb, shell.SandboxMarker), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "copy.db")
+	res, _ = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: sb, Drill: true}, Block: &runbook.Block{Lang: "sql", Code: ".backup " + outside}}, nil)
+	if res.Status != steps.StatusFailed || !strings.Contains(res.Summary, "outside the sandbox") {
+		t.Fatalf(".backup outside the sandbox: %+v", res)
+	}
+	if _, err := os.Stat(outside); err == nil {
+		t.Error("a drill wrote outside the sandbox")
+	}
+	res, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: sb, Drill: true}, Block: &runbook.Block{Lang: "sql", Code: "SELECT COUNT(*) FROM positions"}}, nil)
+	if err != nil || res.Status != steps.StatusOK {
+		t.Fatalf("sandbox: %v %+v", err, res)
+	}
+}
