@@ -12,7 +12,7 @@ import (
 // blockAttrs are the attributes drbook understands on a fenced block.
 var blockAttrs = map[string]bool{
 	"name": true, "id": true, "confirm": true, "timeout": true, "expect": true,
-	"drill": true, "cwd": true, "write": true, "interpreter": true,
+	"drill": true, "cwd": true, "write": true, "interpreter": true, "diagnostic": true,
 }
 
 // runmeAttrs are attributes Runme writes that drbook accepts and ignores,
@@ -167,16 +167,19 @@ func blockAttrsFrom(pairs [][2]string, file string, line int) (Attrs, Problems) 
 			if a.Name == "" {
 				a.Name = v
 			}
-		case "confirm", "write":
+		case "confirm", "write", "diagnostic":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
 				bad(k, v, "want true or false")
 				continue
 			}
-			if k == "confirm" {
+			switch k {
+			case "confirm":
 				a.Confirm = b
-			} else {
+			case "write":
 				a.Write = b
+			default:
+				a.Diagnostic = b
 			}
 		case "timeout":
 			d, err := ParseDuration(v)

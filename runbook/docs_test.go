@@ -60,7 +60,7 @@ func TestFormatDocExample(t *testing.T) {
 			t.Errorf("the example has no %s step", k)
 		}
 	}
-	for _, a := range []string{"name", "confirm", "timeout", "expect", "drill", "cwd", "write"} {
+	for _, a := range []string{"name", "confirm", "timeout", "expect", "drill", "cwd", "write", "diagnostic"} {
 		if !attrs[a] {
 			t.Errorf("the example does not use attribute %s", a)
 		}

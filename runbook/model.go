@@ -140,6 +140,11 @@ type Attrs struct {
 	Cwd         string        // working directory, relative to the system root
 	Write       bool          // SQL that changes data
 	Interpreter string        // shell interpreter, default "bash -euo pipefail"
+	// Diagnostic marks a step that looks and reports, such as an integrity
+	// check while assessing the damage: when it finds problems (a Result
+	// with StatusFailed and no error) the step is done, its findings being
+	// what it was for. An error carrying it out still fails the step.
+	Diagnostic bool
 	// Raw holds every attribute as written, known or not, for display and
 	// for validation of unknown names.
 	Raw map[string]string

@@ -321,7 +321,7 @@ func TestBlockAttributesBothSyntaxes(t *testing.T) {
 	rb := MustParse(t, "# A\n\n## P\n\n"+
 		"```sh { name=restore-db confirm=true timeout=10m expect=3 drill=simulate cwd=data interpreter=\"bash -eu\" }\necho a\n```\n\n"+
 		"```sh {\"name\":\"restore-db-2\",\"confirm\":true,\"timeout\":\"10m\",\"expect\":3,\"drill\":\"simulate\",\"cwd\":\"data\",\"interpreter\":\"bash -eu\"}\necho a\n```\n\n"+
-		"```sql {write=true confirm=true}\nDELETE FROM orders;\n```\n", "a.md")
+		"```sql {write=true confirm=true diagnostic}\nDELETE FROM orders;\n```\n", "a.md")
 	st := rb.Phases[0].Steps
 	if len(st) != 3 {
 		t.Fatalf("%d steps", len(st))
@@ -338,7 +338,7 @@ func TestBlockAttributesBothSyntaxes(t *testing.T) {
 	if st[0].ID != "p/restore-db" || st[1].ID != "p/restore-db-2" || st[0].Title != "restore-db" {
 		t.Errorf("ids %q %q, title %q", st[0].ID, st[1].ID, st[0].Title)
 	}
-	if a := st[2].Block.Attrs; !a.Write || !a.Confirm || st[2].Kind != runbook.KindSQL {
+	if a := st[2].Block.Attrs; !a.Write || !a.Confirm || !a.Diagnostic || st[2].Kind != runbook.KindSQL {
 		t.Errorf("sql attrs %+v", a)
 	}
 	if ps := rb.Validate(steps.Catalog{}); len(ps) != 0 {
