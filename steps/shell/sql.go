@@ -108,7 +108,11 @@ func (a SQL) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps
 	if req.Env.Drill && !IsSandbox(req.Env.Root) {
 		return failedResult("sql", &Error{Err: fmt.Errorf("%w: %s", ErrLiveRootInDrill, req.Env.Root), Hint: "drills run in a sandbox made by 'drbook demo' or 'drbook drill'"})
 	}
-	segs, err := splitSQL(b.Code)
+	code, err := ExpandSQL(b.Code, req.Env.Vars)
+	if err != nil {
+		return failedResult("sql", err)
+	}
+	segs, err := splitSQL(code)
 	if err != nil {
 		return failedResult("sql", err)
 	}
@@ -299,12 +303,13 @@ func (r *sqlRun) statements(ctx context.Context, segs []segment) error {
 }
 
 func (r *sqlRun) statement(ctx context.Context, conn *sql.Conn, s segment) error {
-	res := StatementResult{Line: s.line, SQL: s.text}
-	r.info(fmt.Sprintf("line %d: %s", s.line, oneLine(s.text)))
+	shown := Redact(s.text, r.req.Env.Secrets)
+	res := StatementResult{Line: s.line, SQL: shown}
+	r.info(fmt.Sprintf("line %d: %s", s.line, oneLine(shown)))
 	err := r.query(ctx, conn, s.text, &res)
 	if err != nil {
 		err = explainSQLError(err, r.out.Write)
-		res.Error = err.Error()
+		res.Error = Redact(err.Error(), r.req.Env.Secrets)
 		r.out.Statements = append(r.out.Statements, res)
 		r.print("Error: " + res.Error)
 		return fmt.Errorf("line %d: %w", s.line, err)
@@ -481,8 +486,8 @@ func (r *sqlRun) dot(ctx context.Context, s segment) error {
 	f := strings.Fields(s.text)
 	name := strings.ToLower(f[0])
 	args := f[1:]
-	res := StatementResult{Line: s.line, SQL: s.text}
-	r.info(fmt.Sprintf("line %d: %s", s.line, s.text))
+	res := StatementResult{Line: s.line, SQL: Redact(s.text, r.req.Env.Secrets)}
+	r.info(fmt.Sprintf("line %d: %s", s.line, res.SQL))
 	var err error
 	switch dotCommands[name] {
 	case dotDisplay:
@@ -711,4 +716,31 @@ func within(root, p string) bool {
 	}
 	rel, err := filepath.Rel(ar, ap)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+var sqlVar = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// ExpandSQL substitutes the runbook's variables written ${NAME} (or
+// ${NAME:-default}) into a SQL block. The bare $NAME form is left alone:
+// in SQLite it is a bind parameter. An unset variable without a default is
+// an error naming its line, and nothing runs.
+func ExpandSQL(code string, vars map[string]string) (string, error) {
+	var missing []string
+	out := sqlVar.ReplaceAllStringFunc(code, func(m string) string {
+		sub := sqlVar.FindStringSubmatch(m)
+		if v, ok := vars[sub[1]]; ok && v != "" {
+			return v
+		}
+		if sub[2] != "" {
+			return sub[3]
+		}
+		missing = append(missing, sub[1])
+		return m
+	})
+	if len(missing) > 0 {
+		name := missing[0]
+		line := 1 + strings.Count(code[:strings.Index(code, "${"+name)], "\n")
+		return "", &Error{Err: fmt.Errorf("line %d: ${%s} is not set", line, name), Hint: "give the runbook variable a value when declaring the incident"}
+	}
+	return out, nil
 }

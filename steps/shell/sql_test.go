@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -315,5 +316,31 @@ func TestSQLDrill(t *testing.T) {
 	res, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: sb, Drill: true}, Block: &runbook.Block{Lang: "sql", Code: "SELECT COUNT(*) FROM positions"}}, nil)
 	if err != nil || res.Status != steps.StatusOK {
 		t.Fatalf("sandbox: %v %+v", err, res)
+	}
+}
+
+func TestSQLVariables(t *testing.T) {
+	root := MustSystem(t, 4)
+	a, _ := steps.Lookup(steps.SQLAction)
+	env := steps.Env{Root: root, Vars: map[string]string{"SYMBOL": "SYM002", "TOKEN": "hunter2"}, Secrets: []string{"hunter2"}}
+	run := func(code string) (steps.Result, error) {
+		return a.Run(context.Background(), steps.Request{Env: env, Block: &runbook.Block{Lang: "sql", Code: code}}, nil)
+	}
+	res, err := run("SELECT quantity FROM positions WHERE symbol = '${SYMBOL}';\nSELECT '${LIMIT:-3}' AS lim, '$SYMBOL' AS b;")
+	if err != nil || res.Status != steps.StatusOK {
+		t.Fatalf("%v %+v", err, res)
+	}
+	st := res.Data.(shell.SQLOutput).Statements
+	if st[0].Rows[0][0] != "2" || st[1].Rows[0][0] != "3" || st[1].Rows[0][1] != "$SYMBOL" {
+		t.Errorf("rows %v %v", st[0].Rows, st[1].Rows)
+	}
+	res, err = run("SELECT 1;\nSELECT '${NOT_SET}';")
+	if err == nil || !strings.Contains(res.Summary, "line 2: ${NOT_SET} is not set") {
+		t.Fatalf("unset variable: %v %+v", err, res)
+	}
+	res, err = run("SELECT '${TOKEN}' AS t;")
+	b, _ := json.Marshal(res.Data)
+	if err != nil || strings.Contains(string(b), "hunter2") || !strings.Contains(string(b), "[REDACTED]") {
+		t.Errorf("secret recorded: %v %s", err, b)
 	}
 }
