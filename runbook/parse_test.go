@@ -762,3 +762,25 @@ func TestStepsAfterPhaseListJoinItsLastPhase(t *testing.T) {
 		t.Errorf("steps = %v, want %v", got, want)
 	}
 }
+
+// A notebook written for Runme loads and validates: its front matter and
+// its cells' JSON attributes are understood or accepted.
+func TestRunmeNotebook(t *testing.T) {
+	rb, err := runbook.ReadFile("../testdata/runme-example.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := rb.Validate(steps.Catalog{}); len(ps) != 0 {
+		t.Errorf("problems: %v", ps)
+	}
+	var ids []string
+	for _, ph := range rb.Phases {
+		for _, st := range ph.Steps {
+			ids = append(ids, st.ID+":"+string(st.Kind))
+		}
+	}
+	want := []string{"look-around/disk-space:shell", "look-around/list-data:shell", "query/open-orders:sql"}
+	if !reflect.DeepEqual(ids, want) {
+		t.Errorf("steps = %v, want %v", ids, want)
+	}
+}
