@@ -25,7 +25,7 @@ const (
 	KindActionStarted     Kind = "action_started"     // Step, Data.Action, Data.Mode, Data.Params
 	KindActionOutput      Kind = "action_output"      // Step, Data.Output (a chunk), Data.Truncated
 	KindActionFinished    Kind = "action_finished"    // Step, Data.Status, Summary, ExitCode, Duration, Error, BackupTime, Result
-	KindActionInterrupted Kind = "action_interrupted" // Step: the process running it died; it was not re-run
+	KindActionInterrupted Kind = "action_interrupted" // Step: its process died (or, Data.Status "cancelled", it was cancelled); it is not re-run
 	KindComms             Kind = "comms"              // Data.Comms: a filled communication template
 	KindClosed            Kind = "closed"             // Data.Outcome, Data.Text: the summary
 )

@@ -136,8 +136,11 @@ func (r *redactor) any(v any) any {
 }
 
 // EnvSecrets returns the values of root/.env that are treated as secrets:
-// every value of at least 4 characters except plain switches (true, false,
-// paper, live...). A missing .env yields none.
+// the values of keys named like credentials (KEY, SECRET, TOKEN, PASSWORD,
+// PASSPHRASE, CREDENTIAL, AUTH, PRIVATE, ACCOUNT...), URLs with a password
+// in them, and any other value that looks like a token (20 characters or
+// more of letters and digits, no spaces or slashes). Hosts, ports, paths and
+// log levels stay readable in recorded output. A missing .env yields none.
 func EnvSecrets(root string) []string {
 	if root == "" {
 		return nil
@@ -162,7 +165,8 @@ func EnvSecrets(root string) []string {
 		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
 			v = v[1 : len(v)-1]
 		}
-		if len(v) >= minSecretLen && !notSecret[strings.ToLower(v)] {
+		key, _, _ := strings.Cut(line, "=")
+		if secretEnvValue(strings.TrimSpace(key), v) {
 			out = append(out, v)
 		}
 	}
@@ -196,4 +200,38 @@ func PassphraseSecrets(vars map[string]string, getenv func(string) string) []str
 		}
 	}
 	return out
+}
+
+var secretKeyWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASS", "PASSPHRASE", "CREDENTIAL", "AUTH",
+	"PRIVATE", "ACCOUNT", "SIGNATURE", "COOKIE", "SESSION"}
+
+// secretEnvValue decides whether a .env value is a secret.
+func secretEnvValue(key, v string) bool {
+	if len(v) < minSecretLen || notSecret[strings.ToLower(v)] {
+		return false
+	}
+	k := strings.ToUpper(key)
+	for _, w := range secretKeyWords {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	if i := strings.Index(v, "://"); i > 0 {
+		if at := strings.LastIndex(v, "@"); at > i && strings.Contains(v[i+3:at], ":") {
+			return true // scheme://user:password@host
+		}
+	}
+	if len(v) < 20 || strings.ContainsAny(v, " /\\") {
+		return false
+	}
+	letters, digits := false, false
+	for _, r := range v {
+		switch {
+		case r >= '0' && r <= '9':
+			digits = true
+		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
+			letters = true
+		}
+	}
+	return letters && digits
 }

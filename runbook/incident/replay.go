@@ -105,6 +105,11 @@ func (st *State) apply(ev *Event) {
 		if r := st.openRun(ev.Step); r != nil {
 			r.Status = "interrupted"
 			r.Error = ev.Data.Reason
+			r.Summary = ev.Data.Summary
+			if ev.Data.Status == "cancelled" { // it ended then; after a crash the end is unknown
+				r.FinishedAt = ev.At
+				r.Duration = time.Duration(ev.Data.DurationMS) * time.Millisecond
+			}
 		}
 		if s := st.Step(ev.Step); s != nil && s.Status == StepRunning {
 			s.Status, s.Reason = StepInterrupted, ev.Data.Reason

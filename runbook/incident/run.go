@@ -160,7 +160,8 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 	default:
 		res, runErr = in.runAction(ctx, act, spec, step, stepID, env, params, confirmed, emit)
 	}
-	return res, in.finish(stepID, name, start, res, runErr)
+	canceled := errors.Is(ctx.Err(), context.Canceled)
+	return res, in.finish(stepID, name, step.Block.Attrs.Diagnostic, start, res, runErr, canceled)
 }
 
 // runAction runs a real action, streaming its redacted output to emit and,
@@ -244,9 +245,27 @@ func (in *Incident) flushOutputFinal(stepID, chunk string, dropped int64) {
 	})
 }
 
-// finish records the action's end and the step's outcome.
-func (in *Incident) finish(stepID, name string, start time.Time, res steps.Result, runErr error) error {
+// finish records the action's end and the step's outcome. An action
+// cancelled by the operator (or a hang-up) is recorded as interrupted, like
+// one whose process died; a diagnostic step whose check ran and found
+// problems is done, with its findings, since finding them was its job.
+func (in *Incident) finish(stepID, name string, diagnostic bool, start time.Time, res steps.Result, runErr error, canceled bool) error {
 	end := in.clock.Now()
+	if canceled {
+		reason := "cancelled while it ran"
+		if runErr != nil {
+			reason += ": " + runErr.Error()
+		}
+		reason += "; check its effect, then run, skip or fail the step"
+		err := in.record(context.Background(), func(st *State) ([]Event, error) {
+			return []Event{{Kind: KindActionInterrupted, At: end, Step: stepID, Data: EventData{Action: name, Reason: reason,
+				Status: "cancelled", Summary: res.Summary, DurationMS: end.Sub(start).Milliseconds()}}}, nil
+		})
+		if err != nil {
+			return errors.Join(runErr, fmt.Errorf("record the interruption of %s: %w", stepID, err))
+		}
+		return runErr
+	}
 	d := EventData{Action: name, Status: string(res.Status), Summary: res.Summary, ExitCode: res.ExitCode,
 		DurationMS: end.Sub(start).Milliseconds()}
 	if d.Status == "" {
@@ -273,6 +292,12 @@ func (in *Incident) finish(stepID, name string, start time.Time, res steps.Resul
 		step.Kind, step.Data.Text = KindStepDone, res.Summary
 	case steps.StatusSkipped:
 		step.Kind, step.Data.Reason = KindStepSkipped, res.Summary
+	case steps.StatusFailed:
+		if diagnostic && runErr == nil {
+			step.Kind, step.Data.Text = KindStepDone, "findings: "+res.Summary
+			break
+		}
+		fallthrough
 	default:
 		step.Kind, step.Data.Reason = KindStepFailed, res.Summary
 		if runErr != nil {

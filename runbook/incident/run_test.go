@@ -1,6 +1,7 @@
 package incident_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -241,4 +242,58 @@ func kindStrings(ks []incident.Kind) []string {
 		out[i] = string(k)
 	}
 	return out
+}
+
+func TestRunStepCancelledIsInterrupted(t *testing.T) {
+	s := MustStore(t)
+	rb := testRunbook()
+	rb.Phases[1].Steps[0].Block.Code = "echo started; sleep 5; echo finished"
+	in, err := incident.Declare(ctx, s, rb, incident.DeclareOptions{ID: "INC-CANCEL", Root: t.TempDir()}, incident.NewManualClock(t0))
+	must(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_, err = in.RunStep(runCtx, "assessment/scope", steps.Env{}, false, func(ev steps.Event) {
+		if ev.Line == "started" {
+			cancel() // the operator pressed x, or the SSH link dropped
+		}
+	})
+	if err == nil {
+		t.Fatal("a cancelled run returned no error")
+	}
+	st, err := s.Load(ctx, in.ID())
+	must(t, err)
+	step := st.Step("assessment/scope")
+	if step.Status != incident.StepInterrupted || len(st.Runs) != 1 || st.Runs[0].Status != "interrupted" ||
+		st.Runs[0].FinishedAt.IsZero() || strings.Contains(st.Runs[0].Output, "finished") {
+		t.Errorf("after cancel: step %s %q, runs %+v", step.Status, step.Reason, st.Runs)
+	}
+	// Resuming finds nothing running to interrupt again.
+	in2, err := incident.Open(ctx, s, in.ID(), rb, incident.NewManualClock(t0), incident.OpenOptions{Resume: true})
+	must(t, err)
+	if n := strings.Count(strings.Join(kindStrings(kinds(t, s, in.ID())), " "), string(incident.KindActionInterrupted)); n != 1 {
+		t.Errorf("%d action_interrupted events", n)
+	}
+	must(t, in2.StartStep("assessment/scope"))
+}
+
+func TestDiagnosticStepWithFindingsIsDone(t *testing.T) {
+	s := MustStore(t)
+	rb := testRunbook()
+	rb.Phases[1].Steps[0].Block = block("sh", "echo 3 orphaned trades; exit 1", runbook.Attrs{Diagnostic: true})
+	rb.Phases[2].Steps[0].Block = block("sh", "echo broken; exit 1", runbook.Attrs{Confirm: true})
+	in, err := incident.Declare(ctx, s, rb, incident.DeclareOptions{ID: "INC-DIAG", Root: t.TempDir()}, incident.NewManualClock(t0))
+	must(t, err)
+	res, err := in.RunStep(ctx, "assessment/scope", steps.Env{}, false, nil)
+	if err != nil || res.Status != steps.StatusFailed {
+		t.Fatalf("diagnostic: %+v %v", res, err)
+	}
+	_, err = in.RunStep(ctx, "recovery/wipe", steps.Env{}, true, nil)
+	must(t, err)
+	st := in.State()
+	if d := st.Step("assessment/scope"); d.Status != incident.StepDone || !strings.HasPrefix(d.Reason, "findings: ") || st.Runs[0].Status != "failed" {
+		t.Errorf("diagnostic step: %s %q, run %s", d.Status, d.Reason, st.Runs[0].Status)
+	}
+	if w := st.Step("recovery/wipe"); w.Status != incident.StepFailed {
+		t.Errorf("ordinary failing step: %s", w.Status)
+	}
 }

@@ -22,13 +22,19 @@ func TestSecretsNeverRecorded(t *testing.T) {
 		alpacaKey  = "PKALPACA55555"
 		passphrase = "correct horse battery staple"
 	)
-	secrets := []string{dbPassword, openaiKey, alpacaKey, passphrase}
+	const (
+		sessionID = "sess"                 // short, but its key says secret
+		relayPass = "mailpw-42"            // a password inside a URL
+		buildRef  = "a9f3c2e1b7d4f6a8c0e2" // no secret-looking key, but looks like a token
+	)
+	secrets := []string{dbPassword, openaiKey, alpacaKey, passphrase, relayPass, buildRef}
 	dir := t.TempDir()
 	s, err := incident.OpenStore(dir)
 	must(t, err)
 	defer s.Close()
 	root := t.TempDir()
-	env := "OPENAI_API_KEY=" + openaiKey + "\nexport ALPACA_API_KEY=\"" + alpacaKey + "\"\nIBKR_HOST=127.0.0.1\nIBKR_PORT=7497\nTRADING_MODE=paper\n"
+	env := "OPENAI_API_KEY=" + openaiKey + "\nexport ALPACA_API_KEY=\"" + alpacaKey + "\"\nIBKR_HOST=127.0.0.1\nIBKR_PORT=7497\nTRADING_MODE=paper\nLOG_LEVEL=INFO\n" +
+		"DATABASE_PATH=data/quantai.db\nSESSION_ID=" + sessionID + "\nRELAY=smtp://mailer:" + relayPass + "@mail.example:25\nBUILD_REF=" + buildRef + "\n"
 	must(t, os.WriteFile(filepath.Join(root, ".env"), []byte(env), 0o600))
 	rb := testRunbook()
 	rb.Phases[1].Steps[0].Block.Code = `echo "connecting with pw=$DB_PASSWORD"; cat .env; echo "key ` + openaiKey + `" >&2`
@@ -106,7 +112,9 @@ func TestSecretsNeverRecorded(t *testing.T) {
 		}
 	}
 	out := string(exports["output of assessment/scope"])
-	if !strings.Contains(out, "pw=[REDACTED]") || !strings.Contains(out, "OPENAI_API_KEY=[REDACTED]") || !strings.Contains(out, "TRADING_MODE=paper") {
+	if !strings.Contains(out, "pw=[REDACTED]") || !strings.Contains(out, "OPENAI_API_KEY=[REDACTED]") || !strings.Contains(out, "TRADING_MODE=paper") ||
+		!strings.Contains(out, "IBKR_HOST=127.0.0.1") || !strings.Contains(out, "IBKR_PORT=7497") || !strings.Contains(out, "LOG_LEVEL=INFO") ||
+		!strings.Contains(out, "DATABASE_PATH=data/quantai.db") || !strings.Contains(out, "SESSION_ID=[REDACTED]") {
 		t.Errorf("shell output not redacted as expected:\n%s", out)
 	}
 	if st.Declaration.Vars["DB_PASSWORD"] != incident.Redacted || st.Declaration.Vars["TARGET"] != "primary" {
