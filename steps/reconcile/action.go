@@ -106,8 +106,8 @@ func Render(r Report) []string {
 			}
 			rows = append(rows, []string{b.Symbol, b.Broker, db, bq, qty(b.ImpliedQty), signed(b.Difference), money(b.Value), b.Reason})
 		}
-		out = append(out, "Breaks:")
-		out = append(out, shell.RenderTable([]string{"SYMBOL", "BROKER", "DB QTY", "BROKER QTY", "TRADES QTY", "DIFF", "VALUE@AVG", "REASON"}, rows)...)
+		out = append(out, "Breaks (quantities: database, broker statement, filled trades):")
+		out = append(out, shell.RenderTable([]string{"SYMBOL", "AT", "DB", "BROKER", "TRADES", "DIFF", "VALUE@AVG", "WHY"}, rows)...)
 		out = append(out, "")
 	}
 	for _, s := range r.Statements {

@@ -47,8 +47,10 @@ type Break struct {
 	Difference float64 `json:"difference"`
 	AvgPrice   float64 `json:"avg_price"`
 	// Value is |Difference| at the average price.
-	Value  float64 `json:"value"`
-	Reason string  `json:"reason"`
+	Value float64 `json:"value"`
+	// Reason names what disagrees: "db vs broker", "db vs trades",
+	// "not in db", "missing at broker", joined with "; ".
+	Reason string `json:"reason"`
 }
 
 // PendingTrade is a trade still pending: in flight when the system stopped.
@@ -211,18 +213,18 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			if math.Abs(b.Difference) > tol {
 				switch {
 				case !inDB:
-					reasons = append(reasons, "not in the database")
+					reasons = append(reasons, "not in db")
 				case q == 0 && p.qty != 0:
-					reasons = append(reasons, "missing from the broker statement")
+					reasons = append(reasons, "missing at broker")
 				default:
-					reasons = append(reasons, "database differs from broker")
+					reasons = append(reasons, "db vs broker")
 				}
 			}
 		} else {
 			b.Difference = imp - p.qty
 		}
 		if math.Abs(imp-p.qty) > tol {
-			reasons = append(reasons, "database differs from filled trades")
+			reasons = append(reasons, "db vs trades")
 		}
 		rep.Compared++
 		if len(reasons) == 0 {

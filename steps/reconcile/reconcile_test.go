@@ -56,7 +56,7 @@ func TestReconcileSandbox(t *testing.T) {
 	if b.Broker != "ibkr" || b.BrokerQty == nil || *b.BrokerQty-b.DBQty != 37 || b.ImpliedQty != *b.BrokerQty || b.Difference != 37 {
 		t.Errorf("break %+v", b)
 	}
-	if math.Abs(b.Value-37*b.AvgPrice) > 1e-6 || !strings.Contains(b.Reason, "broker") || !strings.Contains(b.Reason, "trades") {
+	if math.Abs(b.Value-37*b.AvgPrice) > 1e-6 || b.Reason != "db vs broker; db vs trades" {
 		t.Errorf("break value/reason %+v", b)
 	}
 	if drift.Compared != clean.Compared {
@@ -174,7 +174,7 @@ func TestReconcileAction(t *testing.T) {
 	if err != nil || res.Status != steps.StatusFailed || !strings.Contains(res.Summary, "1 BREAKS") || !strings.Contains(res.Summary, "pending trades") {
 		t.Fatalf("%v %+v", err, res)
 	}
-	if out := strings.Join(lines, "\n"); !strings.Contains(out, "SYMBOL  BROKER") || !strings.Contains(out, "+37") {
+	if out := strings.Join(lines, "\n"); !strings.Contains(out, "SYMBOL  AT") || !strings.Contains(out, "+37") {
 		t.Errorf("output:\n%s", out)
 	}
 	res, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"broker": "brokers/alpaca_positions.json"}}, nil)
