@@ -376,7 +376,10 @@ func Exec(ctx context.Context, c Command, emit steps.Emit) (Output, error) {
 	cmd := exec.Command(c.Interpreter[0], args...)
 	cmd.Dir = c.Dir
 	cmd.Env = c.Env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A new session (and so a new process group, id = pid): the whole
+	// group can be killed, and the block has no controlling terminal, so a
+	// sudo or ssh password prompt fails instead of taking over the TUI's.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return out, err
@@ -588,6 +591,11 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 
 func trimLine(b []byte, cut bool) []byte {
 	b = []byte(strings.TrimRight(string(b), "\r\n"))
+	// A progress line redrawn with carriage returns: keep what a terminal
+	// would show, the text after the last one.
+	if i := strings.LastIndexByte(string(b), '\r'); i >= 0 {
+		b = b[i+1:]
+	}
 	if cut {
 		b = append(b, " [line cut]"...)
 	}

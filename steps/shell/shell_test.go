@@ -84,6 +84,8 @@ func TestShellRuns(t *testing.T) {
 		{"unexpected exit", "exit 3\n", runbook.Attrs{}, steps.StatusFailed, 3, nil, nil},
 		{"vars and root", `echo "$BACKUP_NAME $DRBOOK_INCIDENT $(basename "$DRBOOK_ROOT") $(basename "$PWD")"`, runbook.Attrs{}, steps.StatusOK, 0, []string{"nightly INC-1 " + filepath.Base(root) + " " + filepath.Base(root)}, nil},
 		{"cwd", `basename "$PWD"`, runbook.Attrs{Cwd: "data"}, steps.StatusOK, 0, []string{"data"}, nil},
+		{"own session", `test "$(ps -o sid= -p $$ | tr -d ' ')" = "$$" && echo leader`, runbook.Attrs{}, steps.StatusOK, 0, []string{"leader"}, nil},
+		{"carriage returns", `printf '10%%\r50%%\r100%%\n'`, runbook.Attrs{}, steps.StatusOK, 0, []string{"100%"}, nil},
 		{"interpreter", "echo $0 | grep -q sh && echo plain", runbook.Attrs{Interpreter: "sh"}, steps.StatusOK, 0, []string{"plain"}, nil},
 	}
 	for _, tt := range tests {
