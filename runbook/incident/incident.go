@@ -247,7 +247,7 @@ func Open(ctx context.Context, store *Store, id string, rb *runbook.Runbook, clo
 		now := in.clock.Now()
 		evs := []Event{{Kind: KindResumed, At: now, Data: EventData{Host: host, PID: os.Getpid()}}}
 		for _, r := range st.Runs {
-			if r.FinishedAt.IsZero() && r.Status == "" {
+			if r.FinishedAt.IsZero() && r.Status == "" && !stillRunning(st, r.Step, host) {
 				evs = append(evs, Event{Kind: KindActionInterrupted, At: now, Step: r.Step, Data: EventData{Action: r.Action,
 					Reason: "drbook stopped while " + r.Action + " ran; it was not run again: check its effect, then run, skip or fail the step"}})
 			}
@@ -589,4 +589,22 @@ func (in *Incident) Notify(template, to string) (Message, error) {
 	}
 	msg.To, msg.Subject, msg.Body = in.redact.string(msg.To), in.redact.string(msg.Subject), in.redact.string(msg.Body)
 	return msg, nil
+}
+
+// stillRunning reports whether the process that started a step's action is
+// alive on this host and is drbook (the same executable): then the action
+// is not interrupted, another drbook is running it, and its end will be
+// recorded by that process.
+func stillRunning(st *State, step, host string) bool {
+	s := st.Step(step)
+	if s == nil || len(s.Runs) == 0 {
+		return false
+	}
+	pid, h := st.runProc[s.Runs[len(s.Runs)-1]], st.runHost[s.Runs[len(s.Runs)-1]]
+	if pid <= 0 || pid == os.Getpid() || h != host {
+		return false
+	}
+	self, err1 := os.Executable()
+	other, err2 := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return err1 == nil && err2 == nil && self == other
 }

@@ -259,3 +259,32 @@ func TestReadOnlyStateDatabase(t *testing.T) {
 		t.Errorf("after the refused write: %+v %v", res, err)
 	}
 }
+
+// TestResumeWhileTheActionStillRuns resumes an incident while the drbook
+// process running its action is alive: the action is not interrupted.
+func TestResumeWhileTheActionStillRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess test")
+	}
+	dir := t.TempDir()
+	s, err := incident.OpenStore(dir)
+	must(t, err)
+	defer s.Close()
+	in := MustDeclare(t, s, incident.SystemClock{}, incident.DeclareOptions{Root: t.TempDir()})
+	cmd, sc := startChild(t, "run", dir, in.ID())
+	if !sc.Scan() || sc.Text() != "started" {
+		t.Fatalf("child: %q", sc.Text())
+	}
+	in2, err := incident.Open(ctx, s, in.ID(), testRunbook(), incident.SystemClock{}, incident.OpenOptions{Resume: true})
+	must(t, err)
+	if got := in2.State().Step("assessment/scope").Status; got != incident.StepRunning {
+		t.Errorf("resumed while the child runs it: %s, want running", got)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	cmd.Wait()
+	in3, err := incident.Open(ctx, s, in.ID(), testRunbook(), incident.SystemClock{}, incident.OpenOptions{Resume: true})
+	must(t, err)
+	if got := in3.State().Step("assessment/scope").Status; got != incident.StepInterrupted {
+		t.Errorf("resumed after the child died: %s, want interrupted", got)
+	}
+}

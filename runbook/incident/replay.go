@@ -86,6 +86,12 @@ func (st *State) apply(ev *Event) {
 		if s := st.Step(ev.Step); s != nil {
 			s.Runs = append(s.Runs, len(st.Runs)-1)
 		}
+		if ev.Data.PID > 0 {
+			if st.runProc == nil {
+				st.runProc, st.runHost = map[int]int{}, map[int]string{}
+			}
+			st.runProc[len(st.Runs)-1], st.runHost[len(st.Runs)-1] = ev.Data.PID, ev.Data.Host
+		}
 	case KindActionOutput:
 		if r := st.openRun(ev.Step); r != nil {
 			r.Output += ev.Data.Output
@@ -159,5 +165,9 @@ func (st *State) clone() *State {
 	c.Notes = append([]Note(nil), st.Notes...)
 	c.Runs = append([]ActionRun(nil), st.Runs...)
 	c.Comms = append([]Message(nil), st.Comms...)
+	c.runProc, c.runHost = make(map[int]int, len(st.runProc)), make(map[int]string, len(st.runHost))
+	for k, v := range st.runProc {
+		c.runProc[k], c.runHost[k] = v, st.runHost[k]
+	}
 	return &c
 }

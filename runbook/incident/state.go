@@ -84,6 +84,11 @@ type State struct {
 
 	Resumes   int
 	LastEvent time.Time
+
+	// The process that started each run (index into Runs), for resume.
+	runProc map[int]int
+	runHost map[int]string
+
 	LastSeq   int64
 	Events    int
 }
