@@ -232,7 +232,7 @@ func (p Plan) JSON() []byte {
 func (p Plan) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Failover plan: %s → %s\n\n", strings.ToUpper(p.From), strings.ToUpper(p.To))
-	fmt.Fprintf(&b, "Created %s from %s. %s\n\n", p.Created.Format("2006-01-02 15:04:05Z"), p.Source, p.Note)
+	fmt.Fprintf(&b, "Created %s from %s.\n%s\n\n", p.Created.Format("2006-01-02 15:04:05Z"), p.Source, strings.Replace(p.Note, ": ", ":\n", 1))
 	b.WriteString("| Symbol | " + p.To + " symbol | " + p.From + " qty | Price | " + p.To + " now | Equivalent " + p.To + " qty | Hedge | Notional | Note |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---|---:|---|\n")
 	for _, r := range p.Rows {
