@@ -205,12 +205,10 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	if err := bw.Flush(); err != nil {
 		return nil, diskErr("backup: write archive", err)
 	}
-	if err := f.Sync(); err != nil {
-		return nil, diskErr("backup: fsync archive", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, diskErr("backup: close archive", err)
-	}
+	// fsync while the archive is read back: the read-back sees the same
+	// bytes either way (the page cache), and the two overlap.
+	syncErr := make(chan error, 1)
+	go func() { syncErr <- f.Sync() }()
 	sum := hex.EncodeToString(h.Sum(nil))
 
 	m := &Manifest{
@@ -228,7 +226,14 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	if err := verifyFile(ctx, tmp, o.Passphrase, m, func(done int64) {
 		o.emit(steps.Event{Progress: &steps.Progress{Phase: "verify", Done: done, Total: m.ArchiveSize, Unit: "bytes"}})
 	}); err != nil {
+		<-syncErr
 		return nil, fmt.Errorf("backup: read-back verification failed: %w", err)
+	}
+	if err := <-syncErr; err != nil {
+		return nil, diskErr("backup: fsync archive", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, diskErr("backup: close archive", err)
 	}
 	m.Verified = o.now().UTC()
 

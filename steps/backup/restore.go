@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -151,25 +152,42 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		return nil, errors.New("restore: nothing to restore")
 	}
 
-	// Check the staged database in full before anything changes.
+	// Check the staged database in full before anything changes. The
+	// staged files are fsynced, the integrity check runs, and the changes
+	// are described, all at once: they are independent.
+	var wg sync.WaitGroup
+	var syncErr, checkErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		syncErr = syncTree(stagedRoot)
+	}()
+	go func() {
+		defer wg.Done()
+		for _, p := range res.Parts {
+			res.Changes = append(res.Changes, describe(ctx, p, root, have[p])...)
+		}
+	}()
 	if contains(res.Parts, PartDB) {
 		bo.infof("integrity_check on the staged database")
-		if err := checkDB(ctx, have[PartDB], true); err != nil {
-			return nil, fmt.Errorf("restore: staged database: %w", err)
-		}
-		if o.Validate != nil {
-			problems, err := o.Validate(ctx, stagedRoot)
-			if err != nil {
-				return nil, fmt.Errorf("restore: validate staged data: %w", err)
-			}
-			if len(problems) > 0 {
-				return nil, &Error{Err: fmt.Errorf("restore: %w: %s", ErrCheckFailed, strings.Join(problems, "; ")),
-					Hint: "the backup's data fails validation; pick an older backup with --from, or inspect it with drbook verify"}
-			}
-		}
+		checkErr = checkDB(ctx, have[PartDB], true)
 	}
-	for _, p := range res.Parts {
-		res.Changes = append(res.Changes, describe(ctx, p, root, have[p])...)
+	wg.Wait()
+	if checkErr != nil {
+		return nil, fmt.Errorf("restore: staged database: %w", checkErr)
+	}
+	if syncErr != nil {
+		return nil, diskErr("restore: fsync staged files", syncErr)
+	}
+	if contains(res.Parts, PartDB) && o.Validate != nil {
+		problems, err := o.Validate(ctx, stagedRoot)
+		if err != nil {
+			return nil, fmt.Errorf("restore: validate staged data: %w", err)
+		}
+		if len(problems) > 0 {
+			return nil, &Error{Err: fmt.Errorf("restore: %w: %s", ErrCheckFailed, strings.Join(problems, "; ")),
+				Hint: "the backup's data fails validation; pick an older backup with --from, or inspect it with drbook verify"}
+		}
 	}
 	if o.DryRun {
 		bo.infof("dry run: nothing changed")
@@ -204,6 +222,30 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// syncTree fsyncs every regular file and directory under dir.
+func syncTree(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // a -wal or -shm of the database being checked came and went
+		}
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(p, "-wal") || strings.HasSuffix(p, "-shm") {
+			return nil
+		}
+		if d.IsDir() {
+			err = syncDir(p)
+		} else if d.Type().IsRegular() {
+			err = syncFile(p)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	})
 }
 
 // lockRoot takes an exclusive lock on the root for one restore at a time,
@@ -345,10 +387,6 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 			return diskErr("unpack "+name, err)
 		}
 		if _, err := io.CopyBuffer(out, body, buf); err != nil {
-			out.Close()
-			return diskErr("unpack "+name, err)
-		}
-		if err := out.Sync(); err != nil {
 			out.Close()
 			return diskErr("unpack "+name, err)
 		}
