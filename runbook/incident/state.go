@@ -89,8 +89,8 @@ type State struct {
 	runProc map[int]int
 	runHost map[int]string
 
-	LastSeq   int64
-	Events    int
+	LastSeq int64
+	Events  int
 }
 
 // PhaseState is a phase and its steps.
