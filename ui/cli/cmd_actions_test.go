@@ -17,19 +17,19 @@ import (
 	"github.com/drbook/drbook/ui/cli"
 )
 
-type cmdResult struct {
+type actionCmdResult struct {
 	code           int
 	stdout, stderr string
 }
 
-func runCmd(t *testing.T, stdin string, terminal bool, env map[string]string, args ...string) cmdResult {
+func runActionCmd(t *testing.T, stdin string, terminal bool, env map[string]string, args ...string) actionCmdResult {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := cli.Main(context.Background(), args, &cli.IO{
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, IsTerminal: terminal,
 		Getenv: func(k string) string { return env[k] },
 	})
-	return cmdResult{code, out.String(), errb.String()}
+	return actionCmdResult{code, out.String(), errb.String()}
 }
 
 func actionSandbox(t *testing.T, faults ...string) string {
@@ -50,18 +50,18 @@ func TestKillswitchCommand(t *testing.T) {
 	root := actionSandbox(t, "pending-orders")
 	env := map[string]string{"USER": "dana"}
 
-	r := runCmd(t, "", false, env, "killswitch", "status", "--root", root)
+	r := runActionCmd(t, "", false, env, "killswitch", "status", "--root", root)
 	if r.code != 0 || !strings.Contains(r.stdout, "not engaged") {
 		t.Fatalf("status before: %+v", r)
 	}
-	r = runCmd(t, "", false, env, "killswitch", "on", "--root", root, "--reason", "ibkr outage")
+	r = runActionCmd(t, "", false, env, "killswitch", "on", "--root", root, "--reason", "ibkr outage")
 	if r.code != 0 || !strings.Contains(r.stdout, "ENGAGED") || !strings.Contains(r.stdout, "done:      cancelled") {
 		t.Fatalf("on: %+v", r)
 	}
 	if _, err := os.Stat(filepath.Join(root, killswitch.FlagFile)); err != nil {
 		t.Fatal("no flag file")
 	}
-	r = runCmd(t, "", false, env, "killswitch", "status", "--root", root, "--json")
+	r = runActionCmd(t, "", false, env, "killswitch", "status", "--root", root, "--json")
 	var st killswitch.State
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 0 || !st.Engaged || st.Flag.Who != "dana" || st.Flag.Why != "ibkr outage" || st.DB.OpenOrders != 0 {
 		t.Fatalf("status --json: %v %+v", err, r)
@@ -85,7 +85,7 @@ func TestKillswitchCommand(t *testing.T) {
 			if tt.name == "bad mode" {
 				mode = "maybe"
 			}
-			r := runCmd(t, tt.stdin, tt.terminal, env, append([]string{"killswitch", mode, "--root", root}, tt.args...)...)
+			r := runActionCmd(t, tt.stdin, tt.terminal, env, append([]string{"killswitch", mode, "--root", root}, tt.args...)...)
 			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
 				t.Fatalf("got %+v, want exit %d and %q", r, tt.code, tt.want)
 			}
@@ -94,7 +94,7 @@ func TestKillswitchCommand(t *testing.T) {
 			}
 		})
 	}
-	r = runCmd(t, "RELEASE\n", true, env, "killswitch", "off", "--root", root, "--reason", "restored and reconciled")
+	r = runActionCmd(t, "RELEASE\n", true, env, "killswitch", "off", "--root", root, "--reason", "restored and reconciled")
 	if r.code != 0 || !strings.Contains(r.stdout, "Type RELEASE") || !strings.Contains(r.stdout, "not engaged") {
 		t.Fatalf("off: %+v", r)
 	}
@@ -102,14 +102,14 @@ func TestKillswitchCommand(t *testing.T) {
 
 func TestKillswitchCommandWithoutDatabase(t *testing.T) {
 	root := actionSandbox(t, "delete-db")
-	r := runCmd(t, "", false, nil, "killswitch", "on", "--root", root)
+	r := runActionCmd(t, "", false, nil, "killswitch", "on", "--root", root)
 	if r.code != 1 || !strings.Contains(r.stdout, "PROBLEM:   database not updated") {
 		t.Fatalf("got %+v", r)
 	}
 	if _, err := os.Stat(filepath.Join(root, killswitch.FlagFile)); err != nil {
 		t.Fatal("the flag file alone must halt")
 	}
-	r = runCmd(t, "", false, nil, "killswitch", "off", "--root", root, "--reason", "x", "--yes")
+	r = runActionCmd(t, "", false, nil, "killswitch", "off", "--root", root, "--reason", "x", "--yes")
 	if r.code != 1 || !strings.Contains(r.stderr, "release refused") {
 		t.Fatalf("off: %+v", r)
 	}
@@ -117,28 +117,28 @@ func TestKillswitchCommandWithoutDatabase(t *testing.T) {
 
 func TestReconcileCommand(t *testing.T) {
 	clean := actionSandbox(t)
-	r := runCmd(t, "", false, nil, "reconcile", "--root", clean)
+	r := runActionCmd(t, "", false, nil, "reconcile", "--root", clean)
 	if r.code != 0 || !strings.Contains(r.stdout, "0 breaks") {
 		t.Fatalf("clean: %+v", r)
 	}
 	drift := actionSandbox(t, "position-drift", "pending-orders")
-	r = runCmd(t, "", false, nil, "reconcile", "--root", drift)
+	r = runActionCmd(t, "", false, nil, "reconcile", "--root", drift)
 	if r.code != 1 || !strings.Contains(r.stdout, "SYMBOL") || !strings.Contains(r.stdout, "+37") || !strings.Contains(r.stdout, "Pending trades") {
 		t.Fatalf("drift: %+v", r)
 	}
-	r = runCmd(t, "", false, nil, "reconcile", "--root", drift, "--json", "--broker", filepath.Join(drift, reconcile.IBKRStatement))
+	r = runActionCmd(t, "", false, nil, "reconcile", "--root", drift, "--json", "--broker", filepath.Join(drift, reconcile.IBKRStatement))
 	var rep reconcile.Report
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 || len(rep.Breaks) != 1 || len(rep.Statements) != 1 {
 		t.Fatalf("json: %v %+v", err, r)
 	}
 	bad := filepath.Join(t.TempDir(), "ibkr.csv")
 	os.WriteFile(bad, []byte("Symbol,Quantity\nAAPL,10\nAAPL,12\n"), 0o644)
-	r = runCmd(t, "", false, nil, "reconcile", "--root", clean, "--broker", bad)
+	r = runActionCmd(t, "", false, nil, "reconcile", "--root", clean, "--broker", bad)
 	if r.code != 2 || !strings.Contains(r.stderr, bad+":3:") || !strings.Contains(r.stderr, "duplicate symbol AAPL") {
 		t.Fatalf("bad statement: %+v", r)
 	}
 	for _, args := range [][]string{{"--format", "xls"}, {"--tolerance", "-1"}, {"--root", "/nonexistent"}, {"extra"}} {
-		if r := runCmd(t, "", false, nil, append([]string{"reconcile", "--root", clean}, args...)...); r.code != 2 {
+		if r := runActionCmd(t, "", false, nil, append([]string{"reconcile", "--root", clean}, args...)...); r.code != 2 {
 			t.Errorf("%v: exit %d", args, r.code)
 		}
 	}
@@ -147,7 +147,7 @@ func TestReconcileCommand(t *testing.T) {
 func TestFailoverCommand(t *testing.T) {
 	root := actionSandbox(t)
 	out := filepath.Join(t.TempDir(), "plan.csv")
-	r := runCmd(t, "", false, nil, "failover", "--from", "ibkr", "--to", "alpaca", "--root", root, "-o", out)
+	r := runActionCmd(t, "", false, nil, "failover", "--from", "ibkr", "--to", "alpaca", "--root", root, "-o", out)
 	if r.code != 0 || !strings.Contains(r.stdout, "| Symbol |") || !strings.Contains(r.stdout, "No orders were sent") {
 		t.Fatalf("failover: %+v", r)
 	}
@@ -155,7 +155,7 @@ func TestFailoverCommand(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(b), "symbol,to_symbol,from_qty") {
 		t.Fatalf("plan file: %v %q", err, b)
 	}
-	r = runCmd(t, "", false, nil, "failover", "--root", root, "-o", out)
+	r = runActionCmd(t, "", false, nil, "failover", "--root", root, "-o", out)
 	if r.code != 2 || !strings.Contains(r.stderr, "already exists") {
 		t.Fatalf("overwrite: %+v", r)
 	}
@@ -164,12 +164,12 @@ func TestFailoverCommand(t *testing.T) {
 		t.Error("plan file changed")
 	}
 	for _, args := range [][]string{{"--from", "ibkr", "--to", "ibkr"}, {"--to", "schwab"}, {"-o", "plan.xlsx"}} {
-		if r := runCmd(t, "", false, nil, append([]string{"failover", "--root", root}, args...)...); r.code != 2 {
+		if r := runActionCmd(t, "", false, nil, append([]string{"failover", "--root", root}, args...)...); r.code != 2 {
 			t.Errorf("%v: exit %d %s", args, r.code, r.stderr)
 		}
 	}
 	drift := actionSandbox(t, "position-drift")
-	r = runCmd(t, "", false, nil, "failover", "--root", drift, "--json")
+	r = runActionCmd(t, "", false, nil, "failover", "--root", drift, "--json")
 	var p struct{ Warnings []string }
 	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || r.code != 1 || len(p.Warnings) != 1 {
 		t.Fatalf("drift: %v %+v", err, r)
@@ -178,7 +178,7 @@ func TestFailoverCommand(t *testing.T) {
 
 func TestActionCommandsHelp(t *testing.T) {
 	for _, c := range []string{"killswitch", "reconcile", "failover"} {
-		r := runCmd(t, "", false, nil, c, "--help")
+		r := runActionCmd(t, "", false, nil, c, "--help")
 		if r.code != 0 || !strings.Contains(r.stdout, "Usage: drbook "+c) || !strings.Contains(r.stdout, "Exit codes") {
 			t.Errorf("%s --help: %+v", c, r)
 		}
@@ -203,10 +203,10 @@ func TestActionCommandsRecordInIncident(t *testing.T) {
 	id := in.ID()
 	store.Close()
 	env := map[string]string{"USER": "erin"}
-	if r := runCmd(t, "", false, env, "reconcile", "--root", root, "--incident", id, "--state-dir", state); r.code != 1 {
+	if r := runActionCmd(t, "", false, env, "reconcile", "--root", root, "--incident", id, "--state-dir", state); r.code != 1 {
 		t.Fatalf("reconcile: %+v", r)
 	}
-	if r := runCmd(t, "", false, env, "killswitch", "on", "--root", root, "--incident", id, "--state-dir", state); r.code != 0 {
+	if r := runActionCmd(t, "", false, env, "killswitch", "on", "--root", root, "--incident", id, "--state-dir", state); r.code != 0 {
 		t.Fatalf("killswitch: %+v", r)
 	}
 	store, err = incident.OpenStore(state)
