@@ -374,14 +374,14 @@ func (v incidentView) handleKey(k tea.KeyMsg) (incidentView, tea.Cmd) {
 			v.detail.HalfPageDown()
 		}
 	case key.Matches(k, keys.Timeline):
-		return v, pagerCmd("Timeline", v.sess.Timeline)
+		return v, v.pagerCmd("Timeline", v.sess.Timeline, false)
 	case key.Matches(k, keys.Report):
-		return v, pagerCmd("Report preview", v.sess.Report)
+		return v, v.pagerCmd("Report preview", v.sess.Report, true)
 	case key.Matches(k, keys.Comms):
-		return v, pagerCmd("Communications (plan 5.2), filled", v.sess.Comms)
+		return v, v.pagerCmd("Communications (plan 5.2), filled", v.sess.Comms, false)
 	case key.Matches(k, keys.Contacts):
-		c := v.sess.Contacts()
-		return v, func() tea.Msg { return pagerMsg{title: "Emergency contacts (plan 7)", text: c} }
+		sess := v.sess
+		return v, v.pagerCmd("Emergency contacts (plan 7)", func() (string, error) { return sess.Contacts(), nil }, true)
 	case v.readOnly():
 		if key.Matches(k, keys.Enter, keys.Done, keys.Skip, keys.Fail, keys.Note, keys.Cancel, keys.Close) {
 			return v.setStatus("read-only: following the incident; another operator is running it", true), nil
@@ -479,7 +479,7 @@ func (v incidentView) handlePromptDone(m promptDoneMsg) (incidentView, tea.Cmd) 
 	case promptClose:
 		return v, tea.Sequence(
 			opCmd("Incident closed as resolved", "", func() error { return sess.Close(incident.StatusResolved, "") }),
-			pagerCmd("Report", sess.Report))
+			v.pagerCmd("Report", sess.Report, true))
 	}
 	return v, nil
 }
@@ -489,13 +489,19 @@ func opCmd(what, stepID string, f func() error) tea.Cmd {
 	return func() tea.Msg { return opDoneMsg{what: what, stepID: stepID, err: f()} }
 }
 
-func pagerCmd(title string, f func() (string, error)) tea.Cmd {
+// pagerCmd produces a pager's text in a Cmd; Markdown (the report, the
+// contacts) is rendered by glamour for the current width.
+func (v incidentView) pagerCmd(title string, f func() (string, error), markdown bool) tea.Cmd {
+	profile, width := v.c.profile, v.c.width
 	return func() tea.Msg {
 		s, err := f()
 		if err != nil {
-			err = fmt.Errorf("%s: %w", strings.ToLower(title), err)
+			return pagerMsg{title: title, err: fmt.Errorf("%s: %w", strings.ToLower(title), err)}
 		}
-		return pagerMsg{title: title, text: s, err: err}
+		if markdown {
+			s = renderMarkdownNow(profile, width, s)
+		}
+		return pagerMsg{title: title, text: s}
 	}
 }
 

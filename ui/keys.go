@@ -30,8 +30,8 @@ func DefaultKeyMap() KeyMap {
 	return KeyMap{
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "scroll output up")),
-		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "scroll output down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "scroll up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "scroll down")),
 		Left:     key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/→", "change value")),
 		Right:    key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→", "next value")),
 		Tab:      key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field")),
@@ -75,10 +75,9 @@ func (h incidentKeys) FullHelp() [][]key.Binding {
 		}
 	}
 	return [][]key.Binding{
-		{h.k.Up, h.k.Down, h.k.PageUp, h.k.PageDown},
-		{h.k.Enter, h.k.Done, h.k.Skip, h.k.Fail, h.k.Note},
-		{h.k.Cancel, h.k.Timeline, h.k.Report, h.k.Comms, h.k.Contacts},
-		{h.k.Close, h.k.Back, h.k.Help, h.k.Quit},
+		{h.k.Up, h.k.Down, h.k.PageUp, h.k.PageDown, h.k.Back, h.k.Help},
+		{h.k.Enter, h.k.Done, h.k.Skip, h.k.Fail, h.k.Note, h.k.Cancel},
+		{h.k.Timeline, h.k.Report, h.k.Comms, h.k.Contacts, h.k.Close, h.k.Quit},
 	}
 }
 

@@ -823,9 +823,9 @@ func runDrills(ctx context.Context, iox *IO, args []string) error {
 		}
 	} else {
 		tw := tabwriter.NewWriter(iox.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TEST\tEVERY\tLAST RUN\tRECOVERY\tRTO\tRESULT\tDUE\t")
+		fmt.Fprintln(tw, "TEST\tEVERY\tLAST RUN\tRECOVERY\tRTO\tRESULT\tDUE\tSTATUS")
 		for _, d := range list {
-			last, rec, rto, res, due, flag := "never", "-", "-", "-", "now", ""
+			last, rec, rto, res, due, flag := "never", "-", "-", "-", "now", "ok"
 			if d.LastIncident != "" {
 				last = d.LastRun.UTC().Format("2006-01-02") + " " + d.LastIncident
 				if d.Recovery > 0 {
