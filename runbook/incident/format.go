@@ -34,7 +34,23 @@ func formatWindow(w Window) string {
 	if !w.Set {
 		return "-"
 	}
-	return FormatDuration(w.Start) + " to " + FormatDuration(w.End)
+	return shortDuration(w.Start) + " - " + shortDuration(w.End)
+}
+
+// shortDuration writes a planned duration compactly: "0", "15m", "1h",
+// "1h30m".
+func shortDuration(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // Describe is a one-line description of an event for timelines.
