@@ -348,9 +348,15 @@ func (s *Store) Resolve(ctx context.Context, ref string) (string, error) {
 func (s *Store) Events(ctx context.Context, id string) ([]Event, error) {
 	evs, err := s.EventsAfter(ctx, id, 0)
 	if err == nil && len(evs) == 0 {
-		if _, err := s.Resolve(ctx, id); err != nil {
-			return nil, err
+		var one int
+		err = s.db.QueryRowContext(ctx, `SELECT 1 FROM incidents WHERE id = ?`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, &Error{Err: ErrNotFound, Detail: id, Hint: "run 'drbook incidents' to list them"}
 		}
+		if err != nil {
+			return nil, s.classify("read timeline", err)
+		}
+		return nil, fmt.Errorf("read timeline of %s: it has no events (deleted?); 'drbook timeline verify %s' checks it", id, id)
 	}
 	return evs, err
 }

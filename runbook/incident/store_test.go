@@ -93,6 +93,10 @@ func TestVerifyUnknownIncident(t *testing.T) {
 	if _, err := s.Load(ctx, "INC-NOPE"); !errors.Is(err, incident.ErrNotFound) {
 		t.Errorf("load unknown: %v", err)
 	}
+	sixEvents(t, s)
+	if _, err := s.Events(ctx, "INC-TEST"); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("events of a prefix (only Resolve takes prefixes): %v", err)
+	}
 	if _, err := incident.Open(ctx, s, "INC-NOPE", nil, nil, incident.OpenOptions{}); !errors.Is(err, incident.ErrNotFound) {
 		t.Errorf("open unknown: %v", err)
 	}
