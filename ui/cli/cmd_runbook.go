@@ -134,8 +134,9 @@ PATH is a Markdown file or a folder (every *.md directly inside it); ID is
 an embedded runbook or one in a --runbooks folder. With no argument,
 every runbook drbook knows is checked.
 
-Exit codes: 0 all valid; 1 problems found; 2 usage error or a file that
-cannot be read.
+Exit codes: 0 all valid; 1 problems found (a file that is not a Markdown
+runbook at all — binary, not UTF-8, over 10 MiB — is a problem too); 2 usage
+error, or a path that does not exist or cannot be read.
 `
 
 type validateResult struct {
