@@ -18,6 +18,17 @@ func Rebuild(events []Event) (*State, error) {
 	return st, nil
 }
 
+// Apply folds events read after st.LastSeq (Store.EventsAfter) into st: a
+// follower keeps its state current without replaying the whole timeline.
+// Events at or before LastSeq are ignored.
+func (st *State) Apply(events ...Event) {
+	for i := range events {
+		if events[i].Seq > st.LastSeq {
+			st.apply(&events[i])
+		}
+	}
+}
+
 // apply folds one event into the state. It never fails: the timeline is
 // the truth, and an event the state cannot place (a step the snapshot does
 // not know) is still counted.

@@ -278,3 +278,22 @@ func TestMigrationFromVersion1(t *testing.T) {
 		t.Errorf("elapsed at 60x after 2 real minutes: %s", got)
 	}
 }
+
+func TestFollowerAppliesNewEvents(t *testing.T) {
+	s := MustStore(t)
+	clock := incident.NewManualClock(t0)
+	in := MustDeclare(t, s, clock, incident.DeclareOptions{})
+	st, err := s.Load(ctx, in.ID())
+	must(t, err)
+	must(t, in.StartStep("immediate/halt"))
+	must(t, in.Note("for the follower"))
+	evs, err := s.EventsAfter(ctx, in.ID(), st.LastSeq)
+	must(t, err)
+	st.Apply(evs...)
+	st.Apply(evs...) // applying twice changes nothing
+	full, err := s.Load(ctx, in.ID())
+	must(t, err)
+	if st.LastSeq != full.LastSeq || st.Events != full.Events || len(st.Notes) != 1 || st.Step("immediate/halt").Status != incident.StepRunning {
+		t.Errorf("follower: seq %d events %d notes %d; full: seq %d events %d", st.LastSeq, st.Events, len(st.Notes), full.LastSeq, full.Events)
+	}
+}
