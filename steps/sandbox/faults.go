@@ -28,7 +28,7 @@ var faults = []Fault{
 	{"corrupt-db", "append garbage to data/quantai.db, as the plan's monthly test does (section 4.2)", []string{"db-integrity"}},
 	{"torn-page", "overwrite half of a b-tree page of the trades table, as a torn write would; integrity_check fails", []string{"db-integrity", "data-validation"}},
 	{"delete-db", "delete data/quantai.db (and any -wal/-shm)", []string{"db-integrity", "critical-tables", "data-validation"}},
-	{"stale-wal", "leave a -wal from a newer copy next to an older database, as after a careless restore", []string{"db-integrity", "data-validation"}},
+	{"stale-wal", "leave a -wal from a newer copy next to an older database, as after a careless restore", []string{"db-integrity", "critical-tables", "data-validation"}},
 	{"bad-config", "truncate config/agents/risk_manager.json so it is no longer valid JSON", []string{"config"}},
 	{"missing-env", "remove ALPACA_API_KEY from .env", []string{"config"}},
 	{"orphan-trades", "delete a closed position so its trades point at nothing", []string{"data-validation"}},

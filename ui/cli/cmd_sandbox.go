@@ -1,7 +1,262 @@
 package cli
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
-func runDemo(ctx context.Context, iox *IO, args []string) error { return notYet("demo") }
+	"github.com/drbook/drbook/checks"
+	"github.com/drbook/drbook/steps/sandbox"
+)
 
-func runCheck(ctx context.Context, iox *IO, args []string) error { return notYet("check") }
+func demoUsage() string {
+	var b strings.Builder
+	b.WriteString(`
+Usage: drbook demo --root DIR [--trades N] [--seed S] [--fault NAME,...] [--force]
+
+Create a realistic QuantAI system at DIR for drills, tests and benchmarks:
+data/quantai.db (SQLite, WAL mode: accounts, positions, orders, trades,
+audit_trail, control), config/ with agent configurations, .env with fake
+values, logs/, and broker statements brokers/ibkr_positions.csv and
+brokers/alpaca_positions.json that agree with the database. The same seed
+and trade count always give the same bytes. --trades 5000000 makes a
+database of about 1 GB.
+
+DIR must not exist, be empty, or be a drbook sandbox (it holds a
+.drbook-sandbox marker); drbook never writes into anything else. An
+existing sandbox is only recreated with --force. --fault alone on an
+existing sandbox injects the fault into it; faults can be stacked.
+
+Fault scenarios:
+`)
+	for _, f := range sandbox.Faults() {
+		fmt.Fprintf(&b, "  %-17s %s\n", f.Name, wrap(f.Description, 58, 20))
+		fmt.Fprintf(&b, "  %-17s caught by: %s\n", "", strings.Join(f.Checks, ", "))
+	}
+	b.WriteString(`
+Exit codes: 0 created or injected; 1 refused (not a sandbox, sandbox exists
+without --force) or failed; 2 usage error; 130 interrupted.
+`)
+	return b.String()
+}
+
+// wrap folds s to width columns, indenting continuation lines.
+func wrap(s string, width, indent int) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = w
+			continue
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	lines = append(lines, line)
+	return strings.Join(lines, "\n"+strings.Repeat(" ", indent))
+}
+
+func runDemo(ctx context.Context, iox *IO, args []string) error {
+	var root string
+	var trades int
+	var seed int64
+	var faults []string
+	var force bool
+	fs := newFlagSet("demo", demoUsage(), iox)
+	fs.StringVar(&root, "root", "", "where to create the sandbox (required)")
+	fs.IntVar(&trades, "trades", sandbox.DefaultTrades, "number of trades")
+	fs.Int64Var(&seed, "seed", 1, "random seed; the same seed gives the same sandbox")
+	fs.StringSliceVar(&faults, "fault", nil, "fault scenario(s) to inject (see above)")
+	fs.BoolVar(&force, "force", false, "recreate an existing sandbox")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("demo: unexpected argument %q (run 'drbook demo --help')", fs.Arg(0))
+	}
+	if root == "" {
+		return usageErr("demo: --root DIR is required (run 'drbook demo --help')")
+	}
+	if trades < sandbox.MinTrades {
+		return usageErr("demo: --trades %d: at least %d", trades, sandbox.MinTrades)
+	}
+	for _, f := range faults {
+		if _, ok := sandbox.LookupFault(f); !ok {
+			var names []string
+			for _, f := range sandbox.Faults() {
+				names = append(names, f.Name)
+			}
+			return usageErr("demo: unknown fault %q (known: %s)", f, strings.Join(names, ", "))
+		}
+	}
+	create := true
+	if sandbox.IsSandbox(root) && !force {
+		if len(faults) == 0 {
+			return failed(fmt.Errorf("demo: %s is already a sandbox; use --force to recreate it or --fault to break it", root))
+		}
+		if fs.Changed("trades") || fs.Changed("seed") {
+			fmt.Fprintf(iox.Stderr, "demo: %s is an existing sandbox: --trades and --seed ignored (use --force to recreate)\n", root)
+		}
+		create = false
+	}
+	if create {
+		opts := sandbox.Options{Trades: trades, Seed: seed, Replace: force}
+		if trades >= 200000 {
+			last := time.Now()
+			opts.Progress = func(done, total int) {
+				if time.Since(last) > 2*time.Second || done == total {
+					last = time.Now()
+					fmt.Fprintf(iox.Stderr, "demo: %d/%d trades\n", done, total)
+				}
+			}
+		}
+		start := time.Now()
+		if err := sandbox.Create(ctx, root, opts); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return err
+			}
+			return failed(err)
+		}
+		size := int64(0)
+		if fi, err := os.Stat(filepath.Join(root, sandbox.DBFile)); err == nil {
+			size = fi.Size()
+		}
+		fmt.Fprintf(iox.Stdout, "created sandbox %s: %d trades, seed %d, data/quantai.db %s, in %s\n",
+			root, trades, seed, humanBytes(size), time.Since(start).Round(time.Millisecond))
+	}
+	for _, name := range faults {
+		if err := sandbox.Inject(root, name); err != nil {
+			return failed(err)
+		}
+		f, _ := sandbox.LookupFault(name)
+		fmt.Fprintf(iox.Stdout, "injected %s: %s\n", name, f.Description)
+	}
+	return nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func checkUsage() string {
+	var b strings.Builder
+	b.WriteString(`
+Usage: drbook check [--root DIR] [--only NAME,...] [--full] [--json]
+
+Check that a QuantAI system is sound. The checks only look: the database is
+opened read-only without creating any -wal, -shm or journal file next to it,
+and no byte of the system changes. Checks run concurrently; findings print
+as they come.
+
+Checks:
+`)
+	for _, n := range checks.Names() {
+		fmt.Fprintf(&b, "  %-17s %s\n", n, wrap(checks.Describe(n), 58, 20))
+	}
+	b.WriteString(`
+Statuses: pass; warn (worth a look: pending trades or open orders to
+reconcile, no backup catalogue, a WAL left by a crash); fail.
+--json prints one JSON report (documented in docs/checks.md).
+
+Exit codes: 0 no check failed (warnings allowed); 1 a check failed;
+2 usage error or unreadable --root; 130 interrupted.
+`)
+	return b.String()
+}
+
+func runCheck(ctx context.Context, iox *IO, args []string) error {
+	var root string
+	var only []string
+	var full, asJSON bool
+	var rpo time.Duration
+	fs := newFlagSet("check", checkUsage(), iox)
+	fs.StringVar(&root, "root", ".", "the QuantAI system root (holds data/quantai.db, config/, .env)")
+	fs.StringSliceVar(&only, "only", nil, "run only these checks (comma-separated)")
+	fs.BoolVar(&full, "full", false, "PRAGMA integrity_check instead of quick_check (slower, also checks indexes against tables)")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fs.DurationVar(&rpo, "rpo", checks.DefaultRPO, "recovery point objective for backup-freshness")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("check: unexpected argument %q (run 'drbook check --help')", fs.Arg(0))
+	}
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return usageErr("check: --root %s: %v", root, err)
+	}
+	opts := checks.Options{Root: root, Only: only, Full: full, RPO: rpo}
+	var emit func(checks.Finding)
+	if !asJSON {
+		fmt.Fprintf(iox.Stdout, "%-4s  %-16s  %-19s  %s\n", "", "CHECK", "ITEM", "RESULT")
+		emit = func(f checks.Finding) { printFinding(iox.Stdout, f) }
+	}
+	rep, err := checks.Run(ctx, opts, emit)
+	if errors.Is(err, checks.ErrUnknownCheck) {
+		return usageErr("check: %v", err)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := printJSON(iox.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		counts := map[checks.Status]int{}
+		for _, c := range rep.Checks {
+			counts[c.Status]++
+		}
+		fmt.Fprintf(iox.Stdout, "%d checks: %d pass, %d warn, %d fail (%s)\n", len(rep.Checks),
+			counts[checks.Pass], counts[checks.Warn], counts[checks.Fail], rep.Duration.Round(time.Millisecond))
+	}
+	if rep.Failed() {
+		return failed(nil)
+	}
+	return nil
+}
+
+// printFinding prints a finding as a row of at most 80 columns, the
+// message wrapped, then its first offending rows for anything not passing.
+func printFinding(w io.Writer, f checks.Finding) {
+	status := strings.ToUpper(string(f.Status))
+	fmt.Fprintf(w, "%-4s  %-16s  %-19s  %s\n", status, clip(f.Check, 16), clip(f.Item, 19), wrap(f.Message, 33, 45))
+	if f.Status == checks.Pass || f.Evidence == nil || len(f.Evidence.Rows) == 0 {
+		return
+	}
+	if len(f.Evidence.Columns) > 1 {
+		fmt.Fprintf(w, "      %s\n", clip(strings.Join(f.Evidence.Columns, " | "), 74))
+	}
+	for _, r := range f.Evidence.Rows {
+		fmt.Fprintf(w, "      %s\n", clip(strings.Join(r, " | "), 74))
+	}
+	if n := f.Evidence.Count; n > int64(len(f.Evidence.Rows)) && len(f.Evidence.Columns) > 0 {
+		fmt.Fprintf(w, "      ... %d more\n", n-int64(len(f.Evidence.Rows)))
+	}
+}
+
+func clip(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "~"
+}

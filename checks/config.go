@@ -1,0 +1,176 @@
+package checks
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// RequiredEnv lists the variables the DR plan (section 3.2) requires.
+var RequiredEnv = []string{"OPENAI_API_KEY", "IBKR_HOST", "IBKR_PORT", "ALPACA_API_KEY", "TRADING_MODE"}
+
+// ParseEnv reads a .env file's KEY=VALUE lines (comments, blank lines and
+// an "export " prefix allowed; quotes around values removed).
+func ParseEnv(data []byte) map[string]string {
+	env := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		env[k] = v
+	}
+	return env
+}
+
+func checkConfig(ctx context.Context, r *run, out func(Finding)) {
+	root := r.opts.Root
+
+	t := timed()
+	data, err := os.ReadFile(filepath.Join(root, ".env"))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		out(t(Finding{Item: "env", Status: Fail, Message: ".env does not exist: restore it from a backup"}))
+	case err != nil:
+		out(t(Finding{Item: "env", Status: Fail, Message: ".env is unreadable: " + err.Error()}))
+	default:
+		env := ParseEnv(data)
+		var missing []string
+		for _, k := range RequiredEnv {
+			if env[k] == "" {
+				missing = append(missing, k)
+			}
+		}
+		// Only names go into evidence: values are secrets.
+		facts := map[string]string{"variables": fmt.Sprint(len(env)), "required_present": fmt.Sprint(len(RequiredEnv) - len(missing))}
+		if len(missing) > 0 {
+			ev := &Evidence{Count: int64(len(missing)), Columns: []string{"missing"}, Facts: facts}
+			for _, m := range missing {
+				ev.Rows = append(ev.Rows, []string{m})
+			}
+			out(t(Finding{Item: "env", Status: Fail, Message: "missing or empty in .env: " + strings.Join(missing, ", "), Evidence: ev}))
+		} else {
+			out(t(Finding{Item: "env", Status: Pass, Message: fmt.Sprintf("all %d required variables set", len(RequiredEnv)), Evidence: &Evidence{Facts: facts}}))
+		}
+	}
+
+	t = timed()
+	cfg := filepath.Join(root, "config")
+	entries, err := os.ReadDir(cfg)
+	if err != nil {
+		msg := "config/ is unreadable: " + err.Error()
+		if errors.Is(err, os.ErrNotExist) {
+			msg = "config/ does not exist: restore it from a backup"
+		}
+		out(t(Finding{Item: "settings", Status: Fail, Message: msg}))
+		out(t(Finding{Item: "agents", Status: Fail, Message: "no config/agents/: " + msg}))
+		return
+	}
+	var bad [][]string
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		if err := parseConfigFile(filepath.Join(cfg, e.Name())); err != nil {
+			bad = append(bad, []string{"config/" + e.Name(), err.Error()})
+		}
+		n++
+	}
+	out(t(fileFinding("settings", n, bad, "settings files")))
+	if ctx.Err() != nil {
+		return
+	}
+
+	t = timed()
+	agents, err := filepath.Glob(filepath.Join(cfg, "agents", "*.json"))
+	if err != nil {
+		out(t(Finding{Item: "agents", Status: Fail, Message: err.Error()}))
+		return
+	}
+	if len(agents) == 0 {
+		out(t(Finding{Item: "agents", Status: Fail, Message: "no agent configurations in config/agents/"}))
+		return
+	}
+	bad = nil
+	for _, a := range agents {
+		if err := parseConfigFile(a); err != nil {
+			bad = append(bad, []string{"config/agents/" + filepath.Base(a), err.Error()})
+		}
+	}
+	out(t(fileFinding("agents", len(agents), bad, "agent configurations")))
+}
+
+func fileFinding(item string, n int, bad [][]string, what string) Finding {
+	if len(bad) == 0 {
+		return Finding{Item: item, Status: Pass, Message: fmt.Sprintf("%d %s parse", n, what), Evidence: &Evidence{Count: int64(n)}}
+	}
+	sort.Slice(bad, func(i, j int) bool { return bad[i][0] < bad[j][0] })
+	var names []string
+	for _, b := range bad {
+		names = append(names, b[0])
+	}
+	ev := &Evidence{Count: int64(len(bad)), Columns: []string{"file", "error"}, Rows: bad[:min(len(bad), MaxRows)]}
+	return Finding{Item: item, Status: Fail, Message: fmt.Sprintf("%d of %d %s do not parse: %s", len(bad), n, what, strings.Join(names, ", ")), Evidence: ev}
+}
+
+// parseConfigFile parses a JSON or YAML file; other files need only be
+// readable.
+func parseConfigFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("unreadable: %w", err)
+	}
+	switch ext := strings.ToLower(filepath.Ext(path)); {
+	case ext == ".json":
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return jsonErr(data, err)
+		}
+	case slices.Contains([]string{".yaml", ".yml"}, ext):
+		var v any
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonErr adds the line and column to a JSON syntax error.
+func jsonErr(data []byte, err error) error {
+	var se *json.SyntaxError
+	off := int64(-1)
+	if errors.As(err, &se) {
+		off = se.Offset
+	}
+	if strings.Contains(err.Error(), "unexpected end of JSON input") {
+		off = int64(len(data))
+	}
+	if off < 0 {
+		return err
+	}
+	line := 1 + bytes.Count(data[:min(off, int64(len(data)))], []byte("\n"))
+	col := off - int64(bytes.LastIndexByte(data[:min(off, int64(len(data)))], '\n'))
+	return fmt.Errorf("line %d, column %d: %v", line, col, err)
+}

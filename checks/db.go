@@ -1,0 +1,436 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// dbFile is what a look at the database file's bytes found.
+type dbFile struct {
+	path      string
+	size      int64
+	pageSize  int64
+	pages     int64 // in-header database size; 0 when not valid
+	wal, shm  int64 // sizes; -1 when absent
+	shmWrites bool  // the -shm exists and we could write it (a live system's)
+	journal   bool  // a rollback journal exists
+	tail      []byte
+}
+
+// ErrNoDatabase means the database file does not exist.
+var ErrNoDatabase = errors.New("database file does not exist")
+
+// ErrNotDatabase means the file is not a SQLite database.
+var ErrNotDatabase = errors.New("not a SQLite database")
+
+// inspect reads the database header without SQLite.
+func inspect(path string) (*dbFile, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", path, ErrNoDatabase)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w (not a regular file)", path, ErrNotDatabase)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	d := &dbFile{path: path, size: fi.Size(), wal: -1, shm: -1}
+	hdr := make([]byte, 100)
+	if n, err := io.ReadFull(f, hdr); err != nil {
+		return nil, fmt.Errorf("%s: %w (%d bytes, shorter than a database header)", path, ErrNotDatabase, n)
+	}
+	if !bytes.Equal(hdr[:16], []byte("SQLite format 3\x00")) {
+		return nil, fmt.Errorf("%s: %w (header starts %q)", path, ErrNotDatabase, hdr[:16])
+	}
+	d.pageSize = int64(binary.BigEndian.Uint16(hdr[16:18]))
+	if d.pageSize == 1 {
+		d.pageSize = 65536
+	}
+	if d.pageSize < 512 || d.pageSize&(d.pageSize-1) != 0 {
+		return nil, fmt.Errorf("%s: %w (page size %d in header)", path, ErrNotDatabase, d.pageSize)
+	}
+	if bytes.Equal(hdr[24:28], hdr[92:96]) {
+		d.pages = int64(binary.BigEndian.Uint32(hdr[28:32]))
+	}
+	if extra := d.size % d.pageSize; extra != 0 {
+		d.tail = make([]byte, min(extra, 48))
+		f.ReadAt(d.tail, d.size-extra)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil {
+		d.wal = fi.Size()
+	}
+	if fi, err := os.Stat(path + "-shm"); err == nil {
+		d.shm = fi.Size()
+		// Open for writing only to learn whether we could; nothing is written.
+		if f, err := os.OpenFile(path+"-shm", os.O_WRONLY, 0); err == nil {
+			f.Close()
+			d.shmWrites = true
+		}
+	}
+	if _, err := os.Stat(path + "-journal"); err == nil {
+		d.journal = true
+	}
+	return d, nil
+}
+
+// dsn chooses how to open the database so that nothing is created or
+// changed next to it:
+//   - no WAL: immutable, read-only (no locks, no -shm, no -wal);
+//   - a WAL and a writable -shm (a live system, or one that crashed):
+//     plain read-only, sharing the wal-index like any reader;
+//   - a WAL but no usable -shm: read-only with exclusive locking mode on the
+//     "unix-none" VFS, so SQLite keeps the wal-index in heap memory and
+//     creates no -shm, yet still reads the WAL's committed frames.
+func (d *dbFile) dsn() (string, string) {
+	u := "file:" + (&url.URL{Path: d.path}).EscapedPath() + "?mode=ro"
+	switch {
+	case d.wal <= 0:
+		return u + "&immutable=1", "immutable"
+	case d.shm >= 0 && d.shmWrites:
+		return u + "&_pragma=busy_timeout(5000)", "read-only, shared WAL index"
+	default:
+		return u + "&vfs=unix-none&_pragma=locking_mode(EXCLUSIVE)", "read-only, private WAL index"
+	}
+}
+
+// open inspects and opens the database read-only.
+func open(path string) (*sql.DB, *dbFile, error) {
+	d, err := inspect(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	dsn, _ := d.dsn()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, d, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, d, nil
+}
+
+// openFailure turns an open error into a finding.
+func openFailure(item string, err error) Finding {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, ErrNoDatabase):
+		msg = "data/quantai.db does not exist: restore it from a backup"
+	case errors.Is(err, ErrNotDatabase):
+		msg = "data/quantai.db is not a SQLite database: " + strings.TrimPrefix(msg, "")
+	}
+	return Finding{Item: item, Status: Fail, Message: msg}
+}
+
+func checkDB(ctx context.Context, r *run, out func(Finding)) {
+	t := timed()
+	db, d, err := open(r.dbPath())
+	if err != nil {
+		out(t(openFailure("file", err)))
+		return
+	}
+	defer db.Close()
+	_, mode := d.dsn()
+	facts := map[string]string{
+		"size":      strconv.FormatInt(d.size, 10),
+		"page_size": strconv.FormatInt(d.pageSize, 10),
+		"opened":    mode,
+	}
+	if d.pages > 0 {
+		facts["header_pages"] = strconv.FormatInt(d.pages, 10)
+	}
+	if d.wal >= 0 {
+		facts["wal_size"] = strconv.FormatInt(d.wal, 10)
+	}
+	f := Finding{Item: "file", Status: Pass, Message: fmt.Sprintf("%d bytes, %d-byte pages", d.size, d.pageSize), Evidence: &Evidence{Facts: facts}}
+	switch {
+	case d.size%d.pageSize != 0:
+		extra := d.size % d.pageSize
+		facts["trailing_bytes"] = strconv.FormatInt(extra, 10)
+		facts["trailing_start"] = strconv.Quote(string(d.tail))
+		f.Status, f.Message = Fail, fmt.Sprintf("%d stray bytes after the last page (data appended to the file?)", extra)
+	case d.wal <= 0 && d.pages > 0 && d.pages*d.pageSize != d.size:
+		f.Status, f.Message = Fail, fmt.Sprintf("header says %d pages (%d bytes) but the file has %d bytes", d.pages, d.pages*d.pageSize, d.size)
+	case d.journal:
+		f.Status, f.Message = Warn, "a rollback journal (-journal) is present: the last write did not finish"
+	case d.wal > 0 && !d.shmWrites:
+		f.Status, f.Message = Warn, fmt.Sprintf("a %d-byte WAL is present without a live -shm: the system stopped uncleanly; its frames are included in these checks", d.wal)
+	}
+	out(t(f))
+
+	t = timed()
+	pragma := "quick_check"
+	if r.opts.Full {
+		pragma = "integrity_check"
+	}
+	lines, err := queryStrings(ctx, db, "PRAGMA "+pragma)
+	switch {
+	case err != nil:
+		out(t(Finding{Item: pragma, Status: Fail, Message: pragma + " could not run: " + sqlErr(err)}))
+	case len(lines) == 1 && lines[0] == "ok":
+		out(t(Finding{Item: pragma, Status: Pass, Message: "ok"}))
+	default:
+		ev := &Evidence{Columns: []string{pragma}}
+		if len(lines) > 0 && strings.HasPrefix(lines[0], "***") {
+			lines = lines[1:]
+		}
+		ev.Count = int64(len(lines))
+		for i, l := range lines {
+			if i == 10 {
+				break
+			}
+			ev.Rows = append(ev.Rows, []string{l})
+		}
+		msg := fmt.Sprintf("%d problems", len(lines))
+		if len(lines) > 0 {
+			msg += ": " + firstProblem(lines)
+		}
+		out(t(Finding{Item: pragma, Status: Fail, Message: msg, Evidence: ev}))
+	}
+	if ctx.Err() != nil {
+		return
+	}
+
+	t = timed()
+	cols, rows, n, err := queryRows(ctx, db, "PRAGMA foreign_key_check", MaxRows)
+	switch {
+	case err != nil:
+		out(t(Finding{Item: "foreign_key_check", Status: Fail, Message: "foreign_key_check could not run: " + sqlErr(err)}))
+	case n > 0:
+		out(t(Finding{Item: "foreign_key_check", Status: Fail, Message: fmt.Sprintf("%d rows reference missing parents", n),
+			Evidence: &Evidence{Count: n, Columns: cols, Rows: rows}}))
+	default:
+		out(t(Finding{Item: "foreign_key_check", Status: Pass, Message: "no dangling references"}))
+	}
+}
+
+func firstProblem(lines []string) string {
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "***") {
+			return l
+		}
+	}
+	return lines[0]
+}
+
+// CriticalTableNames are the tables the plan (section 2.2) counts after a
+// restore.
+var CriticalTableNames = []string{"trades", "positions", "audit_trail", "accounts"}
+
+func checkTables(ctx context.Context, r *run, out func(Finding)) {
+	t := timed()
+	db, _, err := open(r.dbPath())
+	if err != nil {
+		out(t(openFailure("database", err)))
+		return
+	}
+	defer db.Close()
+	for _, table := range CriticalTableNames {
+		t := timed()
+		var n int64
+		err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM "`+table+`"`).Scan(&n)
+		switch {
+		case err != nil && strings.Contains(err.Error(), "no such table"):
+			out(t(Finding{Item: table, Status: Fail, Message: "table " + table + " is missing"}))
+		case err != nil:
+			out(t(Finding{Item: table, Status: Fail, Message: "count failed: " + sqlErr(err)}))
+		case n == 0:
+			out(t(Finding{Item: table, Status: Warn, Message: table + " is empty", Evidence: &Evidence{Count: 0}}))
+		default:
+			out(t(Finding{Item: table, Status: Pass, Message: fmt.Sprintf("%d rows", n), Evidence: &Evidence{Count: n}}))
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// validation is one of data-validation's queries.
+type validation struct {
+	item  string
+	count string // SELECT COUNT(*) ... : offending rows
+	rows  string // the first offending rows, run only when count > 0
+	bad   Status // status when count > 0
+	ok    string // message when count is 0
+	found string // message format with the count
+}
+
+// Validations are the DR plan's section 3.1 queries, verbatim, plus the
+// pending and open items of section 2.2 and the positions invariant.
+var validations = []validation{
+	{
+		item: "orphaned-trades",
+		count: `SELECT COUNT(*) FROM trades t
+        LEFT JOIN positions p ON t.position_id = p.id
+        WHERE p.id IS NULL`,
+		rows: `SELECT t.id, t.position_id, t.symbol, t.quantity, t.status, t.executed_at FROM trades t
+        LEFT JOIN positions p ON t.position_id = p.id WHERE p.id IS NULL ORDER BY t.id LIMIT 5`,
+		bad: Fail, ok: "every trade belongs to a position", found: "%d trades point at a missing position",
+	},
+	{
+		item: "negative-balances",
+		count: `SELECT COUNT(*) FROM accounts
+        WHERE balance < 0 AND account_type != 'margin'`,
+		rows: `SELECT id, name, account_type, broker, balance FROM accounts
+        WHERE balance < 0 AND account_type != 'margin' ORDER BY id LIMIT 5`,
+		bad: Fail, ok: "no cash account below zero", found: "%d cash accounts have a negative balance",
+	},
+	{
+		item: "audit-gaps",
+		count: `SELECT COUNT(*) FROM (
+            SELECT id, LAG(id) OVER (ORDER BY timestamp) as prev_id
+            FROM audit_trail
+        ) WHERE id - prev_id > 1`,
+		rows: `SELECT prev_id, id, id - prev_id - 1 AS missing, timestamp FROM (
+            SELECT id, timestamp, LAG(id) OVER (ORDER BY timestamp) AS prev_id FROM audit_trail
+        ) WHERE id - prev_id > 1 LIMIT 5`,
+		bad: Fail, ok: "audit trail is continuous", found: "%d gaps in the audit trail",
+	},
+	{
+		item: "positions-vs-trades",
+		count: `SELECT COUNT(*) FROM positions p
+        LEFT JOIN (SELECT position_id, SUM(quantity) AS q FROM trades WHERE status = 'filled' GROUP BY position_id) s
+        ON s.position_id = p.id WHERE abs(p.quantity - coalesce(s.q, 0)) > 1e-6`,
+		rows: `SELECT p.id, p.broker, p.symbol, p.quantity, coalesce(s.q, 0) AS filled_sum FROM positions p
+        LEFT JOIN (SELECT position_id, SUM(quantity) AS q FROM trades WHERE status = 'filled' GROUP BY position_id) s
+        ON s.position_id = p.id WHERE abs(p.quantity - coalesce(s.q, 0)) > 1e-6 ORDER BY p.id LIMIT 5`,
+		bad: Fail, ok: "every position equals the sum of its filled trades", found: "%d positions differ from the sum of their filled trades",
+	},
+	{
+		item:  "pending-trades",
+		count: `SELECT COUNT(*) FROM trades WHERE status = 'pending'`,
+		rows:  `SELECT id, order_id, position_id, symbol, side, quantity, price, executed_at FROM trades WHERE status = 'pending' ORDER BY id LIMIT 5`,
+		bad:   Warn, ok: "no pending trades", found: "%d pending trades: confirm each with the broker",
+	},
+	{
+		item:  "open-orders",
+		count: `SELECT COUNT(*) FROM orders WHERE status IN ('open', 'pending')`,
+		rows:  `SELECT id, broker, symbol, side, quantity, limit_price, status, created_at FROM orders WHERE status IN ('open', 'pending') ORDER BY id LIMIT 5`,
+		bad:   Warn, ok: "no open or pending orders", found: "%d open or pending orders: cancel or confirm each with the broker",
+	},
+}
+
+func checkData(ctx context.Context, r *run, out func(Finding)) {
+	t := timed()
+	db, _, err := open(r.dbPath())
+	if err != nil {
+		out(t(openFailure("database", err)))
+		return
+	}
+	defer db.Close()
+	for _, v := range validations {
+		t := timed()
+		var n int64
+		if err := db.QueryRowContext(ctx, v.count).Scan(&n); err != nil {
+			out(t(Finding{Item: v.item, Status: Fail, Message: "query failed: " + sqlErr(err)}))
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		if n == 0 {
+			out(t(Finding{Item: v.item, Status: Pass, Message: v.ok, Evidence: &Evidence{Count: 0}}))
+			continue
+		}
+		ev := &Evidence{Count: n}
+		if cols, rows, _, err := queryRows(ctx, db, v.rows, MaxRows); err == nil {
+			ev.Columns, ev.Rows = cols, rows
+		}
+		out(t(Finding{Item: v.item, Status: v.bad, Message: fmt.Sprintf(v.found, n), Evidence: ev}))
+	}
+	// Open positions are information, not a problem: the plan lists them
+	// so the operator can compare them with the brokers.
+	t = timed()
+	cols, rows, _, err := queryRows(ctx, db, `SELECT broker, symbol, quantity, avg_price FROM positions WHERE quantity != 0 ORDER BY broker, symbol`, MaxRows)
+	var n int64
+	if err == nil {
+		err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM positions WHERE quantity != 0`).Scan(&n)
+	}
+	if err != nil {
+		out(t(Finding{Item: "open-positions", Status: Fail, Message: "query failed: " + sqlErr(err)}))
+		return
+	}
+	out(t(Finding{Item: "open-positions", Status: Pass, Message: fmt.Sprintf("%d open positions (compare with the brokers: drbook reconcile)", n),
+		Evidence: &Evidence{Count: n, Columns: cols, Rows: rows}}))
+}
+
+// queryStrings returns the first column of every row.
+func queryStrings(ctx context.Context, db *sql.DB, q string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s sql.NullString
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		// One row may hold several problems, a line each.
+		out = append(out, strings.Split(strings.TrimRight(s.String, "\n"), "\n")...)
+	}
+	return out, rows.Err()
+}
+
+// queryRows returns the columns, the first max rows as text, and the
+// number of rows.
+func queryRows(ctx context.Context, db *sql.DB, q string, max int) ([]string, [][]string, int64, error) {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var out [][]string
+	var n int64
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		n++
+		if len(out) >= max {
+			continue
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, nil, 0, err
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = v.String
+			if !v.Valid {
+				row[i] = "NULL"
+			}
+		}
+		out = append(out, row)
+	}
+	return cols, out, n, rows.Err()
+}
+
+// sqlErr shortens a driver error to its message.
+func sqlErr(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "interrupted"
+	}
+	return err.Error()
+}

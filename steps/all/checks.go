@@ -1,0 +1,3 @@
+package all
+
+import _ "github.com/drbook/drbook/checks" // integrity-check, validate-data, validate-config
