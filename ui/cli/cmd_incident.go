@@ -116,7 +116,7 @@ type incidentJSON struct {
 }
 
 const declareUsage = `
-Usage: drbook declare RUNBOOK [--severity N] [--drill] [--title T] [--detected-at TIME] [flags]
+Usage: drbook declare RUNBOOK [--severity N] [--drill [--speed F]] [--title T] [--detected-at TIME] [flags]
 
 Declare an incident (or, with --drill, a drill) running RUNBOOK and print
 its id; with --json, its record. For alert hooks and automation: the clocks
@@ -140,6 +140,7 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 		rbDirs                                     []string
 		sev                                        int
 		drill, asJSON                              bool
+		speed                                      float64
 		title, detected, root, test, scenario, imp string
 	)
 	fs := newFlagSet("declare", declareUsage, iox)
@@ -154,6 +155,7 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	fs.StringVar(&test, "test", "", "drill: the scheduled test it counts as (see 'drbook drills'; default from the runbook)")
 	fs.StringVar(&scenario, "scenario", "", "drill: the fault being exercised")
 	fs.StringVar(&imp, "impact", "", "business impact, for the notification template")
+	fs.Float64Var(&speed, "speed", 0, "drill: clock speed factor (60: one real minute counts as one hour)")
 	fs.BoolVar(&asJSON, "json", false, "print the incident's record as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -181,8 +183,11 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	mode := incident.Live
 	if drill {
 		mode = incident.Drill
-	} else if test != "" || scenario != "" {
-		return usageErr("declare: --test and --scenario are for drills (add --drill)")
+	} else if test != "" || scenario != "" || speed != 0 {
+		return usageErr("declare: --test, --scenario and --speed are for drills (add --drill)")
+	}
+	if speed < 0 || speed > 3600 {
+		return usageErr("declare: --speed %g: want a factor between 1 and 3600", speed)
 	}
 	if test != "" {
 		known := false
@@ -214,7 +219,7 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	}
 	defer s.Close()
 	in, err := incident.Declare(ctx, s, rb, incident.DeclareOptions{Severity: sev, Mode: mode, Title: title, Operator: so.op(iox),
-		DetectedAt: det, Root: root, Scenario: scenario, DrillTest: test, Impact: imp}, incident.SystemClock{})
+		DetectedAt: det, Root: root, Scenario: scenario, DrillTest: test, Impact: imp, Speed: speed}, incident.SystemClock{})
 	if err != nil {
 		return incidentErr("declare", err)
 	}

@@ -143,9 +143,9 @@ func TestTimelineVerifyTampered(t *testing.T) {
 
 func TestDeclareJSONAndDrills(t *testing.T) {
 	dir := t.TempDir()
-	code, out, errs := incCmd(t, dir, "declare", "monthly-database-recovery-test", "--drill", "--json", "--scenario", "corrupt-db")
+	code, out, errs := incCmd(t, dir, "declare", "monthly-database-recovery-test", "--drill", "--json", "--scenario", "corrupt-db", "--speed", "60")
 	var rec map[string]any
-	if code != 0 || json.Unmarshal([]byte(out), &rec) != nil || rec["mode"] != "drill" || rec["drill_test"] != "database-backup-restore" {
+	if code != 0 || json.Unmarshal([]byte(out), &rec) != nil || rec["mode"] != "drill" || rec["drill_test"] != "database-backup-restore" || rec["speed"] != 60.0 {
 		t.Fatalf("declare --json: %d %s %s", code, out, errs)
 	}
 	if code, _, _ := incCmd(t, dir, "close", rec["id"].(string), "--resolved"); code != 0 {
@@ -174,6 +174,8 @@ func TestDeclareJSONAndDrills(t *testing.T) {
 		{"declare", "complete-system-recovery", "--detected-at", "yesterday-ish"},
 		{"declare", "complete-system-recovery", "--drill", "--test", "no-such-test"},
 		{"declare", "complete-system-recovery", "--test", "full-dr-simulation"},
+		{"declare", "complete-system-recovery", "--speed", "60"},
+		{"declare", "complete-system-recovery", "--drill", "--speed", "-2"},
 	} {
 		if code, _, _ := incCmd(t, dir, bad...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", bad, code)
