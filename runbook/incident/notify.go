@@ -2,7 +2,7 @@ package incident
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"github.com/drbook/drbook/steps"
 )
@@ -13,7 +13,7 @@ import (
 func init() { steps.Register(notifyAction{}) }
 
 // ErrNeedsIncident is returned by the notify action run outside an incident.
-var ErrNeedsIncident = fmt.Errorf("notify fills its template from an incident: run it as a step of one (or use 'drbook comms ID --record')")
+var ErrNeedsIncident = errors.New("notify fills its template from an incident: run it as a step of one (or use 'drbook comms ID --record')")
 
 type notifyAction struct{}
 
