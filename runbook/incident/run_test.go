@@ -297,3 +297,14 @@ func TestDiagnosticStepWithFindingsIsDone(t *testing.T) {
 		t.Errorf("ordinary failing step: %s", w.Status)
 	}
 }
+
+func TestNotifyOutsideAnIncidentFails(t *testing.T) {
+	a, ok := steps.Lookup("notify")
+	if !ok || !steps.Implemented("notify") {
+		t.Fatal("notify not registered")
+	}
+	res, err := a.Run(ctx, steps.Request{Params: map[string]string{"template": "update"}}, func(steps.Event) {})
+	if !errors.Is(err, incident.ErrNeedsIncident) || res.Status != steps.StatusFailed {
+		t.Errorf("notify outside an incident: %+v %v", res, err)
+	}
+}
