@@ -459,7 +459,7 @@ func (p *parser) newPhase(title, attrs string, line int, group string) *Phase {
 		ph.ID = explicit
 		p.ids[explicit] = true
 	} else {
-		ph.ID = p.unique(slug(numberingRE.ReplaceAllString(strings.TrimRight(clean, ": "), ""), 48), "phase")
+		ph.ID = p.unique(slug(numberingRE.ReplaceAllString(strings.TrimRight(clean, ": "), ""), 32), "phase")
 	}
 	p.rb.Phases = append(p.rb.Phases, ph)
 	return ph
@@ -764,7 +764,7 @@ func (p *parser) itemSteps(it ast.Node, ph *Phase) []*Step {
 		st.ID = ph.ID + "/" + explicit
 		p.ids[st.ID] = true
 	} else {
-		st.ID = p.unique(ph.ID+"/"+slug(st.Title, 48), ph.ID+"/step")
+		st.ID = p.unique(ph.ID+"/"+slug(st.Title, 40), ph.ID+"/step")
 	}
 	// Keep the explicit-id step first so ids stay in document order.
 	return steps
@@ -778,7 +778,7 @@ func (p *parser) blockSteps(n ast.Node, ph *Phase) []*Step {
 		st.ID = ph.ID + "/" + b.Attrs.Name
 		p.ids[st.ID] = true
 	} else {
-		st.ID = p.unique(ph.ID+"/"+slug(st.Title, 48), ph.ID+"/block")
+		st.ID = p.unique(ph.ID+"/"+slug(st.Title, 40), ph.ID+"/block")
 	}
 	return []*Step{st}
 }

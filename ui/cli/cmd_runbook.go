@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -65,18 +65,7 @@ func runList(ctx context.Context, iox *IO, args []string) error {
 			return err
 		}
 	} else {
-		tw := tabwriter.NewWriter(iox.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTITLE\tPHASES\tSTEPS\tRTO\tSOURCE")
-		for _, rb := range rbs {
-			rto := "-"
-			if rb.Objectives.RTO > 0 {
-				rto = humanDuration(rb.Objectives.RTO)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", rb.ID, rb.Title, len(rb.Phases), rb.StepCount(), rto, rb.Source)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+		printList(iox.Stdout, rbs)
 	}
 	if listErr != nil {
 		return failed(fmt.Errorf("list: %w", listErr))
@@ -452,11 +441,10 @@ func printRunbook(w io.Writer, rb *runbook.Runbook) {
 		}
 	}
 	if len(obj) > 0 {
-		line := "objectives: " + strings.Join(obj, ", ")
+		fmt.Fprintln(w, "objectives: "+strings.Join(obj, ", "))
 		if p := rb.RTOStop(); p != nil {
-			line += " (the RTO clock stops when " + p.ID + " is complete)"
+			fmt.Fprintln(w, "the RTO clock stops when phase "+p.ID+" is complete")
 		}
-		fmt.Fprintln(w, line)
 	}
 	if rb.Severity > 0 {
 		fmt.Fprintf(w, "severity: %d\n", rb.Severity)
@@ -472,7 +460,7 @@ func printRunbook(w io.Writer, rb *runbook.Runbook) {
 		if v.Prompt != "" {
 			s += ": " + v.Prompt
 		}
-		fmt.Fprintln(w, s)
+		fmt.Fprintln(w, fitWidth(s, listWidth))
 	}
 	for i, ph := range rb.Phases {
 		win := ""
@@ -482,7 +470,8 @@ func printRunbook(w io.Writer, rb *runbook.Runbook) {
 				win = fmt.Sprintf("  [0-%s]", humanDuration(ph.Window.End))
 			}
 		}
-		fmt.Fprintf(w, "\n%d. %s%s  (%s, line %d)\n", i+1, ph.Title, win, ph.ID, ph.Line)
+		fmt.Fprintln(w)
+		fitLines(w, fmt.Sprintf("%d. %s%s", i+1, ph.Title, win), fmt.Sprintf("(%s, line %d)", ph.ID, ph.Line), "   ")
 		for _, st := range ph.Steps {
 			kind := string(st.Kind)
 			if st.Block != nil && st.Block.Action != "" {
@@ -491,10 +480,58 @@ func printRunbook(w io.Writer, rb *runbook.Runbook) {
 			if st.Destructive() {
 				kind += ", confirm"
 			}
-			fmt.Fprintf(w, "   - %s\n     %s  [%s]  line %d\n", st.Title, st.ID, kind, st.Line)
+			fmt.Fprintln(w, fitWidth("   - "+st.Title, listWidth))
+			fitLines(w, "     "+st.ID, fmt.Sprintf("[%s]  line %d", kind, st.Line), "       ")
 		}
 	}
 	if rb.Contacts != "" {
 		fmt.Fprintln(w, "\nEmergency contacts: see 'drbook show --json' (contacts) or the TUI.")
 	}
+}
+
+// listWidth is the width drbook list keeps to: an 80-column SSH terminal.
+// Phase counts are left to 'drbook show' and --json.
+const listWidth = 80
+
+// printList prints one line per runbook, sized to the content and cut to
+// listWidth. Runbooks from a --runbooks folder show their file name.
+func printList(w io.Writer, rbs []*runbook.Runbook) {
+	idw := len("ID")
+	for _, rb := range rbs {
+		idw = max(idw, len(rb.ID))
+	}
+	idw = min(idw, 34)
+	fmt.Fprintln(w, fitWidth(fmt.Sprintf("%-*s  %5s  %4s  %s", idw, "ID", "STEPS", "RTO", "TITLE"), listWidth))
+	for _, rb := range rbs {
+		rto := "-"
+		if rb.Objectives.RTO > 0 {
+			rto = humanDuration(rb.Objectives.RTO)
+		}
+		title := rb.Title
+		if !strings.HasPrefix(rb.Source, "embedded:") {
+			title += " (" + filepath.Base(rb.Source) + ")"
+		}
+		fmt.Fprintln(w, fitWidth(fmt.Sprintf("%-*s  %5d  %4s  %s", idw, fitWidth(rb.ID, idw), rb.StepCount(), rto, title), listWidth))
+	}
+}
+
+// fitWidth cuts s to n runes, marking the cut with an ellipsis.
+func fitWidth(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// fitLines prints left and right on one line when they fit in listWidth,
+// else right on a line of its own after indent. left is cut only when it
+// alone is too wide; ids are never cut because operators copy them.
+func fitLines(w io.Writer, left, right, indent string) {
+	if len([]rune(left))+2+len([]rune(right)) <= listWidth {
+		fmt.Fprintf(w, "%s  %s\n", left, right)
+		return
+	}
+	fmt.Fprintln(w, left)
+	fmt.Fprintln(w, indent+right)
 }

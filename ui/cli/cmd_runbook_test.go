@@ -148,6 +148,14 @@ func TestShowText(t *testing.T) {
 			t.Errorf("show output lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	for _, id := range []string{"complete-system-recovery", "trading-platform-failover", "../../testdata/dr-plan.md"} {
+		r := runbookCLI(t, "show", id)
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if n := len([]rune(line)); n > 80 {
+				t.Errorf("show %s: line of %d columns: %q", id, n, line)
+			}
+		}
+	}
 }
 
 func TestListRunbooks(t *testing.T) {
@@ -178,9 +186,23 @@ func TestListRunbooks(t *testing.T) {
 	if !reflect.DeepEqual(ids, want) {
 		t.Errorf("ids = %v, want %v", ids, want)
 	}
-	r = runbookCLI(t, "list")
-	if r.code != 0 || !strings.Contains(r.stdout, "trading-platform-failover") || !strings.HasPrefix(r.stdout, "ID") {
+	// Read over SSH at 80x24: every line fits in 80 columns.
+	long := filepath.Join(t.TempDir(), strings.Repeat("very-long-folder-name-", 4))
+	if err := os.MkdirAll(long, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(long, "x.md"), []byte("# A Runbook With A Rather Long Title Indeed\n- a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runbookCLI(t, "list", "--runbooks", long)
+	if r.code != 0 || !strings.Contains(r.stdout, "trading-platform-failover") || !strings.HasPrefix(r.stdout, "ID") ||
+		!strings.Contains(r.stdout, "A Runbook With A Rather Long Title") {
 		t.Errorf("list: exit %d\n%s", r.code, r.stdout)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if n := len([]rune(line)); n > 80 {
+			t.Errorf("line of %d columns: %q", n, line)
+		}
 	}
 	// A broken file is reported and the others still listed.
 	if err := os.WriteFile(filepath.Join(dir, "broken.md"), []byte("---\nrto: soon\n---\n"), 0o644); err != nil {
