@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime/debug"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -41,4 +42,17 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 		return context.Canceled
 	}
 	return err
+}
+
+// memoryLimit is the Go heap's soft limit while the TUI runs.
+const memoryLimit = 32 << 20
+
+// LimitMemory keeps the Go heap tight for an interactive session unless
+// the operator set GOMEMLIMIT: a jump host may be small and an incident's
+// timeline long, while the screen itself needs little (a timeline of
+// 10,000 events is a few MB). Call it before opening an incident.
+func LimitMemory(getenv func(string) string) {
+	if getenv == nil || getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }

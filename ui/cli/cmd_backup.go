@@ -469,7 +469,7 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 	}
 	emit, done := o.progress(iox)
 	ro := backup.RestoreOptions{Root: o.root, From: from, Only: parts, Dir: o.backupDir(iox), S3: o.s3ConfigFor(fs, from),
-		Passphrase: pass, Validate: backup.Validate, Emit: emit}
+		Passphrase: pass, Emit: emit}
 	ro.DryRun, ro.Confirmed = dryRun, yes
 	if !dryRun && !yes {
 		// Asked after staging and checking, with what would change.
@@ -569,7 +569,7 @@ func runVerify(ctx context.Context, iox *IO, args []string) error {
 	}
 	emit, done := o.progress(iox)
 	res, err := backup.Verify(ctx, backup.VerifyOptions{From: from, Dir: o.backupDir(iox), S3: o.s3ConfigFor(fs, from),
-		Passphrase: pass, Validate: backup.Validate, Emit: emit})
+		Passphrase: pass, Emit: emit})
 	done()
 	if o.json && res != nil {
 		writeJSON(iox.Stdout, map[string]any{"ok": res.OK, "summary": res.Summary, "restore": res.Restore})

@@ -155,3 +155,35 @@ func TestBackupCommands(t *testing.T) {
 		t.Error("marker")
 	}
 }
+
+// TestRestoreAsksOnATerminal: without --yes a terminal is asked after the
+// backup is staged and checked, and only "yes" goes ahead.
+func TestRestoreAsksOnATerminal(t *testing.T) {
+	sys := mustSystem(t, "old")
+	dir := t.TempDir()
+	env := map[string]string{"DRBOOK_BACKUP_DIR": dir, "DRBOOK_PASSPHRASE": "pw"}
+	if _, errOut, code := runCLI(t, env, "backup", "--root", sys); code != 0 {
+		t.Fatalf("backup: %s", errOut)
+	}
+	os.WriteFile(filepath.Join(sys, ".env"), []byte("TRADING_MODE=changed\n"), 0o600)
+	for _, answer := range []string{"no\n", "yes\n"} {
+		var out, errb bytes.Buffer
+		code := cli.Main(context.Background(), []string{"restore", "--root", sys, "--no-progress"}, &cli.IO{
+			Stdin: strings.NewReader(answer), Stdout: &out, Stderr: &errb, IsTerminal: true,
+			Getenv: func(k string) string { return env[k] }})
+		got, _ := os.ReadFile(filepath.Join(sys, ".env"))
+		if !strings.Contains(out.String(), "Type yes") || !strings.Contains(out.String(), "variables changed: TRADING_MODE") {
+			t.Errorf("%q: no summary and question before the swap: %q", answer, out.String())
+		}
+		switch answer {
+		case "no\n":
+			if code != 2 || string(got) != "TRADING_MODE=changed\n" {
+				t.Errorf("answer no: exit %d, .env %q", code, got)
+			}
+		case "yes\n":
+			if code != 0 || string(got) != "TRADING_MODE=old\n" {
+				t.Errorf("answer yes: exit %d, .env %q, %s", code, got, errb.String())
+			}
+		}
+	}
+}

@@ -110,6 +110,7 @@ func runTUI(ctx context.Context, iox *IO, args []string) error {
 	if err := needTerminal(iox, "the TUI"); err != nil {
 		return err
 	}
+	ui.LimitMemory(iox.Getenv)
 	cfg, err := o.open(iox)
 	if err != nil {
 		return err
@@ -179,6 +180,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		if err := needTerminal(iox, "a guided drill"); err != nil {
 			return err
 		}
+		ui.LimitMemory(iox.Getenv)
 	}
 	rb, err := runbook.Load(ref, o.runbooks)
 	if err != nil {
@@ -257,6 +259,7 @@ func runResume(ctx context.Context, iox *IO, args []string) error {
 	if err := needTerminal(iox, "resume"); err != nil {
 		return err
 	}
+	ui.LimitMemory(iox.Getenv)
 	cfg, err := o.open(iox)
 	if err != nil {
 		return err

@@ -162,10 +162,13 @@ func BenchmarkIncidentRSS(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		p := startPty(b, []string{"DRBOOK_STATE_DIR=" + state, "TERM=xterm-256color"}, "resume", id)
 		p.waitFor(b, id)
+		time.Sleep(300 * time.Millisecond)
+		opened := vmHWM(b, p.cmd.Process.Pid)
 		p.ptmx.Write([]byte("t"))
 		p.waitFor(b, "Timeline")
 		time.Sleep(300 * time.Millisecond)
 		peak = max(peak, vmHWM(b, p.cmd.Process.Pid))
+		b.Logf("peak RSS: %d KB with the incident open, %d KB with its timeline shown", opened, peak)
 		p.stop()
 	}
 	b.ReportMetric(float64(peak)/1024, "MB-peak-RSS")
