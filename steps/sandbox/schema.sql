@@ -68,3 +68,8 @@ CREATE TABLE control (
     updated_at TEXT NOT NULL,
     updated_by TEXT NOT NULL
 );
+
+-- Partial indexes for what is in flight: the checks and the kill switch
+-- find pending trades and open orders without scanning millions of rows.
+CREATE INDEX trades_pending ON trades(id) WHERE status = 'pending';
+CREATE INDEX orders_open ON orders(id) WHERE status IN ('open', 'pending');

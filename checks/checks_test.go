@@ -1,0 +1,459 @@
+package checks_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drbook/drbook/checks"
+	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/sandbox"
+)
+
+var now = time.Date(2026, 3, 13, 20, 0, 0, 0, time.UTC)
+
+// freshBackups is a catalogue holding one verified backup five minutes old.
+func freshBackups(context.Context) ([]checks.BackupInfo, error) {
+	return []checks.BackupInfo{{Name: "b1", Location: "local", Time: now.Add(-5 * time.Minute), Tier: 1, Verified: true, Size: 1 << 20}}, nil
+}
+
+func MustSandbox(tb testing.TB, faults ...string) string {
+	tb.Helper()
+	root := filepath.Join(tb.TempDir(), "quantai")
+	if err := sandbox.Create(context.Background(), root, sandbox.Options{Seed: 1}); err != nil {
+		tb.Fatal(err)
+	}
+	for _, f := range faults {
+		if err := sandbox.Inject(root, f); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return root
+}
+
+func MustRun(tb testing.TB, opts checks.Options) (checks.Report, []checks.Finding) {
+	tb.Helper()
+	if opts.Backups == nil {
+		opts.Backups = freshBackups
+	}
+	opts.Now = func() time.Time { return now }
+	var streamed []checks.Finding
+	rep, err := checks.Run(context.Background(), opts, func(f checks.Finding) { streamed = append(streamed, f) })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rep, streamed
+}
+
+// snapshot maps every file under root to a hash of its bytes and its mode.
+func snapshot(tb testing.TB, root string) map[string][32]byte {
+	tb.Helper()
+	out := map[string][32]byte{}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			out[rel+"/"] = [32]byte{}
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[rel] = sha256.Sum256(b)
+		return nil
+	})
+	return out
+}
+
+func assertUnchanged(tb testing.TB, before, after map[string][32]byte) {
+	tb.Helper()
+	for p, h := range before {
+		if g, ok := after[p]; !ok {
+			tb.Errorf("%s disappeared", p)
+		} else if g != h {
+			tb.Errorf("%s changed", p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			tb.Errorf("%s appeared", p)
+		}
+	}
+}
+
+// TestFaultsAreCaughtByTheirChecks is the issue's acceptance test: a clean
+// sandbox passes every check, and each fault scenario is caught by exactly
+// the checks it targets (fail, or warn for pending-orders) while the
+// others pass; and the checks change no byte of the tree.
+func TestFaultsAreCaughtByTheirChecks(t *testing.T) {
+	all := checks.Names()
+	tests := []struct {
+		fault string
+		want  map[string]checks.Status // checks not listed must pass
+	}{
+		{"", nil},
+		{"corrupt-db", map[string]checks.Status{checks.DBIntegrity: checks.Fail}},
+		{"torn-page", map[string]checks.Status{checks.DBIntegrity: checks.Fail, checks.DataValidation: checks.Fail}},
+		{"delete-db", map[string]checks.Status{checks.DBIntegrity: checks.Fail, checks.CriticalTables: checks.Fail, checks.DataValidation: checks.Fail}},
+		{"stale-wal", map[string]checks.Status{checks.DBIntegrity: checks.Fail, checks.CriticalTables: checks.Fail, checks.DataValidation: checks.Fail}},
+		{"bad-config", map[string]checks.Status{checks.Config: checks.Fail}},
+		{"missing-env", map[string]checks.Status{checks.Config: checks.Fail}},
+		{"orphan-trades", map[string]checks.Status{checks.DataValidation: checks.Fail}},
+		{"negative-balance", map[string]checks.Status{checks.DataValidation: checks.Fail}},
+		{"audit-gap", map[string]checks.Status{checks.DataValidation: checks.Fail}},
+		{"position-drift", map[string]checks.Status{checks.DataValidation: checks.Fail}},
+		{"pending-orders", map[string]checks.Status{checks.DataValidation: checks.Warn}},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.fault] = true
+	}
+	for _, f := range sandbox.Faults() {
+		if !covered[f.Name] {
+			t.Errorf("fault %s is not in the table", f.Name)
+		}
+	}
+	for _, tt := range tests {
+		name := tt.fault
+		if name == "" {
+			name = "clean"
+		}
+		t.Run(name, func(t *testing.T) {
+			var root string
+			if tt.fault == "" {
+				root = MustSandbox(t)
+			} else {
+				root = MustSandbox(t, tt.fault)
+				f, _ := sandbox.LookupFault(tt.fault)
+				var targets []string
+				for c := range tt.want {
+					targets = append(targets, c)
+				}
+				slices.Sort(targets)
+				got := slices.Sorted(slices.Values(f.Checks))
+				if !slices.Equal(targets, got) {
+					t.Errorf("sandbox.Faults says %s is caught by %v; this table says %v", tt.fault, got, targets)
+				}
+			}
+			before := snapshot(t, root)
+			rep, streamed := MustRun(t, checks.Options{Root: root})
+			assertUnchanged(t, before, snapshot(t, root))
+			if len(streamed) != len(rep.Findings) {
+				t.Errorf("streamed %d findings, report has %d", len(streamed), len(rep.Findings))
+			}
+			for _, c := range all {
+				res, ok := rep.Check(c)
+				if !ok {
+					t.Fatalf("no result for %s", c)
+				}
+				want := checks.Pass
+				if s, ok := tt.want[c]; ok {
+					want = s
+				}
+				if res.Status != want {
+					t.Errorf("%s: %s, want %s", c, res.Status, want)
+					for _, f := range rep.Findings {
+						if f.Check == c && f.Status != checks.Pass {
+							t.Logf("  %s", checks.Line(f))
+						}
+					}
+				}
+			}
+			if wantFail := slices.Contains(slices.Collect(func(yield func(checks.Status) bool) {
+				for _, s := range tt.want {
+					yield(s)
+				}
+			}), checks.Fail); rep.Failed() != wantFail {
+				t.Errorf("Failed() = %v, want %v", rep.Failed(), wantFail)
+			}
+		})
+	}
+}
+
+func findings(rep checks.Report, check, item string) []checks.Finding {
+	var out []checks.Finding
+	for _, f := range rep.Findings {
+		if f.Check == check && (item == "" || f.Item == item) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func TestEvidence(t *testing.T) {
+	tests := []struct {
+		fault, check, item, inMessage string
+		wantRows                      bool
+	}{
+		{"corrupt-db", checks.DBIntegrity, "file", "stray bytes", false},
+		{"torn-page", checks.DBIntegrity, "quick_check", "malformed", false},
+		{"orphan-trades", checks.DataValidation, "orphaned-trades", "missing position", true},
+		{"negative-balance", checks.DataValidation, "negative-balances", "negative balance", true},
+		{"audit-gap", checks.DataValidation, "audit-gaps", "1 gaps", true},
+		{"position-drift", checks.DataValidation, "positions-vs-trades", "1 positions", true},
+		{"pending-orders", checks.DataValidation, "pending-trades", "2 pending", true},
+		{"bad-config", checks.Config, "agents", "risk_manager.json", true},
+		{"missing-env", checks.Config, "env", "ALPACA_API_KEY", true},
+		{"delete-db", checks.DBIntegrity, "file", "does not exist", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault, func(t *testing.T) {
+			rep, _ := MustRun(t, checks.Options{Root: MustSandbox(t, tt.fault), Only: []string{tt.check}})
+			fs := findings(rep, tt.check, tt.item)
+			if len(fs) != 1 {
+				t.Fatalf("%d findings for %s/%s: %+v", len(fs), tt.check, tt.item, rep.Findings)
+			}
+			f := fs[0]
+			if f.Status == checks.Pass || !strings.Contains(f.Message, tt.inMessage) {
+				t.Errorf("finding %q, want a problem mentioning %q", checks.Line(f), tt.inMessage)
+			}
+			if tt.wantRows && (f.Evidence == nil || len(f.Evidence.Rows) == 0 || f.Evidence.Count == 0) {
+				t.Errorf("finding %q carries no offending rows", checks.Line(f))
+			}
+		})
+	}
+}
+
+func TestEnvValuesAreNeverReported(t *testing.T) {
+	root := MustSandbox(t, "missing-env")
+	env, _ := os.ReadFile(filepath.Join(root, ".env"))
+	rep, _ := MustRun(t, checks.Options{Root: root})
+	out, _ := json.Marshal(rep)
+	for k, v := range checks.ParseEnv(env) {
+		if len(v) > 6 && strings.Contains(string(out), v) {
+			t.Errorf("the value of %s appears in the report", k)
+		}
+	}
+}
+
+func TestNotADatabase(t *testing.T) {
+	root := MustSandbox(t)
+	db := filepath.Join(root, "data", "quantai.db")
+	for name, content := range map[string][]byte{
+		"text":  []byte("this is not a database, it is a note\n"),
+		"empty": nil,
+		"short": []byte("SQLite format 3\x00"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			os.WriteFile(db, content, 0o644)
+			before := snapshot(t, root)
+			rep, _ := MustRun(t, checks.Options{Root: root})
+			assertUnchanged(t, before, snapshot(t, root))
+			for _, c := range []string{checks.DBIntegrity, checks.CriticalTables, checks.DataValidation} {
+				fs := findings(rep, c, "")
+				if len(fs) != 1 || fs[0].Status != checks.Fail || !strings.Contains(fs[0].Message, "not a SQLite database") {
+					t.Errorf("%s: %+v, want one failure saying it is not a SQLite database", c, fs)
+				}
+			}
+		})
+	}
+}
+
+// openWriter opens the sandbox database like the running system would, with
+// automatic checkpoints off so committed changes stay in the WAL.
+func openWriter(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=wal_autocheckpoint(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("UPDATE accounts SET balance = -1 WHERE account_type = 'cash'"); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// TestLiveWAL: a running system holds committed changes in its WAL, with a
+// live -shm. The checks must see those changes (the WAL is read, not
+// ignored) and must not create, remove or change the database file.
+func TestLiveWAL(t *testing.T) {
+	root := MustSandbox(t)
+	path := filepath.Join(root, "data", "quantai.db")
+	w := openWriter(t, path)
+	defer w.Close()
+	if _, err := os.Stat(path + "-shm"); err != nil {
+		t.Fatalf("the writer has no -shm: %v", err)
+	}
+	dbBefore, _ := os.ReadFile(path)
+	walBefore, _ := os.ReadFile(path + "-wal")
+	rep, _ := MustRun(t, checks.Options{Root: root, Only: []string{checks.DBIntegrity, checks.DataValidation}})
+	if f := findings(rep, checks.DataValidation, "negative-balances"); len(f) != 1 || f[0].Status != checks.Fail || f[0].Evidence.Count != 2 {
+		t.Errorf("negative-balances = %+v: the WAL's committed change was not seen", f)
+	}
+	if s, _ := rep.Check(checks.DBIntegrity); s.Status != checks.Pass {
+		t.Errorf("db-integrity on a live WAL database: %s", s.Status)
+	}
+	dbAfter, _ := os.ReadFile(path)
+	walAfter, _ := os.ReadFile(path + "-wal")
+	if string(dbBefore) != string(dbAfter) || string(walBefore) != string(walAfter) {
+		t.Error("checks changed the database or its WAL")
+	}
+}
+
+// TestCrashedWAL: a system that died leaves a WAL with committed frames and
+// no -shm. The checks read the frames without creating a -shm.
+func TestCrashedWAL(t *testing.T) {
+	root := MustSandbox(t)
+	path := filepath.Join(root, "data", "quantai.db")
+	w := openWriter(t, path)
+	db, _ := os.ReadFile(path)
+	wal, _ := os.ReadFile(path + "-wal")
+	w.Close()
+	// The crash: the files as they were while the system ran, without -shm.
+	os.Remove(path + "-wal")
+	os.Remove(path + "-shm")
+	os.WriteFile(path, db, 0o644)
+	os.WriteFile(path+"-wal", wal, 0o644)
+
+	before := snapshot(t, root)
+	rep, _ := MustRun(t, checks.Options{Root: root})
+	assertUnchanged(t, before, snapshot(t, root))
+	if f := findings(rep, checks.DataValidation, "negative-balances"); len(f) != 1 || f[0].Status != checks.Fail {
+		t.Errorf("negative-balances = %+v: the WAL's committed change was not seen", f)
+	}
+	if f := findings(rep, checks.DBIntegrity, "file"); len(f) != 1 || f[0].Status != checks.Warn {
+		t.Errorf("file finding = %+v, want a warning about the WAL left behind", f)
+	}
+}
+
+func TestBackupFreshness(t *testing.T) {
+	root := t.TempDir()
+	list := func(bs ...checks.BackupInfo) checks.BackupsFunc {
+		return func(context.Context) ([]checks.BackupInfo, error) { return bs, nil }
+	}
+	tests := []struct {
+		name    string
+		backups checks.BackupsFunc
+		want    checks.Status
+		msg     string
+	}{
+		{"no catalogue", nil, checks.Warn, "no backup catalogue"},
+		{"catalogue error", func(context.Context) ([]checks.BackupInfo, error) { return nil, errors.New("s3: access denied") }, checks.Fail, "access denied"},
+		{"no backups", list(), checks.Fail, "no backups exist"},
+		{"fresh", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-10 * time.Minute), Verified: true}), checks.Pass, "within the RPO"},
+		{"stale", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-40 * time.Minute), Verified: true}), checks.Fail, "older than the RPO"},
+		{"unverified only", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-1 * time.Minute)}), checks.Fail, "none verified"},
+		{"fresh local, old s3", list(
+			checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-3 * time.Minute), Verified: true},
+			checks.BackupInfo{Name: "b", Location: "s3", Tier: 1, Time: now.Add(-50 * time.Hour), Verified: true}), checks.Warn, "behind their schedule"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := checks.Options{Root: root, Only: []string{checks.BackupFreshness}, Backups: tt.backups, Now: func() time.Time { return now }}
+			if tt.backups == nil {
+				opts.Backups = nil
+			}
+			rep, err := checks.Run(context.Background(), opts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, _ := rep.Check(checks.BackupFreshness)
+			var msgs []string
+			for _, f := range rep.Findings {
+				msgs = append(msgs, f.Message)
+			}
+			if res.Status != tt.want || !strings.Contains(strings.Join(msgs, "; "), tt.msg) {
+				t.Errorf("%s: %v, want %s mentioning %q", res.Status, msgs, tt.want, tt.msg)
+			}
+		})
+	}
+}
+
+func TestRunOptions(t *testing.T) {
+	root := MustSandbox(t)
+	if _, err := checks.Run(context.Background(), checks.Options{Root: root, Only: []string{"nope"}}, nil); !errors.Is(err, checks.ErrUnknownCheck) {
+		t.Errorf("unknown check: %v", err)
+	}
+	rep, _ := MustRun(t, checks.Options{Root: root, Only: []string{checks.Config, checks.DBIntegrity}, Full: true})
+	if len(rep.Checks) != 2 || rep.Checks[0].Name != checks.DBIntegrity || rep.Checks[1].Name != checks.Config {
+		t.Errorf("checks = %+v, want db-integrity then config", rep.Checks)
+	}
+	if f := findings(rep, checks.DBIntegrity, "integrity_check"); len(f) != 1 || f[0].Status != checks.Pass {
+		t.Errorf("--full did not run integrity_check: %+v", rep.Findings)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := checks.Run(ctx, checks.Options{Root: root}, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled run: %v", err)
+	}
+}
+
+func TestReportJSON(t *testing.T) {
+	rep, _ := MustRun(t, checks.Options{Root: MustSandbox(t, "audit-gap")})
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Status string `json:"status"`
+		Checks []struct {
+			Name, Status string
+		} `json:"checks"`
+		Findings []checks.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Status != "fail" || len(doc.Checks) != len(checks.Names()) || len(doc.Findings) != len(rep.Findings) {
+		t.Errorf("JSON report: %s", b)
+	}
+	for _, f := range doc.Findings {
+		if f.Check == checks.DataValidation && f.Item == "audit-gaps" && (f.Evidence == nil || f.Evidence.Count != 1 || len(f.Evidence.Rows) != 1) {
+			t.Errorf("audit-gaps evidence lost in JSON: %+v", f.Evidence)
+		}
+	}
+}
+
+func TestActions(t *testing.T) {
+	tests := []struct {
+		action, fault string
+		want          steps.Status
+	}{
+		{"integrity-check", "", steps.StatusOK},
+		{"integrity-check", "torn-page", steps.StatusFailed},
+		{"validate-data", "", steps.StatusOK},
+		{"validate-data", "negative-balance", steps.StatusFailed},
+		{"validate-data", "pending-orders", steps.StatusOK},
+		{"validate-config", "", steps.StatusOK},
+		{"validate-config", "bad-config", steps.StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.action+"/"+tt.fault, func(t *testing.T) {
+			var faults []string
+			if tt.fault != "" {
+				faults = []string{tt.fault}
+			}
+			root := MustSandbox(t, faults...)
+			if !steps.Implemented(tt.action) {
+				t.Fatalf("%s is not registered", tt.action)
+			}
+			a, _ := steps.Lookup(tt.action)
+			var lines []string
+			res, err := a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root, Drill: true}}, func(e steps.Event) {
+				if e.Stream == steps.Info {
+					lines = append(lines, e.Line)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, ok := res.Data.(checks.Report)
+			if res.Status != tt.want || !ok || len(lines) != len(rep.Findings) || len(lines) == 0 {
+				t.Errorf("status %s (want %s), %d lines, data %T: %s", res.Status, tt.want, len(lines), res.Data, res.Summary)
+			}
+		})
+	}
+}
