@@ -17,7 +17,8 @@ import (
 func demoUsage() string {
 	var b strings.Builder
 	b.WriteString(`
-Usage: drbook demo --root DIR [--trades N] [--seed S] [--fault NAME,...] [--force]
+Usage: drbook demo --root DIR [--trades N] [--seed S] [--fault NAME,...]
+                   [--force]
 
 Create a realistic QuantAI system at DIR for drills, tests and benchmarks:
 data/quantai.db (SQLite, WAL mode: accounts, positions, orders, trades,
@@ -73,7 +74,7 @@ func runDemo(ctx context.Context, iox *IO, args []string) error {
 	fs := newFlagSet("demo", demoUsage(), iox)
 	fs.StringVar(&root, "root", "", "where to create the sandbox (required)")
 	fs.IntVar(&trades, "trades", sandbox.DefaultTrades, "number of trades")
-	fs.Int64Var(&seed, "seed", 1, "random seed; the same seed gives the same sandbox")
+	fs.Int64Var(&seed, "seed", 1, "random seed (same seed, same sandbox)")
 	fs.StringSliceVar(&faults, "fault", nil, "fault scenario(s) to inject (see above)")
 	fs.BoolVar(&force, "force", false, "recreate an existing sandbox")
 	if err := parseFlags(fs, args); err != nil {

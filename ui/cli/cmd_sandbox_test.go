@@ -1,0 +1,216 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drbook/drbook/checks"
+	"github.com/drbook/drbook/steps/sandbox"
+	"github.com/drbook/drbook/ui/cli"
+)
+
+func drbook(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Main(context.Background(), args, &cli.IO{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(string) string { return "" },
+	})
+	return code, out.String(), errb.String()
+}
+
+func hashTree(t *testing.T, root string) map[string][32]byte {
+	t.Helper()
+	out := map[string][32]byte{}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			out[rel+"/"] = [32]byte{}
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		out[rel] = sha256.Sum256(b)
+		return nil
+	})
+	return out
+}
+
+func TestDemoHelpListsEveryFault(t *testing.T) {
+	code, out, _ := drbook(t, "demo", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, f := range sandbox.Faults() {
+		if !strings.Contains(out, "  "+f.Name+" ") {
+			t.Errorf("demo --help does not describe %s", f.Name)
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if len(l) > 80 {
+			t.Errorf("help line wider than 80 columns: %q", l)
+		}
+	}
+	if code, out, _ := drbook(t, "check", "--help"); code != 0 || !strings.Contains(out, "Exit codes") {
+		t.Errorf("check --help: exit %d\n%s", code, out)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "sb")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"no root", []string{"demo"}, 2, ""},
+		{"unknown fault", []string{"demo", "--root", root, "--fault", "meteor"}, 2, ""},
+		{"too few trades", []string{"demo", "--root", root, "--trades", "3"}, 2, ""},
+		{"create", []string{"demo", "--root", root, "--seed", "9"}, 0, "created sandbox"},
+		{"exists", []string{"demo", "--root", root}, 1, ""},
+		{"inject into existing", []string{"demo", "--root", root, "--fault", "audit-gap"}, 0, "injected audit-gap"},
+		{"recreate with a fault", []string{"demo", "--root", root, "--force", "--fault", "missing-env,bad-config"}, 0, "injected bad-config"},
+	}
+	for _, tt := range tests {
+		code, out, errs := drbook(t, tt.args...)
+		if code != tt.code || !strings.Contains(out, tt.out) {
+			t.Errorf("%s: exit %d (want %d)\nstdout: %s\nstderr: %s", tt.name, code, tt.code, out, errs)
+		}
+	}
+	m, err := sandbox.ReadMarker(root)
+	if err != nil || strings.Join(m.Faults, ",") != "missing-env,bad-config" {
+		t.Errorf("marker after --force --fault: %+v %v", m, err)
+	}
+}
+
+// TestDemoNeverClobbers: a directory that is not a sandbox is refused, even
+// with --force, and stays as it was.
+func TestDemoNeverClobbers(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "data"), 0o755)
+	os.WriteFile(filepath.Join(root, "data", "quantai.db"), []byte("production data"), 0o644)
+	before := hashTree(t, root)
+	for _, args := range [][]string{
+		{"demo", "--root", root},
+		{"demo", "--root", root, "--force"},
+		{"demo", "--root", root, "--fault", "delete-db"},
+	} {
+		if code, _, errs := drbook(t, args...); code != 1 || !strings.Contains(errs, "not a drbook sandbox") {
+			t.Errorf("%v: exit %d, %s", args, code, errs)
+		}
+	}
+	after := hashTree(t, root)
+	if len(after) != len(before) {
+		t.Fatalf("files changed: %v", after)
+	}
+	for p, h := range before {
+		if after[p] != h {
+			t.Errorf("%s changed", p)
+		}
+	}
+}
+
+// TestCheckLeavesEveryScenarioUntouched runs drbook check on a sandbox with
+// each fault and compares every byte and the set of files before and after.
+func TestCheckLeavesEveryScenarioUntouched(t *testing.T) {
+	scenarios := []string{""}
+	for _, f := range sandbox.Faults() {
+		scenarios = append(scenarios, f.Name)
+	}
+	for _, fault := range scenarios {
+		name := fault
+		if name == "" {
+			name = "clean"
+		}
+		t.Run(name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "sb")
+			args := []string{"demo", "--root", root, "--trades", "1000"}
+			if fault != "" {
+				args = append(args, "--fault", fault)
+			}
+			if code, _, errs := drbook(t, args...); code != 0 {
+				t.Fatalf("demo: %s", errs)
+			}
+			before := hashTree(t, root)
+			// backup-freshness depends on the machine's backups; the checks
+			// package tests it with its own catalogues.
+			code, out, errs := drbook(t, "check", "--root", root, "--full", "--only", "db-integrity,critical-tables,data-validation,config")
+			after := hashTree(t, root)
+			for p, h := range before {
+				if g, ok := after[p]; !ok || g != h {
+					t.Errorf("%s changed or disappeared", p)
+				}
+			}
+			for p := range after {
+				if _, ok := before[p]; !ok {
+					t.Errorf("%s appeared", p)
+				}
+			}
+			wantCode := 0
+			if f, ok := sandbox.LookupFault(fault); ok && fault != "pending-orders" && len(f.Checks) > 0 {
+				wantCode = 1
+			}
+			if code != wantCode {
+				t.Errorf("exit %d, want %d\n%s%s", code, wantCode, out, errs)
+			}
+			for _, l := range strings.Split(out, "\n") {
+				if len(l) > 80 {
+					t.Errorf("line wider than 80 columns: %q", l)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckJSONAndExitCodes(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "sb")
+	if code, _, errs := drbook(t, "demo", "--root", root, "--fault", "negative-balance"); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, _ := drbook(t, "check", "--root", root, "--json")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	var rep struct {
+		Root     string `json:"root"`
+		Status   string `json:"status"`
+		Checks   []struct{ Name, Status string }
+		Findings []checks.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, out)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if f.Check == "data-validation" && f.Item == "negative-balances" && f.Status == checks.Fail && f.Evidence != nil && len(f.Evidence.Rows) == 1 {
+			found = true
+		}
+	}
+	if rep.Status != "fail" || !found {
+		t.Errorf("JSON report lacks the negative balance: %s", out)
+	}
+
+	if code, out, _ := drbook(t, "check", "--root", root, "--only", "config,critical-tables"); code != 0 || strings.Contains(out, "data-validation") {
+		t.Errorf("--only config,critical-tables: exit %d\n%s", code, out)
+	}
+	for _, args := range [][]string{
+		{"check", "--root", root, "--only", "nonsense"},
+		{"check", "--root", filepath.Join(root, "missing")},
+		{"check", "--bogus"},
+	} {
+		if code, _, _ := drbook(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
