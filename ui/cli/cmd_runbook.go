@@ -83,7 +83,8 @@ reference), action, attributes and source line. RUNBOOK is an embedded id
 holding one, or the id of a runbook in a --runbooks folder.
 
 With --json, durations (objectives, windows, response times) are whole
-seconds.
+seconds. Without it, problems 'drbook validate' would report are listed on
+standard error (the exit code stays 0).
 
 Exit codes: 0 shown; 1 the runbook could not be parsed; 2 usage error,
 unknown runbook or unreadable file.
@@ -107,6 +108,13 @@ func runShow(ctx context.Context, iox *IO, args []string) error {
 		return writeJSON(iox.Stdout, detailJSON(rb))
 	}
 	printRunbook(iox.Stdout, rb)
+	// Showing is not validating, but say so when there is something to fix.
+	if ps := rb.Validate(steps.Catalog{}); len(ps) > 0 {
+		fmt.Fprintf(iox.Stderr, "drbook: %d problem(s) in %s; 'drbook validate %s' explains:\n", len(ps), rb.Source, fs.Arg(0))
+		for _, p := range ps {
+			fmt.Fprintf(iox.Stderr, "  %s:%d: %s\n", p.File, p.Line, p.Msg)
+		}
+	}
 	return nil
 }
 

@@ -148,6 +148,13 @@ func TestShowText(t *testing.T) {
 			t.Errorf("show output lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	if r.stderr != "" {
+		t.Errorf("show of a valid runbook warns: %s", r.stderr)
+	}
+	r = runbookCLI(t, "show", "../../testdata/dr-plan.md")
+	if r.code != 0 || !strings.Contains(r.stderr, "dr-plan.md:184: sql block changes data (.restore)") {
+		t.Errorf("show of the plan: exit %d, stderr %q", r.code, r.stderr)
+	}
 	for _, id := range []string{"complete-system-recovery", "trading-platform-failover", "../../testdata/dr-plan.md"} {
 		r := runbookCLI(t, "show", id)
 		for _, line := range strings.Split(r.stdout, "\n") {
