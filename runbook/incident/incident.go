@@ -148,7 +148,7 @@ func Declare(ctx context.Context, store *Store, rb *runbook.Runbook, opts Declar
 	ev := Event{Kind: KindDeclared, At: now, Actor: opts.Operator.String(), Data: EventData{Declared: decl}}
 	rd.data(&ev.Data)
 	evs, err := store.append(context.WithoutCancel(ctx), id, 0, func([]Event) error {
-		return fmt.Errorf("declare: an incident with id %s exists", id)
+		return fmt.Errorf("an incident with id %s exists", id)
 	}, func() ([]Event, error) { return []Event{ev}, nil })
 	if err != nil {
 		return nil, fmt.Errorf("declare: %w", err)

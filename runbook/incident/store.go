@@ -281,12 +281,12 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-// Incidents lists every incident, open ones first, most recently active
-// first within each group.
+// Incidents lists every incident, open ones first, most recently written
+// (wall-clock time) first within each group.
 func (s *Store) Incidents(ctx context.Context) ([]Summary, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, runbook, title, mode, severity, status, drill_test, operator,
 		declared_at, detected_at, closed_at, last_at, head_seq, speed FROM incidents
-		ORDER BY status = 'open' DESC, last_at DESC, id`)
+		ORDER BY status = 'open' DESC, touched DESC, id`)
 	if err != nil {
 		return nil, s.classify("list incidents", err)
 	}
@@ -306,11 +306,11 @@ func (s *Store) Incidents(ctx context.Context) ([]Summary, error) {
 }
 
 // Resolve turns what an operator typed into an incident id: an exact id, a
-// unique prefix, or "" for the most recently active open incident.
+// unique prefix, or "" for the open incident most recently written to.
 func (s *Store) Resolve(ctx context.Context, ref string) (string, error) {
 	if ref == "" {
 		var id string
-		err := s.db.QueryRowContext(ctx, `SELECT id FROM incidents WHERE status = 'open' ORDER BY last_at DESC, id LIMIT 1`).Scan(&id)
+		err := s.db.QueryRowContext(ctx, `SELECT id FROM incidents WHERE status = 'open' ORDER BY touched DESC, id LIMIT 1`).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", &Error{Err: ErrNotFound, Detail: "no open incident", Hint: "run 'drbook incidents' to list them all"}
 		}
@@ -583,8 +583,8 @@ func (s *Store) append(ctx context.Context, id string, seq int64, caughtUp func(
 		}
 	}
 	if len(evs) > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET head_seq = ?, head_hash = ?, last_at = ? WHERE id = ?`,
-			headSeq, headHash, fmtTime(evs[len(evs)-1].At), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET head_seq = ?, head_hash = ?, last_at = ?, touched = ? WHERE id = ?`,
+			headSeq, headHash, fmtTime(evs[len(evs)-1].At), fmtTime(time.Now()), id); err != nil {
 			return nil, s.classify("record event", err)
 		}
 	}

@@ -297,3 +297,17 @@ func TestFollowerAppliesNewEvents(t *testing.T) {
 		t.Errorf("follower: seq %d events %d notes %d; full: seq %d events %d", st.LastSeq, st.Events, len(st.Notes), full.LastSeq, full.Events)
 	}
 }
+
+func TestMostRecentIgnoresDrillSpeed(t *testing.T) {
+	s := MustStore(t)
+	clock := incident.NewManualClock(t0)
+	live := MustDeclare(t, s, clock, incident.DeclareOptions{ID: "INC-LIVE"})
+	fast := MustDeclare(t, s, clock, incident.DeclareOptions{ID: "DRILL-FAST", Mode: incident.Drill, Speed: 3600})
+	clock.Advance(time.Minute)
+	must(t, fast.Note("sixty drill hours in"))
+	time.Sleep(2 * time.Millisecond) // wall-clock order of the writes
+	must(t, live.Note("still on it"))
+	if id, err := s.Resolve(ctx, ""); err != nil || id != "INC-LIVE" {
+		t.Errorf("most recently written open incident: %q %v, want INC-LIVE", id, err)
+	}
+}
