@@ -112,8 +112,9 @@ func finalScreen(t *testing.T, tm *watch) string {
 }
 
 // TestDrillFlow starts the default drill from the home screen, confirms a
-// destructive action by typing, runs steps, runs the integrity check and
-// skips it with a reason, quits, and resumes the drill.
+// destructive action by typing, runs steps, runs the integrity check (it
+// finds the corruption), skips a step with a reason, quits, and resumes
+// the drill.
 func TestDrillFlow(t *testing.T) {
 	env := newTestEnv(t)
 	runs := &ui.Runs{}
@@ -147,18 +148,19 @@ func TestDrillFlow(t *testing.T) {
 	enter(tm) // recent logs: shell
 	waitFor(t, tm, "> [ ] Assess data integrity")
 
-	// The integrity check of the corrupted database.
+	// The integrity check finds the corrupted database: the check fails,
+	// its findings are recorded and the step is done.
 	enter(tm)
-	waitFor(t, tm, "FAILED", "NOT IMPLEMENTED")
+	waitFor(t, tm, "FAILED: db-integrity fail")
+	waitFor(t, tm, "> [ ] Validate the trading")
 	key(tm, 's')
 	waitFor(t, tm, "why?")
-	typeLine(tm, "corruption confirmed by hand")
-	waitFor(t, tm, "Skipped (corruption confirmed by hand)")
+	typeLine(tm, "validated by hand")
+	waitFor(t, tm, "Skipped (validated by hand)")
 	// The next step's Markdown, rendered by glamour (indented code block).
-	waitFor(t, tm, "     validate-data")
+	waitFor(t, tm, "     validate-config")
 	screen := finalScreen(t, tm)
 	runs.CancelAndWait()
-	golden.RequireEqual(t, []byte(screen))
 
 	st, err := env.cfg.Store.Load(context.Background(), "DRILL-TEST-0001")
 	if err != nil {
@@ -168,12 +170,17 @@ func TestDrillFlow(t *testing.T) {
 		t.Errorf("kill switch: %+v, want done", s)
 	}
 	s := st.Step("assessment-phase/integrity-check")
-	if s == nil || s.Status != incident.StepSkipped || s.Reason != "corruption confirmed by hand" {
-		t.Fatalf("integrity check: %+v, want skipped with the reason", s)
+	if s == nil || s.Status != incident.StepDone || !strings.Contains(s.Reason, "db-integrity fail") {
+		t.Fatalf("integrity check: %+v, want done with its findings", s)
+	}
+	s = st.Step("assessment-phase/validate-data")
+	if s == nil || s.Status != incident.StepSkipped || s.Reason != "validated by hand" {
+		t.Fatalf("validate data: %+v, want skipped with the reason", s)
 	}
 	if st.Status != incident.StatusOpen {
 		t.Errorf("status %s: q must leave the incident open", st.Status)
 	}
+	golden.RequireEqual(t, []byte(screen))
 
 	// Resume at 120x40 on the same clocks.
 	t.Run("resume", func(t *testing.T) {
@@ -184,8 +191,8 @@ func TestDrillFlow(t *testing.T) {
 		opts := env.options(runs)
 		opts.Session = sess
 		tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(120, 40)))
-		waitFor(t, tm, "[-] Assess data integrity")
-		waitFor(t, tm, "     validate-data")
+		waitFor(t, tm, "[-] Validate the trading data")
+		waitFor(t, tm, "     validate-config")
 		screen := finalScreen(t, tm)
 		golden.RequireEqual(t, []byte(screen))
 		if !strings.Contains(screen, "DRILL-TEST-0001") {

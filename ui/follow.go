@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/drbook/drbook/runbook"
@@ -41,12 +42,36 @@ type followSession struct {
 	rb       *runbook.Runbook
 	clock    incident.Clock
 	stateDir string
+
+	mu   sync.Mutex
+	last *incident.State
 }
 
-func (f *followSession) State() (*incident.State, error) { return f.store.Load(f.ctx, f.id) }
-func (f *followSession) Now() time.Time                  { return f.clock.Now() }
-func (f *followSession) Runbook() *runbook.Runbook       { return f.rb }
-func (f *followSession) ReadOnly() bool                  { return true }
+// State rereads the incident only when the timeline has grown: an idle
+// poll costs one small query, not a replay of every event. The state
+// returned is never changed afterwards (the screen keeps it).
+func (f *followSession) State() (*incident.State, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.last != nil {
+		evs, err := f.store.EventsAfter(f.ctx, f.id, f.last.LastSeq)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) == 0 {
+			return f.last, nil
+		}
+	}
+	st, err := f.store.Load(f.ctx, f.id)
+	if err != nil {
+		return nil, err
+	}
+	f.last = st
+	return st, nil
+}
+func (f *followSession) Now() time.Time            { return f.clock.Now() }
+func (f *followSession) Runbook() *runbook.Runbook { return f.rb }
+func (f *followSession) ReadOnly() bool            { return true }
 func (f *followSession) RunStep(context.Context, string, bool, steps.Emit) (steps.Result, error) {
 	return steps.Result{}, errReadOnly
 }

@@ -283,7 +283,7 @@ func runResultText(d runDone) string {
 		s += ": " + d.res.Summary
 	}
 	if d.res.Status == steps.StatusFailed {
-		return s + "  (d: done, it is a finding; enter: retry; s: skip)"
+		return s + "  (↑: its output)"
 	}
 	s += "  (↑: its output)"
 	return s

@@ -74,9 +74,13 @@ func Auto(ctx context.Context, d *Drill, store *incident.Store, reportDir string
 					res.Failed = append(res.Failed, s.Title)
 					return
 				}
-				note := "finding: " + why
-				if err := in.DoneStep(s.ID, note); err != nil {
-					_ = in.SkipStep(s.ID, note)
+				// The engine closes a check step with its findings; a
+				// step left failed is closed here, its failure a finding.
+				if cur := in.State().Step(s.ID); cur != nil && !cur.Status.Closed() {
+					note := "finding: " + why
+					if err := in.DoneStep(s.ID, note); err != nil {
+						_ = in.SkipStep(s.ID, note)
+					}
 				}
 				fmt.Fprintf(out, "        (a finding before recovery: recorded, the drill goes on)\n")
 			}
