@@ -148,7 +148,7 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 	}
 	o := RestoreOptions{Root: req.Env.Root, From: req.Params["from"], Only: only, Dir: BackupDir(req.Env, req.Params["to"]),
 		S3: S3FromParams(req.Params), Passphrase: pass, DryRun: req.DryRun, Confirmed: req.Confirmed,
-		Validate: Validate, Now: req.Env.Now, Emit: emit}
+		Now: req.Env.Now, Emit: emit}
 	res, err := Restore(ctx, o)
 	if err != nil {
 		r := steps.Result{Status: steps.StatusFailed, Summary: a.name + " failed: " + oneLine(err) + "; live data unchanged"}
@@ -189,9 +189,5 @@ func oneLine(err error) string {
 	}
 	return firstLine(err.Error())
 }
-
-// Validate runs the data validation checks on a staged system root. It is
-// replaced by the checks package's validation once linked (see checks.go).
-var Validate func(ctx context.Context, root string) ([]string, error)
 
 var _ = errors.New

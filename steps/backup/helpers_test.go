@@ -57,7 +57,7 @@ func MustDB(tb testing.TB, path, marker string, trades int) {
 	exec("BEGIN")
 	now := "2026-01-04T10:00:00Z"
 	exec(`INSERT INTO accounts VALUES (1,'main','margin','ibkr',100000,'USD',?)`, now)
-	exec(`INSERT INTO positions VALUES (1,1,'AAPL','ibkr',10,150,?)`, now)
+	exec(`INSERT INTO positions VALUES (1,1,'AAPL','ibkr',?,150,?)`, trades, now)
 	exec(`INSERT INTO control VALUES ('marker',?,?,'test')`, marker, now)
 	for i := 1; i <= trades; i++ {
 		exec(`INSERT INTO trades VALUES (?,NULL,1,'AAPL','buy',1,?,'filled',?)`, i, 100+float64(i%1000)/7, now)

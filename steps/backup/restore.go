@@ -53,11 +53,8 @@ type RestoreOptions struct {
 	// swap happens only if it returns true.
 	Confirmed bool
 	Confirm   func(*RestoreResult) bool
-	// Validate runs the data validation checks on a staged system root and
-	// returns problems; nil skips them. Integrity is always checked.
-	Validate func(ctx context.Context, root string) ([]string, error)
-	Now      func() time.Time
-	Emit     steps.Emit
+	Now       func() time.Time
+	Emit      steps.Emit
 
 	allParts bool // verify: every part the backup holds
 }
@@ -179,15 +176,15 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if syncErr != nil {
 		return nil, diskErr("restore: fsync staged files", syncErr)
 	}
-	if contains(res.Parts, PartDB) && o.Validate != nil {
-		problems, err := o.Validate(ctx, stagedRoot)
-		if err != nil {
-			return nil, fmt.Errorf("restore: validate staged data: %w", err)
-		}
-		if len(problems) > 0 {
-			return nil, &Error{Err: fmt.Errorf("restore: %w: %s", ErrCheckFailed, strings.Join(problems, "; ")),
-				Hint: "the backup's data fails validation; pick an older backup with --from, or inspect it with drbook verify"}
-		}
+	bo.infof("data and configuration checks on the staged backup")
+	fails, warns, err := validateStaged(ctx, stagedRoot, res.Parts)
+	if err != nil {
+		return nil, fmt.Errorf("restore: check staged data: %w", err)
+	}
+	res.Warnings = append(res.Warnings, warns...)
+	if len(fails) > 0 {
+		return nil, &Error{Err: fmt.Errorf("restore: %w: %s", ErrCheckFailed, strings.Join(fails, "; ")),
+			Hint: "the backup fails its checks; nothing was changed. Pick another backup with --from, or restore only the parts that pass with --only"}
 	}
 	if o.DryRun {
 		bo.infof("dry run: nothing changed")
@@ -726,7 +723,7 @@ func summarizeDB(ctx context.Context, path string) string {
 	if err != nil {
 		return "missing"
 	}
-	db, err := sql.Open("sqlite", rwURI(path))
+	db, err := sql.Open("sqlite", peekURI(path))
 	if err != nil {
 		return humanBytes(fi.Size())
 	}

@@ -93,6 +93,18 @@ func roURI(path string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro"
 }
 
+// peekURI opens a database read-only without creating or changing any
+// file next to it (the trick package checks uses): immutable when there is
+// no WAL, else a private in-memory wal-index on the lock-free VFS. Only for
+// looking, never for a consistent copy.
+func peekURI(path string) string {
+	u := roURI(path)
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		return u + "&immutable=1"
+	}
+	return u + "&vfs=unix-none&_pragma=locking_mode(EXCLUSIVE)"
+}
+
 // rwURI opens path read-write without creating it.
 func rwURI(path string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=rw"

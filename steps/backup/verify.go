@@ -17,11 +17,9 @@ type VerifyOptions struct {
 	Dir        string
 	S3         *S3Config
 	Passphrase []byte
-	// Validate runs the data checks on the scratch root (see RestoreOptions).
-	Validate func(ctx context.Context, root string) ([]string, error)
-	Scratch  string // parent of the scratch directory; "" for the system temp dir
-	Now      func() time.Time
-	Emit     steps.Emit
+	Scratch    string // parent of the scratch directory; "" for the system temp dir
+	Now        func() time.Time
+	Emit       steps.Emit
 }
 
 // VerifyResult is the outcome of a restore test.
@@ -43,7 +41,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 	}
 	defer os.RemoveAll(scratch)
 	ro := RestoreOptions{Root: scratch, From: o.From, Dir: o.Dir, S3: o.S3, Passphrase: o.Passphrase,
-		Confirmed: true, Validate: o.Validate, Now: o.Now, Emit: o.Emit,
+		Confirmed: true, Now: o.Now, Emit: o.Emit,
 		Only: []string{PartDB, PartConfig, PartEnv, PartLogs}}
 	res, err := restoreAll(ctx, ro)
 	vr := &VerifyResult{Restore: res}

@@ -15,6 +15,15 @@ import (
 	"github.com/drbook/drbook/ui/cli"
 )
 
+const envBase = "OPENAI_API_KEY=sk\nIBKR_HOST=127.0.0.1\nIBKR_PORT=7497\nALPACA_API_KEY=ak\n"
+
+func writeEnv(t *testing.T, root, mode string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(root, ".env"), []byte(envBase+"TRADING_MODE="+mode+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // mustSystem builds a small QuantAI root from the pinned schema.
 func mustSystem(t *testing.T, marker string) string {
 	t.Helper()
@@ -37,7 +46,8 @@ func mustSystem(t *testing.T, marker string) string {
 	}
 	db.Close()
 	os.WriteFile(filepath.Join(root, "config", "settings.yaml"), []byte("m: "+marker+"\n"), 0o600)
-	os.WriteFile(filepath.Join(root, ".env"), []byte("TRADING_MODE="+marker+"\n"), 0o600)
+	os.WriteFile(filepath.Join(root, "config", "agents", "risk.json"), []byte(`{"name":"risk"}`), 0o600)
+	writeEnv(t, root, marker)
 	return root
 }
 
@@ -108,7 +118,7 @@ func TestBackupCommands(t *testing.T) {
 	}
 
 	// The live system changes.
-	os.WriteFile(filepath.Join(sys, ".env"), []byte("TRADING_MODE=now\n"), 0o600)
+	writeEnv(t, sys, "now")
 
 	// No terminal, no --yes: refused; wrong passphrase: exit 2; both leave the data.
 	if _, errOut, code = runCLI(t, env, "restore", "--root", sys, "--passphrase-file", pf); code != 2 || !strings.Contains(errOut, "--yes") {
@@ -123,14 +133,14 @@ func TestBackupCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "variables changed: TRADING_MODE") || strings.Contains(out, "=backed-up") {
 		t.Errorf("restore --dry-run: %d %q", code, out)
 	}
-	if got, _ := os.ReadFile(filepath.Join(sys, ".env")); string(got) != "TRADING_MODE=now\n" {
+	if got, _ := os.ReadFile(filepath.Join(sys, ".env")); string(got) != envBase+"TRADING_MODE=now\n" {
 		t.Fatal("a refused or dry-run restore changed .env")
 	}
 	out, errOut, code = runCLI(t, map[string]string{"DRBOOK_BACKUP_DIR": dir, "DRBOOK_PASSPHRASE": "s3cret"}, "restore", "--root", sys, "--yes")
 	if code != 0 || !strings.Contains(out, "backup taken") || !strings.Contains(out, "original kept") {
 		t.Fatalf("restore --yes: %d %q %q", code, out, errOut)
 	}
-	if got, _ := os.ReadFile(filepath.Join(sys, ".env")); string(got) != "TRADING_MODE=backed-up\n" {
+	if got, _ := os.ReadFile(filepath.Join(sys, ".env")); string(got) != envBase+"TRADING_MODE=backed-up\n" {
 		t.Errorf(".env after restore: %q", got)
 	}
 
@@ -165,7 +175,7 @@ func TestRestoreAsksOnATerminal(t *testing.T) {
 	if _, errOut, code := runCLI(t, env, "backup", "--root", sys); code != 0 {
 		t.Fatalf("backup: %s", errOut)
 	}
-	os.WriteFile(filepath.Join(sys, ".env"), []byte("TRADING_MODE=changed\n"), 0o600)
+	writeEnv(t, sys, "changed")
 	for _, answer := range []string{"no\n", "yes\n"} {
 		var out, errb bytes.Buffer
 		code := cli.Main(context.Background(), []string{"restore", "--root", sys, "--no-progress"}, &cli.IO{
@@ -177,11 +187,11 @@ func TestRestoreAsksOnATerminal(t *testing.T) {
 		}
 		switch answer {
 		case "no\n":
-			if code != 2 || string(got) != "TRADING_MODE=changed\n" {
+			if code != 2 || string(got) != envBase+"TRADING_MODE=changed\n" {
 				t.Errorf("answer no: exit %d, .env %q", code, got)
 			}
 		case "yes\n":
-			if code != 0 || string(got) != "TRADING_MODE=old\n" {
+			if code != 0 || string(got) != envBase+"TRADING_MODE=old\n" {
 				t.Errorf("answer yes: exit %d, .env %q, %s", code, got, errb.String())
 			}
 		}
