@@ -1,6 +1,7 @@
 package incident_test
 
 import (
+	"io"
 	"testing"
 	"time"
 
@@ -311,4 +312,36 @@ func TestRebuildNeedsDeclaration(t *testing.T) {
 	if _, err := incident.Rebuild(evs[1:]); err == nil {
 		t.Error("timeline without its declaration rebuilt")
 	}
+}
+
+// FuzzRebuild replays arbitrary event sequences after a declaration: the
+// state must never panic, whatever a damaged timeline holds.
+func FuzzRebuild(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	f.Add([]byte{10, 10, 11, 11, 0, 0, 16, 6})
+	kinds := []incident.Kind{incident.KindDeclared, incident.KindResumed, incident.KindSeverity, incident.KindPhaseStarted,
+		incident.KindPhaseCompleted, incident.KindRTOStopped, incident.KindStepStarted, incident.KindStepDone, incident.KindStepSkipped,
+		incident.KindStepFailed, incident.KindNote, incident.KindActionStarted, incident.KindActionOutput, incident.KindActionFinished,
+		incident.KindActionInterrupted, incident.KindComms, incident.KindClosed}
+	steps := []string{"", "immediate/halt", "recovery/restore", "nope"}
+	phases := []string{"", "immediate", "recovery", "nope"}
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		evs := rpoTimeline(0, false)
+		for i, op := range ops {
+			ev := incident.Event{Incident: "X", Seq: int64(i + 2), At: t0.Add(time.Duration(i) * time.Minute),
+				Kind: kinds[int(op)%len(kinds)], Step: steps[int(op/17)%len(steps)], Phase: phases[int(op/68)%len(phases)]}
+			evs = append(evs, ev)
+		}
+		st, err := incident.Rebuild(evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := st.Clocks(t0.Add(3 * time.Hour))
+		_ = incident.BuildReport(st, evs, c.Now).Markdown(io.Discard)
+		for _, tmpl := range incident.Templates {
+			if _, err := incident.Comms(st, tmpl, c.Now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }

@@ -38,6 +38,9 @@ func (st *State) apply(ev *Event) {
 	st.LastEvent = ev.At
 	switch ev.Kind {
 	case KindDeclared:
+		if ev.Data.Declared == nil || st.ID != "" {
+			return // only the first event declares; Verify reports any other
+		}
 		d := *ev.Data.Declared
 		st.ID = ev.Incident
 		st.Declaration = d
