@@ -1,7 +1,10 @@
 package incident
 
 import (
+	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 )
 
 // StateDir is where drbook keeps its state database when no --state-dir is
@@ -22,7 +25,8 @@ func StateDir(getenv func(string) string) string {
 }
 
 // OperatorFromEnv returns who runs drbook: $SUDO_USER (the person behind
-// sudo), else $USER, else $LOGNAME, with the client address from
+// sudo), else $USER, else $LOGNAME, else the process's user name from the
+// system (or "uid N"), with the client address from
 // $SSH_CONNECTION ("client-ip client-port server-ip server-port") when the
 // session is over SSH.
 func OperatorFromEnv(getenv func(string) string) Operator {
@@ -33,8 +37,12 @@ func OperatorFromEnv(getenv func(string) string) Operator {
 			break
 		}
 	}
-	if op.Name == "" {
-		op.Name = "unknown"
+	if op.Name == "" { // cron, CI, containers: ask the system
+		if u, err := user.Current(); err == nil && u.Username != "" {
+			op.Name = u.Username
+		} else {
+			op.Name = "uid " + strconv.Itoa(os.Getuid())
+		}
 	}
 	if c := getenv("SSH_CONNECTION"); c != "" {
 		if f := splitFields(c); len(f) > 0 {
