@@ -77,6 +77,16 @@ func OpenStoreWith(dir string, opts StoreOptions) (*Store, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create state directory: %w", err)
 		}
+		// Created empty and private before SQLite opens it: the timeline
+		// names people, systems and what went wrong (SQLite gives its -wal
+		// and -shm files the same permissions).
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("create state database: %w", err)
+		}
+		if f != nil {
+			f.Close()
+		}
 	default:
 		return nil, fmt.Errorf("open state database: %w", err)
 	}

@@ -311,3 +311,19 @@ func TestMostRecentIgnoresDrillSpeed(t *testing.T) {
 		t.Errorf("most recently written open incident: %q %v, want INC-LIVE", id, err)
 	}
 }
+
+func TestStateDatabaseIsPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	s, err := incident.OpenStore(dir)
+	must(t, err)
+	sixEvents(t, s)
+	s.Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range append(files, dir) {
+		fi, err := os.Stat(f)
+		must(t, err)
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is %v, want private to its owner", f, fi.Mode().Perm())
+		}
+	}
+}
