@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -189,5 +188,3 @@ func oneLine(err error) string {
 	}
 	return firstLine(err.Error())
 }
-
-var _ = errors.New

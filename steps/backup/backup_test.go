@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,5 +108,35 @@ func TestGPGOpensDrbookBackup(t *testing.T) {
 	}
 	if got := MustMarker(t, db); got != "gpg" {
 		t.Errorf("marker %q", got)
+	}
+}
+
+// TestLatestIgnoresTempAndUnverified: neither a temp file nor a newer
+// archive without a manifest (an interrupted backup) is ever "latest".
+func TestLatestIgnoresTempAndUnverified(t *testing.T) {
+	root := MustRoot(t, "l", 3)
+	dir := t.TempDir()
+	good := MustBackup(t, root, dir, 1, time.Date(2026, 1, 4, 10, 0, 0, 0, time.UTC))
+	MustWrite(t, filepath.Join(dir, ".quantai_20991231T000000Z_t1.tar.gz.gpg.tmp-0a1b2c"), "partial")
+	MustWrite(t, filepath.Join(dir, "quantai_20991231T000000Z_t1.tar.gz.gpg"), "no manifest")
+	bad := filepath.Join(dir, "quantai_20991230T000000Z_t1.tar.gz.gpg")
+	MustWrite(t, bad, "manifest lies about the size")
+	m := *good.Manifest
+	m.Archive = filepath.Base(bad)
+	b, _ := json.Marshal(m)
+	MustWrite(t, bad+backup.ManifestSuffix, string(b))
+
+	entries, err := backup.List(context.Background(), backup.Source{Dir: dir})
+	if err != nil || len(entries) != 3 {
+		t.Fatalf("list: %+v %v", entries, err)
+	}
+	latest, err := backup.Latest(entries)
+	if err != nil || latest.Path != good.ArchivePath {
+		t.Errorf("latest is %+v (%v), want %s", latest, err, good.ArchivePath)
+	}
+	for _, e := range entries {
+		if e.Path != good.ArchivePath && (e.Verified || e.Problem == "") {
+			t.Errorf("%s listed as verified or without a problem: %+v", e.Name, e)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package backup
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -852,5 +851,3 @@ func treeHashes(dir string) map[string]string {
 	})
 	return out
 }
-
-var _ = bytes.Equal

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -87,5 +86,4 @@ func recordTest(archive string, vr *VerifyResult, now func() time.Time) {
 	if fi, err := os.Stat(mp); err == nil {
 		writeFileAtomic(mp, m.marshal(), fi.Mode().Perm())
 	}
-	_ = filepath.Base
 }
