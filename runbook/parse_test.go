@@ -784,3 +784,28 @@ func TestRunmeNotebook(t *testing.T) {
 		t.Errorf("steps = %v, want %v", ids, want)
 	}
 }
+
+// listingCatalog is steps.Catalog with the optional ActionLister.
+type listingCatalog struct{ steps.Catalog }
+
+func (listingCatalog) ActionNames() []string {
+	var out []string
+	for _, s := range steps.Specs() {
+		if _, ok := (steps.Catalog{}).LookupAction(s.Name); ok {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+func TestUnknownActionHint(t *testing.T) {
+	rb := MustParse(t, "# T\n## P\n```drbook\nrestor\n```\n", "t.md")
+	ps := rb.Validate(listingCatalog{})
+	if len(ps) != 1 || !strings.Contains(ps[0].Hint, `did you mean "restore"?`) || !strings.Contains(ps[0].Hint, "kill-switch") {
+		t.Errorf("problems = %v", ps)
+	}
+	ps = rb.Validate(steps.Catalog{})
+	if len(ps) != 1 || !strings.Contains(ps[0].Hint, "docs/actions.md") {
+		t.Errorf("problems = %v", ps)
+	}
+}

@@ -45,3 +45,9 @@ type ActionInfo struct {
 type Catalog interface {
 	LookupAction(name string) (ActionInfo, bool)
 }
+
+// ActionLister is implemented by a Catalog that can list its actions;
+// Validate then names them, and the nearest one, for an unknown action.
+type ActionLister interface {
+	ActionNames() []string
+}

@@ -131,7 +131,14 @@ func (rb *Runbook) Validate(cat Catalog) Problems {
 				}
 				info, ok := cat.LookupAction(b.Action)
 				if !ok {
-					hint := "run 'drbook actions' for the built-in actions"
+					hint := "the built-in actions are described in docs/actions.md"
+					if l, ok := cat.(ActionLister); ok {
+						names := l.ActionNames()
+						hint = "built-in actions: " + strings.Join(names, ", ")
+						if c := closestName(b.Action, names); c != "" {
+							hint = fmt.Sprintf("did you mean %q? (%s)", c, hint)
+						}
+					}
 					switch b.Action {
 					case "shell", "sh", "bash":
 						hint = "write shell commands in a ```sh block instead of a drbook block"
@@ -389,4 +396,36 @@ func assignments(code string) map[string]bool {
 
 func isNameByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// closestName suggests a name for a misspelt one: the nearest by edit
+// distance, if it is close enough to be a typo.
+func closestName(name string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
