@@ -137,8 +137,12 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 		if err := checkOpen(st); err != nil {
 			return nil, err
 		}
+		s := st.Step(stepID)
+		if s.Status.Closed() || st.openRun(stepID) != nil { // another goroutine or process got there first
+			return nil, &Error{Err: ErrTransition, Detail: fmt.Sprintf("step %s is %s", stepID, s.Status)}
+		}
 		var evs []Event
-		if s := st.Step(stepID); s.Status != StepRunning {
+		if s.Status != StepRunning {
 			evs = append(evs, Event{Kind: KindStepStarted, At: start, Step: stepID})
 		}
 		return append(evs, Event{Kind: KindActionStarted, At: start, Step: stepID,

@@ -308,3 +308,27 @@ func TestNotifyOutsideAnIncidentFails(t *testing.T) {
 		t.Errorf("notify outside an incident: %+v %v", res, err)
 	}
 }
+
+func TestRunStepTwiceAtOnceRunsOnce(t *testing.T) {
+	s := MustStore(t)
+	rb := testRunbook()
+	rb.Phases[1].Steps[0].Block.Code = "sleep 0.3; echo ran >> runs.txt"
+	root := t.TempDir()
+	in, err := incident.Declare(ctx, s, rb, incident.DeclareOptions{ID: "INC-TWICE", Root: root}, incident.SystemClock{})
+	must(t, err)
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			_, err := in.RunStep(ctx, "assessment/scope", steps.Env{}, false, nil)
+			errs <- err
+		}()
+	}
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) || !errors.Is(errors.Join(e1, e2), incident.ErrTransition) {
+		t.Errorf("two concurrent runs: %v, %v; want one to run and one refused", e1, e2)
+	}
+	data, _ := os.ReadFile(filepath.Join(root, "runs.txt"))
+	if string(data) != "ran\n" {
+		t.Errorf("block ran %q", data)
+	}
+}
