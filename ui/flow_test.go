@@ -200,3 +200,5 @@ func TestDrillFlow(t *testing.T) {
 		}
 	})
 }
+
+var keyDown = tea.KeyMsg{Type: tea.KeyDown}

@@ -120,9 +120,18 @@ func viewHeader(c *common, h headerVM, w int) string {
 	}
 	line1 = pad(line1, w-ansi.StringWidth(right)) + right
 
+	line2 := headerLine2(st, h, false)
+	if ansi.StringWidth(line2) > w {
+		line2 = headerLine2(st, h, true) // drop "left" before cutting
+	}
+	line2 = ansi.Truncate(line2, w, "…")
+	return line1 + "\n" + pad(line2, w)
+}
+
+func headerLine2(st styles, h headerVM, compact bool) string {
 	var parts []string
-	parts = append(parts, clockText(st, "RTO", h.RTO))
-	parts = append(parts, clockText(st, "MTD", h.MTD))
+	parts = append(parts, clockText(st, "RTO", h.RTO, compact))
+	parts = append(parts, clockText(st, "MTD", h.MTD, compact))
 	if h.RPO != "" {
 		parts = append(parts, st.pace(h.RPOPace, h.RPO))
 	}
@@ -136,11 +145,10 @@ func viewHeader(c *common, h headerVM, w int) string {
 		}
 		parts = append(parts, ph)
 	}
-	line2 := ansi.Truncate(strings.Join(parts, " | "), w, "…")
-	return line1 + "\n" + pad(line2, w)
+	return strings.Join(parts, " | ")
 }
 
-func clockText(st styles, name string, c clockVM) string {
+func clockText(st styles, name string, c clockVM, compact bool) string {
 	switch {
 	case !c.Set:
 		return name + " -"
@@ -150,6 +158,9 @@ func clockText(st styles, name string, c clockVM) string {
 		return st.pace(paceOverdue, name+" MISSED")
 	case c.Left < 0:
 		return st.pace(paceOverdue, fmt.Sprintf("%s over %s", name, fmtDur(-c.Left)))
+	}
+	if compact {
+		return st.pace(c.Pace, fmt.Sprintf("%s %s", name, fmtDur(c.Left)))
 	}
 	return st.pace(c.Pace, fmt.Sprintf("%s %s left", name, fmtDur(c.Left)))
 }

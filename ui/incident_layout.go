@@ -137,7 +137,7 @@ func (v incidentView) hint(sel *incident.StepState) string {
 		h = "enter: run the " + sel.Kind + " block"
 	}
 	if sel.Destructive {
-		h += " (DESTRUCTIVE: asks to confirm)"
+		h += " (DESTRUCTIVE: confirm)"
 	}
 	return h
 }

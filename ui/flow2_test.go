@@ -1,0 +1,116 @@
+package ui_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/drill"
+	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/steps/sandbox"
+	"github.com/drbook/drbook/ui"
+)
+
+const slowRunbook = `---
+id: slow-drill
+title: Slow Drill
+rto: 1h
+---
+
+# Slow Drill
+
+## Only Phase (0-60 minutes)
+
+- Wait for a slow thing
+
+  ` + "```sh {name=slow}" + `
+  echo "slow step started"
+  sleep 300
+  echo "never printed"
+  ` + "```" + `
+`
+
+// TestCancelAction: x cancels the running action; it is recorded as
+// interrupted and may be run again.
+func TestCancelAction(t *testing.T) {
+	env := newTestEnv(t)
+	path := filepath.Join(t.TempDir(), "slow.md")
+	if err := os.WriteFile(path, []byte(slowRunbook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := runbook.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := drill.Start(context.Background(), drill.Options{ID: "DRILL-SLOW", Runbook: rb, StateDir: env.cfg.StateDir,
+		Store: env.cfg.Store, Operator: env.cfg.Operator, Clock: env.clock, Trades: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := &ui.Runs{}
+	opts := env.options(runs)
+	opts.Session = ui.NewSession(d.Incident, env.cfg.Store, rb, d.Env, env.cfg.StateDir)
+	tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(80, 24)))
+	waitFor(t, tm, "enter: run the sh")
+	enter(tm)
+	waitFor(t, tm, "slow step started")
+	key(tm, 'x')
+	waitFor(t, tm, "Action cancelled: recorded as interrupted")
+	waitFor(t, tm, "[~] Wait for a slow thing")
+	finalScreen(t, tm)
+	runs.CancelAndWait()
+	st, err := env.cfg.Store.Load(context.Background(), "DRILL-SLOW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.Step("only-phase/slow")
+	if s == nil || s.Status != incident.StepInterrupted || len(st.Runs) != 1 || st.Runs[0].Status != "interrupted" {
+		t.Fatalf("after x: step %+v runs %+v", s, st.Runs)
+	}
+	if strings.Contains(st.Runs[0].Output, "never printed") {
+		t.Error("the action ran on after x")
+	}
+}
+
+// TestLiveIncident: with --live and --root the form declares a LIVE
+// incident against the given system, and the header says LIVE.
+func TestLiveIncident(t *testing.T) {
+	env := newTestEnv(t)
+	root := filepath.Join(t.TempDir(), "quantai")
+	if err := sandbox.Create(context.Background(), root, sandbox.Options{Trades: 200}); err != nil {
+		t.Fatal(err)
+	}
+	env.cfg.Live, env.cfg.Root = true, root
+	env.cfg.NewID = func() string { return "INC-TEST-0001" }
+	opts := env.options(&ui.Runs{})
+	opts.Live = true
+	tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(80, 24)))
+	waitFor(t, tm, "Declare a LIVE incident")
+	tm.Send(keyDown)
+	enter(tm)
+	waitFor(t, tm, "Start a drill or incident")
+	tm.Send(keyDown) // mode
+	key(tm, 'l')     // → LIVE
+	waitFor(t, tm, "LIVE on the real system")
+	enter(tm)
+	waitFor(t, tm, "[LIVE] INC-TEST-0001")
+	waitFor(t, tm, "    kill-switch") // rendered Markdown
+	screen := finalScreen(t, tm)
+	if strings.Contains(screen, "DRILL") {
+		t.Errorf("a live incident says DRILL:\n%s", screen)
+	}
+	st, err := env.cfg.Store.Load(context.Background(), "INC-TEST-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Declaration.Mode != incident.Live || st.Declaration.Root != root {
+		t.Errorf("declared %s on %q, want live on %s", st.Declaration.Mode, st.Declaration.Root, root)
+	}
+	golden.RequireEqual(t, []byte(screen))
+}
