@@ -78,6 +78,9 @@ var windowInTitleRE = regexp.MustCompile(`\(\s*((?:<|under|within)?\s*[0-9][^()]
 // windowFromTitle returns the window written in a title, the title with the
 // window removed, and whether one was found.
 func windowFromTitle(title string) (Window, string, bool) {
+	if !strings.Contains(title, "(") {
+		return Window{}, title, false
+	}
 	for _, m := range windowInTitleRE.FindAllStringSubmatchIndex(title, -1) {
 		w, err := ParseWindow(title[m[2]:m[3]])
 		if err != nil {

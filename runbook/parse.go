@@ -459,7 +459,11 @@ func (p *parser) newPhase(title, attrs string, line int, group string) *Phase {
 		ph.ID = explicit
 		p.ids[explicit] = true
 	} else {
-		ph.ID = p.unique(slug(numberingRE.ReplaceAllString(strings.TrimRight(clean, ": "), ""), 32), "phase")
+		base := strings.TrimRight(clean, ": ")
+		if base != "" && (base[0] >= '0' && base[0] <= '9' || base[0] >= 'a' && base[0] <= 'z' || base[0] == ' ') {
+			base = numberingRE.ReplaceAllString(base, "")
+		}
+		ph.ID = p.unique(slug(base, 32), "phase")
 	}
 	p.rb.Phases = append(p.rb.Phases, ph)
 	return ph
@@ -704,7 +708,10 @@ func (p *parser) itemSteps(it ast.Node, ph *Phase) []*Step {
 	if first != nil {
 		switch first.(type) {
 		case *ast.Paragraph, *ast.TextBlock:
-			t := checkboxRE.ReplaceAllString(p.plain(first), "")
+			t := p.plain(first)
+			if strings.HasPrefix(t, "[") {
+				t = checkboxRE.ReplaceAllString(t, "")
+			}
 			t, attrs := trailingAttrs(t)
 			if attrs != "" {
 				pairs, err := parseAttrText(attrs)
