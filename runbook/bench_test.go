@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/text"
+
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/steps"
 )
@@ -76,5 +79,21 @@ func BenchmarkParseValidate10kSteps(b *testing.B) {
 		if ps := rb.Validate(steps.Catalog{}); len(ps) != 0 {
 			b.Fatal(ps[0])
 		}
+	}
+}
+
+// BenchmarkGoldmarkOnlyPlan is the floor: goldmark parsing the plan into
+// its AST and nothing else. Parse+validate is reported as a ratio to it,
+// which holds on a busy machine where absolute times do not.
+func BenchmarkGoldmarkOnlyPlan(b *testing.B) {
+	src, err := os.ReadFile(planPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := goldmark.New().Parser()
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = p.Parse(text.NewReader(src))
 	}
 }
