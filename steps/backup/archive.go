@@ -217,7 +217,9 @@ func walkArchive(ctx context.Context, r io.Reader, passphrase []byte, lim Limits
 	if err != nil {
 		return err
 	}
-	gz, err := pgzip.NewReaderN(plain, 1<<20, 4)
+	ar := newAsyncReader(plain, 1<<20, 4)
+	defer ar.Close()
+	gz, err := pgzip.NewReaderN(ar, 1<<20, 4)
 	if err != nil {
 		return corruptf("gzip header: %v", err)
 	}
@@ -280,7 +282,7 @@ func walkArchive(ctx context.Context, r io.Reader, passphrase []byte, lim Limits
 	if _, err := io.Copy(io.Discard, gz); err != nil {
 		return layerErr("gzip", err)
 	}
-	if _, err := io.Copy(io.Discard, plain); err != nil {
+	if _, err := io.Copy(io.Discard, ar); err != nil {
 		return layerErr("openpgp", err)
 	}
 	if n, _ := io.Copy(io.Discard, tail); n > 0 {

@@ -151,9 +151,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	// Check the staged database in full before anything changes. The
 	// staged files are fsynced, the integrity check runs, and the changes
 	// are described, all at once: they are independent.
+	bo.infof("check the staged backup: integrity_check, data and configuration checks")
 	var wg sync.WaitGroup
-	var syncErr, checkErr error
-	wg.Add(2)
+	var syncErr, checkErr, valErr error
+	var fails, warns []string
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		syncErr = syncTree(stagedRoot)
@@ -164,8 +166,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 			res.Changes = append(res.Changes, describe(ctx, p, root, have[p])...)
 		}
 	}()
+	go func() {
+		defer wg.Done()
+		fails, warns, valErr = validateStaged(ctx, stagedRoot, res.Parts)
+	}()
 	if contains(res.Parts, PartDB) {
-		bo.infof("integrity_check on the staged database")
 		checkErr = checkDB(ctx, have[PartDB], true)
 	}
 	wg.Wait()
@@ -175,10 +180,8 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if syncErr != nil {
 		return nil, diskErr("restore: fsync staged files", syncErr)
 	}
-	bo.infof("data and configuration checks on the staged backup")
-	fails, warns, err := validateStaged(ctx, stagedRoot, res.Parts)
-	if err != nil {
-		return nil, fmt.Errorf("restore: check staged data: %w", err)
+	if valErr != nil {
+		return nil, fmt.Errorf("restore: check staged data: %w", valErr)
 	}
 	res.Warnings = append(res.Warnings, warns...)
 	if len(fails) > 0 {
