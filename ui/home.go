@@ -71,7 +71,7 @@ type home struct {
 	data    HomeData
 	entries []homeEntry
 	cursor  int
-	offset  int
+	extra   int // lines scrolled past the last choice
 }
 
 // homeChoiceMsg reports the operator's choice to the root model.
@@ -133,13 +133,26 @@ func (h home) update(msg tea.Msg) (home, tea.Cmd) {
 	}
 	switch {
 	case key.Matches(k, h.c.keys.Up):
-		if h.cursor > 0 {
+		switch {
+		case h.extra > 0:
+			h.extra--
+		case h.cursor > 0:
 			h.cursor--
 		}
 	case key.Matches(k, h.c.keys.Down):
 		if h.cursor < len(h.entries)-1 {
 			h.cursor++
+		} else if h.extra < 40 {
+			// Past the last choice, down scrolls the recent drills and
+			// the schedule into view.
+			h.extra++
 		}
+	case key.Matches(k, h.c.keys.PageDown):
+		h.extra = min(h.extra+10, 40)
+	case key.Matches(k, h.c.keys.PageUp):
+		h.extra = max(h.extra-10, 0)
+	case key.Matches(k, h.c.keys.Enter) && h.extra > 0:
+		h.extra = 0 // bring the selected choice back into view first
 	case key.Matches(k, h.c.keys.Enter):
 		e := h.entries[h.cursor]
 		return h, func() tea.Msg { return homeChoiceMsg{act: e.act, id: e.id} }
@@ -233,7 +246,8 @@ func (h home) view(w, ht int) string {
 	if cursorLine-2 >= room {
 		off = cursorLine - 2 - room + 1
 	}
-	if off > 0 && off < len(body) {
+	off = min(off+h.extra, max(0, len(body)-room))
+	if off > 0 {
 		body = body[off:]
 	}
 	if len(body) > room {

@@ -434,7 +434,10 @@ func (v incidentView) enter(sel *incident.StepState) (incidentView, tea.Cmd) {
 		return v.setStatus("an action is running: wait for it, or x to cancel it", true), nil
 	}
 	if sel.Status.Closed() {
-		return v.setStatus("this step is "+string(sel.Status)+"; move to the next one (↓)", false), nil
+		// Enter on a settled step goes to the next open one, so that
+		// pressing enter walks a newcomer through the whole runbook.
+		v.cursor, v.touched = v.firstOpen(), false
+		return v.setStatus("That step is "+string(sel.Status)+": here is the next open one.", false), nil
 	}
 	switch runbook.Kind(sel.Kind) {
 	case runbook.KindManual, runbook.KindReference:

@@ -10,6 +10,7 @@ type KeyMap struct {
 
 	Enter    key.Binding // run the step's action / acknowledge a manual step
 	Select   key.Binding // enter on the home screen and forms
+	More     key.Binding // page down on the home screen
 	Done     key.Binding
 	Skip     key.Binding
 	Fail     key.Binding
@@ -37,6 +38,7 @@ func DefaultKeyMap() KeyMap {
 		Tab:      key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field")),
 		Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run/ack")),
 		Select:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "select")),
+		More:     key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgdn", "drills & schedule")),
 		Done:     key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "done")),
 		Skip:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip")),
 		Fail:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "failed")),
@@ -85,7 +87,7 @@ func (h incidentKeys) FullHelp() [][]key.Binding {
 type homeKeys struct{ k KeyMap }
 
 func (h homeKeys) ShortHelp() []key.Binding {
-	return []key.Binding{h.k.Up, h.k.Down, h.k.Select, h.k.Quit}
+	return []key.Binding{h.k.Up, h.k.Down, h.k.Select, h.k.More, h.k.Quit}
 }
 
 func (h homeKeys) FullHelp() [][]key.Binding {

@@ -132,7 +132,7 @@ func TestHomeChoices(t *testing.T) {
 		t.Fatalf("the default drill is not the first, selected choice:\n%s", view)
 	}
 	want := []homeChoiceMsg{{act: actQuickDrill}, {act: actForm}, {act: actResume, id: "DRILL-1"},
-		{act: actRunbook, id: "complete-system-recovery"}, {act: actRunbook, id: "db"}, {act: actRunbook, id: "db"}}
+		{act: actRunbook, id: "complete-system-recovery"}, {act: actRunbook, id: "db"}}
 	for i, w := range want {
 		if i > 0 {
 			h, _ = h.update(keyMsg("down"))
@@ -141,6 +141,16 @@ func TestHomeChoices(t *testing.T) {
 		if got := cmd().(homeChoiceMsg); got != w {
 			t.Errorf("entry %d: %+v, want %+v", i, got, w)
 		}
+	}
+	// Past the last choice, down scrolls; enter first brings the choice
+	// back into view, then chooses it.
+	h, _ = h.update(keyMsg("down"))
+	h, cmd := h.update(keyMsg("enter"))
+	if cmd != nil {
+		t.Error("enter while scrolled away chose something out of view")
+	}
+	if _, cmd = h.update(keyMsg("enter")); cmd == nil || cmd().(homeChoiceMsg).id != "db" {
+		t.Error("enter after scrolling back did not choose the last runbook")
 	}
 }
 
