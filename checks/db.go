@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
@@ -99,7 +100,8 @@ func inspect(path string) (*dbFile, error) {
 //     "unix-none" VFS, so SQLite keeps the wal-index in heap memory and
 //     creates no -shm, yet still reads the WAL's committed frames.
 func (d *dbFile) dsn() (string, string) {
-	u := "file:" + (&url.URL{Path: d.path}).EscapedPath() + "?mode=ro"
+	// Memory-mapped reads halve the time of quick_check under modernc.
+	u := "file:" + (&url.URL{Path: d.path}).EscapedPath() + "?mode=ro&_pragma=mmap_size(2147418112)"
 	switch {
 	case d.wal <= 0:
 		return u + "&immutable=1", "immutable"
@@ -304,7 +306,7 @@ var validations = []validation{
 	{
 		item: "positions-vs-trades",
 		count: `SELECT COUNT(*) FROM positions p
-        LEFT JOIN (SELECT position_id, SUM(quantity) AS q FROM trades WHERE status = 'filled' GROUP BY position_id) s
+        LEFT JOIN (SELECT position_id, SUM(quantity) AS q FROM trades NOT INDEXED WHERE status = 'filled' GROUP BY position_id) s
         ON s.position_id = p.id WHERE abs(p.quantity - coalesce(s.q, 0)) > 1e-6`,
 		rows: `SELECT p.id, p.broker, p.symbol, p.quantity, coalesce(s.q, 0) AS filled_sum FROM positions p
         LEFT JOIN (SELECT position_id, SUM(quantity) AS q FROM trades WHERE status = 'filled' GROUP BY position_id) s
@@ -333,26 +335,18 @@ func checkData(ctx context.Context, r *run, out func(Finding)) {
 		return
 	}
 	defer db.Close()
+	// The heavy queries each scan millions of rows: run them side by side,
+	// each on its own connection.
+	db.SetMaxOpenConns(3)
+	var wg sync.WaitGroup
 	for _, v := range validations {
-		t := timed()
-		var n int64
-		if err := db.QueryRowContext(ctx, v.count).Scan(&n); err != nil {
-			out(t(Finding{Item: v.item, Status: Fail, Message: "query failed: " + sqlErr(err)}))
-			if ctx.Err() != nil {
-				return
-			}
-			continue
-		}
-		if n == 0 {
-			out(t(Finding{Item: v.item, Status: Pass, Message: v.ok, Evidence: &Evidence{Count: 0}}))
-			continue
-		}
-		ev := &Evidence{Count: n}
-		if cols, rows, _, err := queryRows(ctx, db, v.rows, MaxRows); err == nil {
-			ev.Columns, ev.Rows = cols, rows
-		}
-		out(t(Finding{Item: v.item, Status: v.bad, Message: fmt.Sprintf(v.found, n), Evidence: ev}))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out(validate(ctx, db, v))
+		}()
 	}
+	wg.Wait()
 	// Open positions are information, not a problem: the plan lists them
 	// so the operator can compare them with the brokers.
 	t = timed()
@@ -367,6 +361,22 @@ func checkData(ctx context.Context, r *run, out func(Finding)) {
 	}
 	out(t(Finding{Item: "open-positions", Status: Pass, Message: fmt.Sprintf("%d open positions (compare with the brokers: drbook reconcile)", n),
 		Evidence: &Evidence{Count: n, Columns: cols, Rows: rows}}))
+}
+
+func validate(ctx context.Context, db *sql.DB, v validation) Finding {
+	t := timed()
+	var n int64
+	if err := db.QueryRowContext(ctx, v.count).Scan(&n); err != nil {
+		return t(Finding{Item: v.item, Status: Fail, Message: "query failed: " + sqlErr(err)})
+	}
+	if n == 0 {
+		return t(Finding{Item: v.item, Status: Pass, Message: v.ok, Evidence: &Evidence{Count: 0}})
+	}
+	ev := &Evidence{Count: n}
+	if cols, rows, _, err := queryRows(ctx, db, v.rows, MaxRows); err == nil {
+		ev.Columns, ev.Rows = cols, rows
+	}
+	return t(Finding{Item: v.item, Status: v.bad, Message: fmt.Sprintf(v.found, n), Evidence: ev})
 }
 
 // queryStrings returns the first column of every row.

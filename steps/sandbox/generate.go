@@ -210,6 +210,9 @@ func load(ctx context.Context, tx *sql.Tx, rng *rand.Rand, opts Options) (*world
 	w := &world{start: opts.Now.Add(-span)}
 	clock := w.start
 	total := int64(opts.Trades)
+	// Prices walk randomly; over the whole history a symbol moves some 15%
+	// whatever the number of orders, so big sandboxes stay plausible.
+	vol := min(0.004, 0.15/math.Sqrt(float64(opts.Trades)/float64(len(instruments))/2))
 	// Each step takes a share of the time left in proportion to the trades
 	// left, so the history fills its span and ends just before end.
 	tick := func(scale float64) time.Time {
@@ -310,7 +313,7 @@ func load(ctx context.Context, tx *sql.Tx, rng *rand.Rand, opts Options) (*world
 	// order places one order on p and fills it with up to fills trades.
 	order := func(p *position, sell bool, quarters int64, fills int64) error {
 		px := price[p.inst.symbol]
-		px = round(px*math.Exp(rng.NormFloat64()*0.004), 2)
+		px = round(px*math.Exp(rng.NormFloat64()*vol), 2)
 		if px < 1 {
 			px = 1
 		}
