@@ -60,6 +60,7 @@ type incidentView struct {
 	runSeq    int
 	run       *runState
 	spin      spinner.Model
+	spinning  bool
 	prog      progress.Model
 	prompt    *prompt
 	pager     *pager
@@ -146,6 +147,9 @@ func (v incidentView) selected() *incident.StepState {
 }
 
 func (v incidentView) runbookStep(id string) *runbook.Step {
+	if v.sess == nil {
+		return nil
+	}
 	rb := v.sess.Runbook()
 	if rb == nil {
 		return nil
@@ -258,6 +262,7 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 		return v, loadState(v.sess)
 	case spinner.TickMsg:
 		if v.run == nil {
+			v.spinning = false
 			return v, nil
 		}
 		var cmd tea.Cmd
@@ -291,7 +296,7 @@ func runResultText(d runDone) string {
 
 func errText(err error) string { return err.Error() }
 
-func (v incidentView) readOnly() bool { return v.sess.ReadOnly() }
+func (v incidentView) readOnly() bool { return v.sess != nil && v.sess.ReadOnly() }
 
 func (v incidentView) refreshClocks() incidentView {
 	v.ck = v.st.Clocks(v.sess.Now())
@@ -465,7 +470,12 @@ func (v incidentView) startRun(stepID string, confirmed bool) (incidentView, tea
 	v.run = &runState{id: v.runSeq, stepID: stepID, cancel: cancel, started: time.Now()}
 	v.outputs[stepID] = []string{}
 	v = v.setStatus("running...", false)
-	return v, tea.Batch(startRun(v.runs, v.sess, ctx, cancel, v.runSeq, stepID, confirmed), v.spin.Tick)
+	cmds := []tea.Cmd{startRun(v.runs, v.sess, ctx, cancel, v.runSeq, stepID, confirmed)}
+	if !v.spinning {
+		v.spinning = true // one tick chain, however many runs follow
+		cmds = append(cmds, v.spin.Tick)
+	}
+	return v, tea.Batch(cmds...)
 }
 
 func (v incidentView) handlePromptDone(m promptDoneMsg) (incidentView, tea.Cmd) {

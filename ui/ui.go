@@ -255,19 +255,21 @@ func (m Model) start(spec StartSpec) (tea.Model, tea.Cmd) {
 	m.err = ""
 	m.starting = "starting " + spec.Runbook + "..."
 	b, ctx := m.opts.Backend, m.opts.Ctx
-	progress := make(chan string, 16)
-	done := make(chan sessionMsg, 1)
-	go func() {
-		s, err := b.Start(ctx, spec, func(line string) {
-			select {
-			case progress <- line:
-			default:
-			}
-		})
-		close(progress)
-		done <- sessionMsg{sess: s, err: err}
-	}()
-	return m, waitStarting(progress, done)
+	return m, func() tea.Msg {
+		progress := make(chan string, 16)
+		done := make(chan sessionMsg, 1)
+		go func() {
+			s, err := b.Start(ctx, spec, func(line string) {
+				select {
+				case progress <- line:
+				default: // a slow screen skips progress lines, never the start
+				}
+			})
+			close(progress)
+			done <- sessionMsg{sess: s, err: err}
+		}()
+		return waitStarting(progress, done)()
+	}
 }
 
 // waitStarting relays start-up progress lines, then the session.

@@ -238,3 +238,26 @@ func TestStaleRunEventsDropped(t *testing.T) {
 		t.Error("progress not kept")
 	}
 }
+
+// TestProgressBar: an action reporting progress shows a bar and a
+// percentage next to its output, in ASCII without colour.
+func TestProgressBar(t *testing.T) {
+	c := testCommon()
+	v := newIncidentView(c, nil, nil, &Runs{})
+	v.st = &incident.State{Phases: []incident.PhaseState{{
+		PhaseSnapshot: incident.PhaseSnapshot{ID: "p", Title: "Recovery"},
+		Steps: []incident.StepState{{StepSnapshot: incident.StepSnapshot{ID: "p/backup", Title: "Back up", Kind: "action", Action: "backup"},
+			Status: incident.StepRunning}},
+	}}}
+	v.flat = flatten(v.st)
+	v.run = &runState{id: 1, stepID: "p/backup", progress: &steps.Progress{Phase: "encrypt", Done: 50, Total: 100}}
+	v.outputs["p/backup"] = []string{"archiving data/quantai.db"}
+	v, _ = v.refreshPanes()
+	out := v.view()
+	if !strings.Contains(out, "encrypt  50%") || !strings.Contains(out, "#####") || !strings.Contains(out, "archiving data/quantai.db") {
+		t.Errorf("no progress bar:\n%s", out)
+	}
+	if !strings.Contains(out, "running") || !strings.Contains(out, "(x cancels)") {
+		t.Errorf("a running action does not say how to cancel it:\n%s", out)
+	}
+}
