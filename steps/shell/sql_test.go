@@ -47,6 +47,12 @@ func MustSystem(tb testing.TB, n int) string {
 			fmt.Sprintf("SYM%03d", i), i); err != nil {
 			tb.Fatal(err)
 		}
+		// One filled trade per position, so that the position equals the
+		// sum of its trades and the data passes the restore's checks.
+		if _, err := db.Exec(`INSERT INTO trades (position_id, symbol, side, quantity, price, status, executed_at) VALUES (?, ?, 'buy', ?, 100.5, 'filled', '2026-11-26T00:00:00Z')`,
+			i, fmt.Sprintf("SYM%03d", i), i); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	return root
 }
