@@ -187,11 +187,11 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 	var full, asJSON bool
 	var rpo time.Duration
 	fs := newFlagSet("check", checkUsage(), iox)
-	fs.StringVar(&root, "root", ".", "the QuantAI system root (holds data/quantai.db, config/, .env)")
+	fs.StringVar(&root, "root", ".", "system root (holds data/, config/, .env)")
 	fs.StringSliceVar(&only, "only", nil, "run only these checks (comma-separated)")
-	fs.BoolVar(&full, "full", false, "PRAGMA integrity_check instead of quick_check (slower, also checks indexes against tables)")
+	fs.BoolVar(&full, "full", false, "integrity_check instead of quick_check (slower)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	fs.DurationVar(&rpo, "rpo", checks.DefaultRPO, "recovery point objective for backup-freshness")
+	fs.DurationVar(&rpo, "rpo", checks.DefaultRPO, "RPO for backup-freshness")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -60,8 +60,14 @@ func TestDemoHelpListsEveryFault(t *testing.T) {
 			t.Errorf("help line wider than 80 columns: %q", l)
 		}
 	}
-	if code, out, _ := drbook(t, "check", "--help"); code != 0 || !strings.Contains(out, "Exit codes") {
+	code, out, _ = drbook(t, "check", "--help")
+	if code != 0 || !strings.Contains(out, "Exit codes") {
 		t.Errorf("check --help: exit %d\n%s", code, out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if len(l) > 80 {
+			t.Errorf("check help line wider than 80 columns: %q", l)
+		}
 	}
 }
 
