@@ -237,3 +237,17 @@ func (Catalog) LookupAction(name string) (runbook.ActionInfo, bool) {
 }
 
 var _ runbook.Catalog = Catalog{}
+
+// ActionNames lists, sorted, the names a drbook block may use, so that
+// validation can suggest the nearest one for a misspelt action.
+func (Catalog) ActionNames() []string {
+	var out []string
+	for _, s := range Specs() {
+		if s.Name != ShellAction && s.Name != SQLAction {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+var _ runbook.ActionLister = Catalog{}
