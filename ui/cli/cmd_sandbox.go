@@ -187,7 +187,7 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 	var full, asJSON bool
 	var rpo time.Duration
 	fs := newFlagSet("check", checkUsage(), iox)
-	fs.StringVar(&root, "root", ".", "system root (holds data/, config/, .env)")
+	fs.StringVar(&root, "root", ".", "the QuantAI system root")
 	fs.StringSliceVar(&only, "only", nil, "run only these checks (comma-separated)")
 	fs.BoolVar(&full, "full", false, "integrity_check instead of quick_check (slower)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
