@@ -262,13 +262,13 @@ func runValidate(ctx context.Context, iox *IO, args []string) error {
 	}
 	switch {
 	case unreadable > 0:
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("validate: %d of %d runbooks could not be read", unreadable, len(results))}
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("validate: %s of %d could not be read", plural(unreadable, "runbook"), len(results))}
 	case invalid > 0:
 		n := 0
 		for _, r := range results {
 			n += len(r.Problems)
 		}
-		return failed(fmt.Errorf("validate: %d problems in %d of %d runbooks", n, invalid, len(results)))
+		return failed(fmt.Errorf("validate: %s in %s of %d", plural(n, "problem"), plural(invalid, "runbook"), len(results)))
 	}
 	return nil
 }
@@ -542,4 +542,12 @@ func fitLines(w io.Writer, left, right, indent string) {
 	}
 	fmt.Fprintln(w, left)
 	fmt.Fprintln(w, indent+right)
+}
+
+// plural says "1 problem" or "2 problems".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
