@@ -142,13 +142,23 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	dbi, err := dbFacts(ctx, snap, false)
-	if err != nil {
-		return nil, fmt.Errorf("backup: snapshot: %w", err)
+	// quick_check and row counts of the snapshot run while it is archived:
+	// both only read the scratch file.
+	type facts struct {
+		dbi *DBInfo
+		err error
 	}
-	if dbi.QuickCheck != "ok" {
-		o.infof("warning: the live database fails quick_check: %s", firstLine(dbi.QuickCheck))
+	factsc := make(chan facts, 1)
+	go func() {
+		dbi, err := dbFacts(ctx, snap, false)
+		factsc <- facts{dbi, err}
+	}()
+	waitFacts := func() (*DBInfo, error) {
+		f := <-factsc
+		factsc <- f
+		return f.dbi, f.err
 	}
+	defer waitFacts() // never leave the scratch file in use on return
 
 	// 2. Collect the other files by tier.
 	parts, warnings, err := collect(root, o.Tier, o.Include)
@@ -210,6 +220,14 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	syncErr := make(chan error, 1)
 	go func() { syncErr <- f.Sync() }()
 	sum := hex.EncodeToString(h.Sum(nil))
+	dbi, err := waitFacts()
+	if err != nil {
+		<-syncErr
+		return nil, fmt.Errorf("backup: snapshot: %w", err)
+	}
+	if dbi.QuickCheck != "ok" {
+		o.infof("warning: the live database fails quick_check: %s", firstLine(dbi.QuickCheck))
+	}
 
 	m := &Manifest{
 		Format: ManifestFormat, Tool: o.Tool, Created: created, Tier: o.Tier,
