@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drbook/drbook/checks"
+	"github.com/drbook/drbook/steps/backup"
 	"github.com/drbook/drbook/steps/sandbox"
 )
 
@@ -159,6 +160,7 @@ func checkUsage() string {
 	var b strings.Builder
 	b.WriteString(`
 Usage: drbook check [--root DIR] [--only NAME,...] [--full] [--json]
+                    [--rpo 15m] [--backup-dir DIR]
 
 Check that a QuantAI system is sound. The checks only look: the database is
 opened read-only without creating any -wal, -shm or journal file next to it,
@@ -186,12 +188,14 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 	var only []string
 	var full, asJSON bool
 	var rpo time.Duration
+	var backupDir string
 	fs := newFlagSet("check", checkUsage(), iox)
 	fs.StringVar(&root, "root", ".", "the QuantAI system root")
 	fs.StringSliceVar(&only, "only", nil, "run only these checks (comma-separated)")
 	fs.BoolVar(&full, "full", false, "integrity_check instead of quick_check (slower)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.DurationVar(&rpo, "rpo", checks.DefaultRPO, "RPO for backup-freshness")
+	fs.StringVar(&backupDir, "backup-dir", "", "local backup directory (default: as drbook backups)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -205,6 +209,9 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 		return usageErr("check: --root %s: %v", root, err)
 	}
 	opts := checks.Options{Root: root, Only: only, Full: full, RPO: rpo}
+	if backupDir != "" {
+		opts.Backups = backup.Catalogue(backupDir, backup.S3FromEnv(iox.Getenv))
+	}
 	var emit func(checks.Finding)
 	if !asJSON {
 		fmt.Fprintf(iox.Stdout, "%-4s  %-16s  %-19s  %s\n", "", "CHECK", "ITEM", "RESULT")

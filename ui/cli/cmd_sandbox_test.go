@@ -220,3 +220,25 @@ func TestCheckJSONAndExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckBackupFreshnessWithARealBackup takes a real backup with drbook
+// backup and lets drbook check find it through --backup-dir.
+func TestCheckBackupFreshnessWithARealBackup(t *testing.T) {
+	dir := t.TempDir()
+	root, backups := filepath.Join(dir, "sb"), filepath.Join(dir, "bk")
+	pass := filepath.Join(dir, "pass")
+	os.WriteFile(pass, []byte("correct horse battery staple\n"), 0o600)
+	if code, _, errs := drbook(t, "demo", "--root", root); code != 0 {
+		t.Fatal(errs)
+	}
+	args := []string{"check", "--root", root, "--only", "backup-freshness", "--backup-dir", backups}
+	if code, out, _ := drbook(t, args...); code != 1 || !strings.Contains(out, "no backups exist") {
+		t.Errorf("before any backup: exit %d\n%s", code, out)
+	}
+	if code, out, errs := drbook(t, "backup", "--root", root, "--to", backups, "--passphrase-file", pass, "--no-progress"); code != 0 {
+		t.Fatalf("backup: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, _ := drbook(t, args...); code != 0 || !strings.Contains(out, "within the RPO") {
+		t.Errorf("after a backup: exit %d\n%s", code, out)
+	}
+}
