@@ -196,6 +196,15 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		return nil, &Error{Err: fmt.Errorf("restore: %w; nothing changed", ErrNotConfirmed)}
 	}
 
+	// Restored files belong to whoever owns what they replace (a restore
+	// run as root must not leave the trading system unable to open them).
+	for _, p := range res.Parts {
+		live := filepath.Join(root, map[string]string{PartDB: "data/quantai.db", PartConfig: "config", PartEnv: ".env", PartLogs: "logs"}[p])
+		if err := chownLike(have[p], live); err != nil {
+			return nil, fmt.Errorf("restore %s: %w", p, err)
+		}
+	}
+
 	// Swap, database first.
 	for _, p := range res.Parts {
 		var aside []string
@@ -221,6 +230,29 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// chownLike gives the tree at path the owner of ref (or of ref's nearest
+// existing parent). Only root can, and only root needs to.
+func chownLike(path, ref string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	var st syscall.Stat_t
+	for r := ref; ; r = filepath.Dir(r) {
+		if err := syscall.Stat(r, &st); err == nil {
+			break
+		}
+		if r == filepath.Dir(r) {
+			return nil
+		}
+	}
+	return filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, int(st.Uid), int(st.Gid))
+	})
 }
 
 // syncTree fsyncs every regular file and directory under dir.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -399,5 +400,31 @@ func TestRestoreFromSQLiteFile(t *testing.T) {
 	}
 	if res.Kind != "sqlite-file" || MustMarker(t, filepath.Join(live, "data", "quantai.db")) != "plain" {
 		t.Errorf("result %+v", res)
+	}
+}
+
+// TestRestoreKeepsOwnership: run as root, restored files belong to the
+// owner of the files they replace, not to root.
+func TestRestoreKeepsOwnership(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to change owners")
+	}
+	src := MustRoot(t, "b", 5)
+	out := MustBackup(t, src, t.TempDir(), 1, time.Now())
+	live := MustRoot(t, "l", 5)
+	const uid, gid = 4242, 4343
+	filepath.Walk(live, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, uid, gid) })
+	if _, err := backup.Restore(context.Background(), restoreOpts(live, out.ArchivePath)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"data/quantai.db", "config/settings.yaml", "config/agents/momentum.json", ".env"} {
+		fi, err := os.Stat(filepath.Join(live, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != uid || st.Gid != gid {
+			t.Errorf("%s owned by %d:%d, want %d:%d", p, st.Uid, st.Gid, uid, gid)
+		}
 	}
 }
