@@ -408,7 +408,10 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 	}, func(name string, hdr *tar.Header, body io.Reader) error {
 		dst := filepath.Join(x, filepath.FromSlash(name))
 		if body == nil {
-			return os.MkdirAll(dst, 0o700)
+			if err := os.MkdirAll(dst, 0o700); err != nil {
+				return err
+			}
+			return os.Chmod(dst, (os.FileMode(hdr.Mode).Perm()|0o700)&^0o022)
 		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 			return err
