@@ -26,7 +26,9 @@ type archiveWriter struct {
 	mtime  time.Time
 	files  []FileEntry
 	dirs   map[string]bool
-	buf    []byte
+	// dirModes holds the modes of directories taken from the system.
+	dirModes map[string]os.FileMode
+	buf      []byte
 	// progress is called with plaintext bytes written so far.
 	progress func(done int64)
 	done     int64
@@ -50,7 +52,8 @@ func newArchiveWriter(w io.Writer, passphrase []byte, prefix string, mtime time.
 		return nil, err
 	}
 	a := &archiveWriter{enc: enc, gz: gz, tw: tar.NewWriter(gz), prefix: prefix, mtime: mtime,
-		dirs: map[string]bool{}, buf: make([]byte, 256<<10)}
+		dirs: map[string]bool{}, dirModes: map[string]os.FileMode{}, buf: make([]byte, 256<<10)}
+	a.dirModes[""] = 0o700 // the top directory: the backup is private
 	if err := a.addDir(""); err != nil {
 		return nil, err
 	}
@@ -71,7 +74,11 @@ func (a *archiveWriter) addDir(rel string) error {
 	if rel != "" {
 		name = a.prefix + "/" + rel + "/"
 	}
-	return a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: 0o700, ModTime: a.mtime, Format: tar.FormatPAX})
+	mode := int64(0o755)
+	if m, ok := a.dirModes[rel]; ok {
+		mode = int64(m.Perm())
+	}
+	return a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: mode, ModTime: a.mtime, Format: tar.FormatPAX})
 }
 
 func parentDir(rel string) string {

@@ -290,6 +290,7 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 func writeParts(ctx context.Context, aw *archiveWriter, parts []part) error {
 	for _, p := range parts {
 		if p.info.IsDir() {
+			aw.dirModes[p.rel] = p.info.Mode()
 			if err := aw.addDir(p.rel); err != nil {
 				return err
 			}
