@@ -5,11 +5,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	_ "modernc.org/sqlite"
 
 	"github.com/drbook/drbook/ui/cli"
@@ -195,5 +198,41 @@ func TestRestoreAsksOnATerminal(t *testing.T) {
 				t.Errorf("answer yes: exit %d, .env %q, %s", code, got, errb.String())
 			}
 		}
+	}
+}
+
+func TestBackupCommandsWithS3(t *testing.T) {
+	be := s3mem.New()
+	if err := be.CreateBucket("bk"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(be).Server())
+	defer srv.Close()
+	none := filepath.Join(t.TempDir(), "none")
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_REGION": "us-east-1",
+		"AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_EC2_METADATA_DISABLED": "true"} {
+		t.Setenv(k, v)
+	}
+	sys := mustSystem(t, "s3")
+	env := map[string]string{"DRBOOK_BACKUP_DIR": t.TempDir(), "DRBOOK_PASSPHRASE": "pw"}
+	s3 := []string{"--s3", "s3://bk/quantai", "--s3-endpoint", srv.URL}
+	out, errOut, code := runCLI(t, env, append([]string{"backup", "--root", sys, "--json"}, s3...)...)
+	var b struct{ S3 string }
+	if code != 0 || json.Unmarshal([]byte(out), &b) != nil || !strings.HasPrefix(b.S3, "s3://bk/quantai/quantai_") {
+		t.Fatalf("backup --s3: %d %q %q", code, out, errOut)
+	}
+	// List S3 alone (an empty local directory).
+	env["DRBOOK_BACKUP_DIR"] = t.TempDir()
+	out, _, code = runCLI(t, env, append([]string{"backups", "--json"}, s3...)...)
+	if code != 0 || !strings.Contains(out, `"location": "s3"`) || !strings.Contains(out, `"rpo_met": true`) {
+		t.Fatalf("backups --s3: %d %q", code, out)
+	}
+	writeEnv(t, sys, "later")
+	out, errOut, code = runCLI(t, env, "restore", "--root", sys, "--from", b.S3, "--s3-endpoint", srv.URL, "--yes")
+	if code != 0 || !strings.Contains(out, "restored db, config, env from "+b.S3) {
+		t.Fatalf("restore --from s3: %d %q %q", code, out, errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(sys, ".env")); string(got) != envBase+"TRADING_MODE=s3\n" {
+		t.Errorf(".env after an S3 restore: %q", got)
 	}
 }
