@@ -95,7 +95,12 @@ measure plan-restore bash -c 'gpg --batch --pinentry-mode loopback --passphrase-
 # hashes, full integrity_check on the staged db, swap keeping originals,
 # quick_check after the swap.
 measure drbook-restore "$W/drbook" restore --root "$W/live" --from "$DRBOOK_ARCHIVE" --only db,config,env,logs \
-	--passphrase-file "$PASS" --yes --no-progress
+	--passphrase-file "$PASS" --yes --no-progress --json
+if command -v python3 >/dev/null; then
+	# Phase breakdown. data_checks (the plan's data validation, which the
+	# plan's pipeline does not run) overlaps integrity_check.
+	python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["restore"]["timings"]; print("drbook-restore phases: " + ", ".join("%s %.2fs" % (k, t[k]) for k in ("stage","integrity_check","data_checks","swap","quick_check") if k in t))' "$W/out.drbook-restore" || true
+fi
 
 echo
 awk -v pb="${SECS[plan-backup]}" -v db="${SECS[drbook-backup]}" -v pr="${SECS[plan-restore]}" -v dr="${SECS[drbook-restore]}" \

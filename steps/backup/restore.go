@@ -76,6 +76,10 @@ type RestoreResult struct {
 	Aside      []string  `json:"aside,omitempty"` // where the originals were kept
 	Warnings   []string  `json:"warnings,omitempty"`
 	DryRun     bool      `json:"dry_run"`
+	// Timings are the seconds each phase took: stage (fetch, decrypt,
+	// unpack, hash), integrity_check, data_checks (concurrent with
+	// integrity_check), swap, quick_check.
+	Timings map[string]float64 `json:"timings"`
 }
 
 // crashHook is called at each step of the swap; tests use it to kill the
@@ -124,8 +128,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	}
 	defer os.RemoveAll(staging)
 
-	res := &RestoreResult{DryRun: o.DryRun}
+	res := &RestoreResult{DryRun: o.DryRun, Timings: map[string]float64{}}
+	since := func(t time.Time) float64 { return time.Since(t).Seconds() }
+	t0 := time.Now()
 	stagedRoot, err := stage(ctx, &bo, o, root, staging, res)
+	res.Timings["stage"] = since(t0)
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
@@ -168,10 +175,14 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	}()
 	go func() {
 		defer wg.Done()
+		t := time.Now()
 		fails, warns, valErr = validateStaged(ctx, stagedRoot, res.Parts)
+		res.Timings["data_checks"] = since(t)
 	}()
 	if contains(res.Parts, PartDB) {
+		t := time.Now()
 		checkErr = checkDB(ctx, have[PartDB], true)
+		res.Timings["integrity_check"] = since(t)
 	}
 	wg.Wait()
 	if checkErr != nil {
@@ -206,6 +217,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	}
 
 	// Swap, database first.
+	tSwap := time.Now()
 	for _, p := range res.Parts {
 		var aside []string
 		var err error
@@ -223,7 +235,10 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		}
 		bo.infof("restored %s", p)
 	}
+	res.Timings["swap"] = since(tSwap)
 	if contains(res.Parts, PartDB) {
+		t := time.Now()
+		defer func() { res.Timings["quick_check"] = since(t) }()
 		bo.infof("quick_check on the restored database")
 		if err := checkDB(ctx, filepath.Join(root, "data", "quantai.db"), false); err != nil {
 			return res, fmt.Errorf("restore: restored database: %w (the original is at %s)", err, res.Aside[0])
