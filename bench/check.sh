@@ -56,12 +56,13 @@ best_drbook=999999
 cat "$db" > /dev/null
 for i in $(seq "$RUNS"); do
   t0=$(now)
-  sqlite3 "file:$db?mode=ro&immutable=1" < "$work/check.sql" > "$work/sqlite.out"
+  /usr/bin/time -o "$work/sqlite.cpu" -f "%U %S" sqlite3 "file:$db?mode=ro&immutable=1" < "$work/check.sql" > "$work/sqlite.out"
   t1=$(now)
-  "$work/drbook" check --root "$root" --only db-integrity,critical-tables,data-validation,config > "$work/drbook.out" || true
+  /usr/bin/time -o "$work/drbook.cpu" -f "%U %S" "$work/drbook" check --root "$root" --only db-integrity,critical-tables,data-validation,config > "$work/drbook.out" || true
   t2=$(now)
   s=$(echo "$t1 - $t0" | bc -l); d=$(echo "$t2 - $t1" | bc -l)
-  printf 'run %d: sqlite3 %.2f s, drbook check %.2f s\n' "$i" "$s" "$d"
+  sc=$(awk '{print $1 + $2}' "$work/sqlite.cpu"); dc=$(awk '{print $1 + $2}' "$work/drbook.cpu")
+  printf 'run %d: sqlite3 %.2f s (cpu %.2f s), drbook check %.2f s (cpu %.2f s, on up to 3 cores)\n' "$i" "$s" "$sc" "$d" "$dc"
   best_sqlite=$(echo "if ($s < $best_sqlite) $s else $best_sqlite" | bc -l)
   best_drbook=$(echo "if ($d < $best_drbook) $d else $best_drbook" | bc -l)
 done
