@@ -149,21 +149,15 @@ func OpenSession(ctx context.Context, cfg EngineConfig, ref string) (Session, er
 	if err != nil {
 		return nil, err
 	}
-	st, err := cfg.Store.Load(ctx, id)
+	rb, err := openRunbook(ctx, cfg, id)
 	if err != nil {
 		return nil, err
-	}
-	decl := st.Declaration
-	rb, err := runbook.Load(decl.Runbook.Source, cfg.RunbookDirs)
-	if err != nil {
-		if rb, err = runbook.Load(decl.Runbook.ID, cfg.RunbookDirs); err != nil {
-			rb = nil // the snapshot still drives the incident; steps cannot run
-		}
 	}
 	in, err := incident.Open(ctx, cfg.Store, id, rb, cfg.clock(), incident.OpenOptions{Operator: cfg.Operator, Resume: true})
 	if err != nil {
 		return nil, err
 	}
+	decl := in.State().Declaration
 	var env steps.Env
 	if decl.Mode == incident.Drill {
 		if dir := drill.DirOf(decl.Root); dir != "" {
@@ -178,6 +172,33 @@ func OpenSession(ctx context.Context, cfg EngineConfig, ref string) (Session, er
 		env = steps.Env{Root: decl.Root, IncidentID: id, Operator: cfg.Operator.Name, Now: in.Now}
 	}
 	return NewSession(in, cfg.Store, rb, env, cfg.StateDir), nil
+}
+
+// openRunbook finds the runbook an incident runs: by its id (embedded or
+// in the runbook dirs), else from the file it was declared from. The full
+// timeline is replayed only in that last case, so a long incident is read
+// once, not twice. nil means it cannot be found any more: the snapshot in
+// the timeline still drives the incident, but steps cannot run.
+func openRunbook(ctx context.Context, cfg EngineConfig, id string) (*runbook.Runbook, error) {
+	sums, err := cfg.Store.Incidents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sums {
+		if s.ID == id {
+			if rb, err := runbook.Load(s.Runbook, cfg.RunbookDirs); err == nil {
+				return rb, nil
+			}
+		}
+	}
+	st, err := cfg.Store.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if rb, err := runbook.Load(st.Declaration.Runbook.Source, cfg.RunbookDirs); err == nil {
+		return rb, nil
+	}
+	return nil, nil
 }
 
 // NewSession adapts a running incident to the TUI.
@@ -220,11 +241,25 @@ func (s *engineSession) Close(outcome incident.Outcome, summary string) error {
 }
 
 func (s *engineSession) Timeline() (string, error) {
-	evs, err := s.store.Events(context.Background(), s.in.ID())
+	return timelineText(context.Background(), s.store, s.in.ID(), s.in.State().LastSeq)
+}
+
+// timelineWindow is how many of the latest events the timeline pager
+// shows; the whole timeline is a command away, and a screen over SSH does
+// not need 10,000 lines in memory.
+const timelineWindow = 2000
+
+func timelineText(ctx context.Context, store *incident.Store, id string, last int64) (string, error) {
+	after := max(0, last-timelineWindow)
+	evs, err := store.EventsAfter(ctx, id, after)
 	if err != nil {
 		return "", err
 	}
-	return formatTimeline(evs), nil
+	head := ""
+	if after > 0 {
+		head = fmt.Sprintf("(the latest %d events; all %d: drbook timeline %s)\n", len(evs), last, id)
+	}
+	return head + formatTimeline(evs), nil
 }
 
 func (s *engineSession) Report() (string, error) {

@@ -85,11 +85,11 @@ func (f *followSession) Release() error                       { return nil }
 func (f *followSession) Contacts() string                     { return contactsText(f.rb) }
 
 func (f *followSession) Timeline() (string, error) {
-	evs, err := f.store.Events(f.ctx, f.id)
+	st, err := f.State()
 	if err != nil {
 		return "", err
 	}
-	return formatTimeline(evs), nil
+	return timelineText(f.ctx, f.store, f.id, st.LastSeq)
 }
 
 func (f *followSession) Report() (string, error) {
