@@ -359,7 +359,47 @@ func staleWAL(ctx context.Context, dbPath string) error {
 	if len(wal) < 32 || !bytes.Equal(wal[:3], []byte{0x37, 0x7f, 0x06}) {
 		return fmt.Errorf("newer copy left no WAL to reuse")
 	}
+	if err := reseal(wal, 0x5eed0001, 0x5eed0002); err != nil {
+		return err
+	}
 	return os.WriteFile(dbPath+"-wal", wal, 0o644)
+}
+
+// reseal replaces a WAL's random salts with fixed ones and recomputes its
+// checksums, so the same sandbox always gets the same stale WAL. The WAL
+// stays valid: SQLite replays every frame.
+func reseal(wal []byte, salt1, salt2 uint32) error {
+	be := binary.BigEndian
+	var order binary.ByteOrder = binary.LittleEndian
+	if be.Uint32(wal[0:4]) == 0x377f0683 {
+		order = binary.BigEndian
+	}
+	pageSize := int(be.Uint32(wal[8:12]))
+	sum := func(s0, s1 uint32, b []byte) (uint32, uint32) {
+		for i := 0; i+8 <= len(b); i += 8 {
+			s0 += order.Uint32(b[i:]) + s1
+			s1 += order.Uint32(b[i+4:]) + s0
+		}
+		return s0, s1
+	}
+	oldSalt := append([]byte(nil), wal[16:24]...)
+	be.PutUint32(wal[16:20], salt1)
+	be.PutUint32(wal[20:24], salt2)
+	s0, s1 := sum(0, 0, wal[:24])
+	be.PutUint32(wal[24:28], s0)
+	be.PutUint32(wal[28:32], s1)
+	for off := 32; off+24+pageSize <= len(wal); off += 24 + pageSize {
+		fh := wal[off : off+24]
+		if !bytes.Equal(fh[8:16], oldSalt) {
+			break // frames of an earlier generation are not part of the log
+		}
+		copy(fh[8:16], wal[16:24])
+		s0, s1 = sum(s0, s1, fh[:8])
+		s0, s1 = sum(s0, s1, wal[off+24:off+24+pageSize])
+		be.PutUint32(fh[16:20], s0)
+		be.PutUint32(fh[20:24], s1)
+	}
+	return nil
 }
 
 func copyFile(src, dst string) error {

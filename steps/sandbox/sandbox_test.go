@@ -318,6 +318,17 @@ func TestInject(t *testing.T) {
 			if len(m.Faults) != 1 || m.Faults[0] != f.Name {
 				t.Errorf("marker faults = %v", m.Faults)
 			}
+			// The same fault on the same sandbox gives the same bytes.
+			again := MustCreate(t, sandbox.Options{Trades: sandbox.MinTrades})
+			if err := sandbox.Inject(again, f.Name); err != nil {
+				t.Fatal(err)
+			}
+			twice := treeHashes(t, again)
+			for p, h := range after {
+				if twice[p] != h {
+					t.Errorf("%s differs between two injections of %s", p, f.Name)
+				}
+			}
 		})
 	}
 }
