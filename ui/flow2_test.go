@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
 
@@ -113,4 +114,23 @@ func TestLiveIncident(t *testing.T) {
 		t.Errorf("declared %s on %q, want live on %s", st.Declaration.Mode, st.Declaration.Root, root)
 	}
 	golden.RequireEqual(t, []byte(screen))
+}
+
+// TestTinyTerminal: a terminal far smaller than 80x24 still draws (cut,
+// not crashed), and growing back restores the layout.
+func TestTinyTerminal(t *testing.T) {
+	env := newTestEnv(t)
+	tm := newWatch(teatest.NewTestModel(t, ui.New(env.options(&ui.Runs{})), teatest.WithInitialTermSize(80, 24)))
+	waitFor(t, tm, "Start a drill")
+	enter(tm)
+	waitFor(t, tm, "Activate the emergency kill switch")
+	for _, size := range [][2]int{{30, 8}, {12, 4}, {1, 1}, {200, 60}, {80, 24}} {
+		tm.Send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+	}
+	waitFor(t, tm, "    kill-switch")
+	key(tm, 'q')
+	m := tm.FinalModel(t, teatest.WithFinalTimeout(waitLong))
+	if s := m.(ui.Model).Screen(); !strings.Contains(s, "[DRILL]") {
+		t.Errorf("after resizing back:\n%s", s)
+	}
 }
