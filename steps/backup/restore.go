@@ -121,7 +121,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		return nil, err
 	}
 	defer unlock()
-	stamp := bo.now().UTC().Format(stampLayout)
+	stamp := asideStamp(root, bo.now().UTC().Format(stampLayout))
 	staging, err := os.MkdirTemp(root, ".drbook-restore-")
 	if err != nil {
 		return nil, diskErr("restore: staging directory", err)
@@ -245,6 +245,26 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// asideStamp picks a stamp no kept-aside original uses yet, so a second
+// restore in the same second never collides with the first one's.
+func asideStamp(root, stamp string) string {
+	for i := 1; ; i++ {
+		s := stamp
+		if i > 1 {
+			s = fmt.Sprintf("%s-%d", stamp, i)
+		}
+		taken := false
+		for _, p := range []string{"data/quantai.db", "config", ".env", "logs"} {
+			if m, _ := filepath.Glob(filepath.Join(root, p+".pre-restore-"+s+"*")); len(m) > 0 {
+				taken = true
+			}
+		}
+		if !taken {
+			return s
+		}
+	}
 }
 
 // chownLike gives the tree at path the owner of ref (or of ref's nearest

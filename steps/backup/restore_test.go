@@ -428,3 +428,20 @@ func TestRestoreKeepsOwnership(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreTwiceInOneSecond: the second restore keeps its originals
+// under a new name instead of failing or overwriting the first ones.
+func TestRestoreTwiceInOneSecond(t *testing.T) {
+	src := MustRoot(t, "b", 5)
+	out := MustBackup(t, src, t.TempDir(), 1, time.Now())
+	live := MustRoot(t, "first", 5)
+	for i := 0; i < 2; i++ {
+		if _, err := backup.Restore(context.Background(), restoreOpts(live, out.ArchivePath)); err != nil {
+			t.Fatalf("restore %d: %v", i+1, err)
+		}
+	}
+	db := filepath.Join(live, "data", "quantai.db")
+	if MustMarker(t, db+".pre-restore-20260105T090000Z") != "first" || MustMarker(t, db+".pre-restore-20260105T090000Z-2") != "b" {
+		t.Error("originals of the two restores not both kept")
+	}
+}

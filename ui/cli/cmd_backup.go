@@ -189,9 +189,17 @@ func backupErr(iox *IO, cmd string, err error) error {
 	case errors.Is(err, backup.ErrCorrupt), errors.Is(err, backup.ErrWrongPassphrase),
 		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrNoPassphrase),
 		errors.Is(err, backup.ErrNoBackup), errors.Is(err, os.ErrNotExist):
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: %w", cmd, err)}
+		return &ExitError{Code: ExitUsage, Err: prefixed(cmd, err)}
 	}
-	return failed(fmt.Errorf("%s: %w", cmd, err))
+	return failed(prefixed(cmd, err))
+}
+
+// prefixed names the command in an error unless it already does.
+func prefixed(cmd string, err error) error {
+	if strings.HasPrefix(err.Error(), cmd+":") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", cmd, err)
 }
 
 const backupUsage = `
