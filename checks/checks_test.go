@@ -1,13 +1,16 @@
 package checks_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -276,16 +279,42 @@ func openWriter(t *testing.T, path string) *sql.DB {
 	return db
 }
 
-// TestLiveWAL: a running system holds committed changes in its WAL, with a
-// live -shm. The checks must see those changes (the WAL is read, not
-// ignored) and must not create, remove or change the database file.
+// TestLiveWAL: a running system (here the real sqlite3 binary, another
+// process, holding the database open) has committed changes in its WAL and
+// a live -shm. The checks must see those changes, share the wal-index
+// without a warning, and change neither the database nor its WAL.
 func TestLiveWAL(t *testing.T) {
+	bin, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Skip("sqlite3 not installed")
+	}
 	root := MustSandbox(t)
 	path := filepath.Join(root, "data", "quantai.db")
-	w := openWriter(t, path)
-	defer w.Close()
-	if _, err := os.Stat(path + "-shm"); err != nil {
-		t.Fatalf("the writer has no -shm: %v", err)
+	cmd := exec.Command(bin, path)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	io.WriteString(stdin, ".bail on\nPRAGMA wal_autocheckpoint=0;\nUPDATE accounts SET balance = -1 WHERE account_type = 'cash';\nSELECT 'ready';\n")
+	br := bufio.NewReader(stdout)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("sqlite3 writer: %q %v", line, err)
+		}
+		if strings.TrimSpace(line) == "ready" {
+			break
+		}
+	}
+	files := func() []string {
+		m, _ := filepath.Glob(path + "*")
+		return m
+	}
+	before := files()
+	if len(before) != 3 {
+		t.Fatalf("the live system should have db, -wal and -shm: %v", before)
 	}
 	dbBefore, _ := os.ReadFile(path)
 	walBefore, _ := os.ReadFile(path + "-wal")
@@ -294,12 +323,38 @@ func TestLiveWAL(t *testing.T) {
 		t.Errorf("negative-balances = %+v: the WAL's committed change was not seen", f)
 	}
 	if s, _ := rep.Check(checks.DBIntegrity); s.Status != checks.Pass {
-		t.Errorf("db-integrity on a live WAL database: %s", s.Status)
+		t.Errorf("db-integrity on a live WAL database: %s %+v", s.Status, findings(rep, checks.DBIntegrity, "file"))
 	}
 	dbAfter, _ := os.ReadFile(path)
 	walAfter, _ := os.ReadFile(path + "-wal")
 	if string(dbBefore) != string(dbAfter) || string(walBefore) != string(walAfter) {
 		t.Error("checks changed the database or its WAL")
+	}
+	if after := files(); !slices.Equal(before, after) {
+		t.Errorf("files before %v, after %v", before, after)
+	}
+}
+
+// TestLeftoverSHM: a crash can leave a -shm nobody holds next to the WAL. A
+// reader sharing it would rewrite it; the checks read the WAL privately and
+// leave every byte, -shm included, as it was.
+func TestLeftoverSHM(t *testing.T) {
+	root := MustSandbox(t)
+	path := filepath.Join(root, "data", "quantai.db")
+	w := openWriter(t, path)
+	db, _ := os.ReadFile(path)
+	wal, _ := os.ReadFile(path + "-wal")
+	shm, _ := os.ReadFile(path + "-shm")
+	w.Close()
+	os.WriteFile(path, db, 0o644)
+	os.WriteFile(path+"-wal", wal, 0o644)
+	os.WriteFile(path+"-shm", shm, 0o644)
+
+	before := snapshot(t, root)
+	rep, _ := MustRun(t, checks.Options{Root: root})
+	assertUnchanged(t, before, snapshot(t, root))
+	if f := findings(rep, checks.DataValidation, "negative-balances"); len(f) != 1 || f[0].Status != checks.Fail {
+		t.Errorf("negative-balances = %+v: the WAL's committed change was not seen", f)
 	}
 }
 

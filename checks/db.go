@@ -24,7 +24,8 @@ type dbFile struct {
 	pageSize  int64
 	pages     int64 // in-header database size; 0 when not valid
 	wal, shm  int64 // sizes; -1 when absent
-	shmWrites bool  // the -shm exists and we could write it (a live system's)
+	shmWrites bool  // the -shm exists and we could write it
+	shmLive   bool  // a running SQLite connection holds the -shm
 	journal   bool  // a rollback journal exists
 	tail      []byte
 }
@@ -84,6 +85,7 @@ func inspect(path string) (*dbFile, error) {
 			f.Close()
 			d.shmWrites = true
 		}
+		d.shmLive = shmInUse(path + "-shm")
 	}
 	if _, err := os.Stat(path + "-journal"); err == nil {
 		d.journal = true
@@ -94,18 +96,19 @@ func inspect(path string) (*dbFile, error) {
 // dsn chooses how to open the database so that nothing is created or
 // changed next to it:
 //   - no WAL: immutable, read-only (no locks, no -shm, no -wal);
-//   - a WAL and a writable -shm (a live system, or one that crashed):
-//     plain read-only, sharing the wal-index like any reader;
-//   - a WAL but no usable -shm: read-only with exclusive locking mode on the
-//     "unix-none" VFS, so SQLite keeps the wal-index in heap memory and
-//     creates no -shm, yet still reads the WAL's committed frames.
+//   - a WAL and a writable -shm that a running connection holds (a live
+//     system): plain read-only, sharing the wal-index like any reader;
+//   - a WAL but no live -shm (a crash, a stale WAL): read-only with exclusive
+//     locking mode on the "unix-none" VFS, so SQLite keeps the wal-index in
+//     heap memory, creates or rewrites no -shm, yet still reads the WAL's
+//     committed frames.
 func (d *dbFile) dsn() (string, string) {
 	// Memory-mapped reads halve the time of quick_check under modernc.
 	u := "file:" + (&url.URL{Path: d.path}).EscapedPath() + "?mode=ro&_pragma=mmap_size(2147418112)"
 	switch {
 	case d.wal <= 0:
 		return u + "&immutable=1", "immutable"
-	case d.shm >= 0 && d.shmWrites:
+	case d.shm >= 0 && d.shmWrites && d.shmLive:
 		return u + "&_pragma=busy_timeout(5000)", "read-only, shared WAL index"
 	default:
 		return u + "&vfs=unix-none&_pragma=locking_mode(EXCLUSIVE)", "read-only, private WAL index"
@@ -170,7 +173,7 @@ func checkDB(ctx context.Context, r *run, out func(Finding)) {
 		f.Status, f.Message = Fail, fmt.Sprintf("header says %d pages (%d bytes) but the file has %d bytes", d.pages, d.pages*d.pageSize, d.size)
 	case d.journal:
 		f.Status, f.Message = Warn, "a rollback journal (-journal) is present: the last write did not finish"
-	case d.wal > 0 && !d.shmWrites:
+	case d.wal > 0 && !d.shmLive:
 		f.Status, f.Message = Warn, fmt.Sprintf("a %d-byte WAL is present without a live -shm: the system stopped uncleanly; its frames are included in these checks", d.wal)
 	}
 	out(t(f))
