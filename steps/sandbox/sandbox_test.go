@@ -379,3 +379,23 @@ func TestDamageIsReal(t *testing.T) {
 		})
 	}
 }
+
+func TestCreateCancelled(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "sb")
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	err := sandbox.Create(ctx, root, sandbox.Options{Trades: 300000, Progress: func(done, total int) {
+		calls++
+		cancel()
+	}})
+	if !errors.Is(err, context.Canceled) || calls == 0 {
+		t.Fatalf("Create after cancel: %v (progress calls %d)", err, calls)
+	}
+	// What is left is still recognisably a sandbox, so it can be replaced.
+	if !sandbox.IsSandbox(root) {
+		t.Error("an interrupted Create left a tree that is not marked as a sandbox")
+	}
+	if err := sandbox.Create(context.Background(), root, sandbox.Options{Replace: true}); err != nil {
+		t.Errorf("replace after an interrupted Create: %v", err)
+	}
+}
