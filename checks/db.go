@@ -186,7 +186,7 @@ func checkDB(ctx context.Context, r *run, out func(Finding)) {
 	lines, err := queryStrings(ctx, db, "PRAGMA "+pragma)
 	switch {
 	case err != nil:
-		out(t(Finding{Item: pragma, Status: Fail, Message: pragma + " could not run: " + sqlErr(err)}))
+		out(t(Finding{Item: pragma, Status: Fail, Message: pragma + " failed: " + sqlErr(err)}))
 	case len(lines) == 1 && lines[0] == "ok":
 		out(t(Finding{Item: pragma, Status: Pass, Message: "ok"}))
 	default:
@@ -215,7 +215,7 @@ func checkDB(ctx context.Context, r *run, out func(Finding)) {
 	cols, rows, n, err := queryRows(ctx, db, "PRAGMA foreign_key_check", MaxRows)
 	switch {
 	case err != nil:
-		out(t(Finding{Item: "foreign_key_check", Status: Fail, Message: "foreign_key_check could not run: " + sqlErr(err)}))
+		out(t(Finding{Item: "foreign_key_check", Status: Fail, Message: "foreign_key_check failed: " + sqlErr(err)}))
 	case n > 0:
 		out(t(Finding{Item: "foreign_key_check", Status: Fail, Message: fmt.Sprintf("%d rows reference missing parents", n),
 			Evidence: &Evidence{Count: n, Columns: cols, Rows: rows}}))
