@@ -284,7 +284,11 @@ func (r *Report) Markdown(w io.Writer) error {
 			if a.Truncated > 0 {
 				sum += fmt.Sprintf(" (output capped: %d bytes not kept)", a.Truncated)
 			}
-			p("| `%s` | %s | %s | %s | %s | %s | %s |\n", a.Step, a.Action, a.Mode, since(a.StartedAt),
+			step := "`" + a.Step + "`"
+			if a.Step == "" {
+				step = "(command line)"
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", step, a.Action, a.Mode, since(a.StartedAt),
 				FormatDuration(time.Duration(a.Duration)), a.Status, oneLine(sum))
 		}
 	}

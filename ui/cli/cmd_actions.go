@@ -10,10 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/failover"
 	"github.com/drbook/drbook/steps/killswitch"
 	"github.com/drbook/drbook/steps/reconcile"
@@ -30,7 +32,7 @@ type actionOptions struct {
 func (o *actionOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.root, "root", ".", "the QuantAI system root (holds data/quantai.db, brokers/, .env)")
 	fs.BoolVar(&o.json, "json", false, "print JSON for scripts")
-	fs.StringVar(&o.incident, "incident", "", "record the outcome as a note in this open incident's timeline")
+	fs.StringVar(&o.incident, "incident", "", "record the action, its output and result in this open incident's timeline")
 	fs.StringVar(&o.stateDir, "state-dir", "", "state directory for --incident (default $DRBOOK_STATE_DIR, $XDG_STATE_HOME/drbook, ~/.local/state/drbook)")
 }
 
@@ -46,32 +48,65 @@ func (o *actionOptions) check(cmd string) error {
 	return nil
 }
 
-// record adds a note to the incident's timeline when --incident is set.
-func (o *actionOptions) record(ctx context.Context, iox *IO, text string) error {
-	if o.incident == "" {
+// incidentLink is the open incident a command records its action into
+// (--incident ID). Commands of other owners (backup, restore) can use it
+// too: openIncidentLink before acting, so that a mistyped id is a usage
+// error that changes nothing, then record when the action ends.
+type incidentLink struct {
+	store *incident.Store
+	in    *incident.Incident
+	root  string
+	start time.Time
+}
+
+// openIncidentLink resolves ref (an id or a unique prefix) in the state
+// directory and opens the incident for recording. A nil link and nil error
+// mean ref is empty: nothing to record.
+func openIncidentLink(ctx context.Context, iox *IO, cmd, ref, stateDir, root string) (*incidentLink, error) {
+	if ref == "" {
+		return nil, nil
+	}
+	if stateDir == "" {
+		stateDir = incident.StateDir(iox.Getenv)
+	}
+	store, err := incident.OpenStore(stateDir)
+	if err != nil {
+		return nil, usageErr("%s: --incident %s: %v", cmd, ref, err)
+	}
+	id, err := store.Resolve(ctx, ref)
+	if err == nil {
+		var in *incident.Incident
+		in, err = incident.Open(ctx, store, id, nil, nil, incident.OpenOptions{Operator: incident.OperatorFromEnv(iox.Getenv)})
+		if err == nil && in.State().Status != incident.StatusOpen {
+			err = fmt.Errorf("%s is %s: nothing more can be recorded in it", id, in.State().Status)
+		}
+		if err == nil {
+			return &incidentLink{store: store, in: in, root: root, start: time.Now()}, nil
+		}
+	}
+	store.Close()
+	return nil, usageErr("%s: --incident %s: %v", cmd, ref, err)
+}
+
+// record adds the action to the incident's timeline: started, its output
+// (secrets of the root's .env redacted) and finished with its result. A
+// nil link records nothing.
+func (l *incidentLink) record(ctx context.Context, cmd, action string, params map[string]string, res steps.Result, runErr error, output string) error {
+	if l == nil {
 		return nil
 	}
-	dir := o.stateDir
-	if dir == "" {
-		dir = incident.StateDir(iox.Getenv)
-	}
-	store, err := incident.OpenStore(dir)
+	err := l.in.RecordAction(ctx, incident.ActionRecord{Action: action, Params: params, Root: l.root,
+		Duration: time.Since(l.start), Result: res, Err: runErr, Output: output})
 	if err != nil {
-		return failed(fmt.Errorf("record in incident %s: %w", o.incident, err))
-	}
-	defer store.Close()
-	id, err := store.Resolve(ctx, o.incident)
-	if err != nil {
-		return failed(fmt.Errorf("record in incident %s: %w", o.incident, err))
-	}
-	in, err := incident.Open(ctx, store, id, nil, nil, incident.OpenOptions{Operator: incident.OperatorFromEnv(iox.Getenv)})
-	if err != nil {
-		return failed(fmt.Errorf("record in incident %s: %w", o.incident, err))
-	}
-	if err := in.Note(text); err != nil {
-		return failed(fmt.Errorf("record in incident %s: %w", o.incident, err))
+		return failed(fmt.Errorf("%s: record in incident %s: %w", cmd, l.in.ID(), err))
 	}
 	return nil
+}
+
+func (l *incidentLink) close() {
+	if l != nil {
+		l.store.Close()
+	}
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -137,16 +172,42 @@ func runKillswitch(ctx context.Context, iox *IO, args []string) error {
 	if brokers == "" {
 		brokers = iox.Getenv(killswitch.KeyBrokers)
 	}
-	op := incident.OperatorFromEnv(iox.Getenv)
-	ko := killswitch.Options{Root: o.root, Operator: op.String(), Reason: reason, IncidentID: o.incident,
-		Brokers: killswitch.SplitBrokers(brokers), Getenv: iox.Getenv, DryRun: dryRun}
-	if !o.json {
-		ko.Log = func(s string) { fmt.Fprintln(iox.Stderr, "killswitch: "+s) }
+	mode := fs.Arg(0)
+	if mode != "on" && mode != "off" && mode != "status" {
+		return usageErr("killswitch: unknown mode %q: want on, off or status", mode)
 	}
+	if mode == "off" && strings.TrimSpace(reason) == "" {
+		return usageErr("killswitch off: --reason is required (why is it safe to resume trading?)")
+	}
+	// The incident is looked up first, so that a mistyped id changes
+	// nothing, except for "on": a halt never waits for bookkeeping.
+	var link *incidentLink
+	var linkErr error
+	if mode != "status" && !dryRun {
+		link, linkErr = openIncidentLink(ctx, iox, "killswitch", o.incident, o.stateDir, o.root)
+		if linkErr != nil && mode != "on" {
+			return linkErr
+		}
+		defer link.close()
+	}
+	incidentID := o.incident
+	if link != nil {
+		incidentID = link.in.ID()
+	}
+	op := incident.OperatorFromEnv(iox.Getenv)
+	var out strings.Builder
+	ko := killswitch.Options{Root: o.root, Operator: op.String(), Reason: reason, IncidentID: incidentID,
+		Brokers: killswitch.SplitBrokers(brokers), Getenv: iox.Getenv, DryRun: dryRun,
+		Log: func(s string) {
+			out.WriteString(s + "\n")
+			if !o.json {
+				fmt.Fprintln(iox.Stderr, "killswitch: "+s)
+			}
+		}}
 	var st killswitch.State
 	var err error
-	var note string
-	switch mode := fs.Arg(0); mode {
+	var summary string
+	switch mode {
 	case "status":
 		st, err = killswitch.Status(ctx, o.root)
 	case "on":
@@ -154,11 +215,8 @@ func runKillswitch(ctx context.Context, iox *IO, args []string) error {
 			ko.Reason = "emergency kill switch (drbook killswitch on)"
 		}
 		st, err = killswitch.Engage(ctx, ko)
-		note = "kill switch on: " + killswitch.EngageLine(st)
+		summary = killswitch.EngageLine(st)
 	case "off":
-		if strings.TrimSpace(reason) == "" {
-			return usageErr("killswitch off: --reason is required (why is it safe to resume trading?)")
-		}
 		if !yes && !dryRun {
 			if !iox.IsTerminal {
 				return usageErr("killswitch off: not on a terminal; confirm with --yes")
@@ -170,14 +228,27 @@ func runKillswitch(ctx context.Context, iox *IO, args []string) error {
 			}
 		}
 		st, err = killswitch.Release(ctx, ko)
-		if err == nil && !dryRun {
-			note = "kill switch off: trading resumed: " + reason
+		summary = "trading resumed: " + reason
+		if err != nil {
+			summary = "release refused; trading stays halted"
 		}
-	default:
-		return usageErr("killswitch: unknown mode %q: want on, off or status", mode)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	var recErr error
+	if mode != "status" && !dryRun && !errors.Is(err, killswitch.ErrNoReason) {
+		res := steps.Result{Status: steps.StatusOK, Summary: summary, Data: st}
+		if err != nil || len(st.Problems) > 0 {
+			res.Status = steps.StatusFailed
+		}
+		for _, p := range st.Problems {
+			out.WriteString("PROBLEM: " + p + "\n")
+		}
+		recErr = link.record(ctx, "killswitch", "kill-switch", map[string]string{"mode": mode, "reason": reason}, res, err, out.String())
+	}
+	if linkErr != nil {
+		recErr = failed(fmt.Errorf("%w (the kill switch itself was engaged)", linkErr))
 	}
 	if o.json {
 		if perr := printJSON(iox.Stdout, st); perr != nil {
@@ -192,15 +263,10 @@ func runKillswitch(ctx context.Context, iox *IO, args []string) error {
 		if errors.Is(err, killswitch.ErrNoReason) {
 			return usageErr("%v", err)
 		}
-		if note != "" {
-			_ = o.record(ctx, iox, note+"; "+err.Error())
-		}
-		return failed(err)
+		return errors.Join(failed(err), recErr)
 	}
-	if note != "" && !dryRun {
-		if rerr := o.record(ctx, iox, note); rerr != nil {
-			return rerr
-		}
+	if recErr != nil {
+		return recErr
 	}
 	if len(st.Problems) > 0 {
 		return failed(nil)
@@ -253,10 +319,19 @@ func runReconcile(ctx context.Context, iox *IO, args []string) error {
 	if tolerance < 0 {
 		return usageErr("reconcile: --tolerance %v: want 0 or more", tolerance)
 	}
+	link, err := openIncidentLink(ctx, iox, "reconcile", o.incident, o.stateDir, o.root)
+	if err != nil {
+		return err
+	}
+	defer link.close()
+	params := map[string]string{"broker": strings.Join(statements, ","), "format": format, "tolerance": fmt.Sprint(tolerance)}
 	rep, err := reconcile.Run(ctx, reconcile.Options{Root: o.root, Statements: statements, Format: format, Tolerance: tolerance})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if rerr := link.record(ctx, "reconcile", "reconcile", params, steps.Result{Status: steps.StatusFailed, Summary: "reconcile: " + err.Error()}, err, ""); rerr != nil {
+			return errors.Join(&ExitError{Code: ExitUsage, Err: err}, rerr)
 		}
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
@@ -269,7 +344,11 @@ func runReconcile(ctx context.Context, iox *IO, args []string) error {
 			fmt.Fprintln(iox.Stdout, l)
 		}
 	}
-	if err := o.record(ctx, iox, "reconcile: "+reconcile.SummaryLine(rep)); err != nil {
+	res := steps.Result{Status: steps.StatusOK, Summary: reconcile.SummaryLine(rep), Data: rep}
+	if !rep.OK() {
+		res.Status = steps.StatusFailed
+	}
+	if err := link.record(ctx, "reconcile", "reconcile", params, res, nil, strings.Join(reconcile.Render(rep), "\n")+"\n"); err != nil {
 		return err
 	}
 	if !rep.OK() {
@@ -324,6 +403,11 @@ func runFailover(ctx context.Context, iox *IO, args []string) error {
 			return usageErr("failover: -o %s already exists; drbook never overwrites it", output)
 		}
 	}
+	link, err := openIncidentLink(ctx, iox, "failover", o.incident, o.stateDir, o.root)
+	if err != nil {
+		return err
+	}
+	defer link.close()
 	p, err := failover.Build(ctx, failover.Options{Root: o.root, From: from, To: to})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -346,11 +430,15 @@ func runFailover(ctx context.Context, iox *IO, args []string) error {
 			fmt.Fprintf(iox.Stdout, "\nPlan written to %s. No orders were sent.\n", output)
 		}
 	}
-	note := fmt.Sprintf("failover plan %s → %s: %d positions, hedge gross notional %.2f", p.From, p.To, len(p.Rows), p.Gross)
+	sum := fmt.Sprintf("failover plan %s → %s: %d positions, hedge gross notional %.2f", p.From, p.To, len(p.Rows), p.Gross)
 	if output != "" {
-		note += ", written to " + output
+		sum += ", written to " + output
 	}
-	if err := o.record(ctx, iox, note); err != nil {
+	if len(p.Warnings) > 0 {
+		sum += fmt.Sprintf(" (%d warnings: reconcile first)", len(p.Warnings))
+	}
+	res := steps.Result{Status: steps.StatusOK, Summary: sum}
+	if err := link.record(ctx, "failover", "failover-plan", map[string]string{"from": from, "to": to, "output": output}, res, nil, p.Markdown()); err != nil {
 		return err
 	}
 	if len(p.Warnings) > 0 {

@@ -186,7 +186,7 @@ func TestActionCommandsHelp(t *testing.T) {
 }
 
 func TestActionCommandsRecordInIncident(t *testing.T) {
-	root := actionSandbox(t, "position-drift")
+	root := actionSandbox(t, "position-drift", "pending-orders")
 	state := t.TempDir()
 	store, err := incident.OpenStore(state)
 	if err != nil {
@@ -203,32 +203,66 @@ func TestActionCommandsRecordInIncident(t *testing.T) {
 	id := in.ID()
 	store.Close()
 	env := map[string]string{"USER": "erin"}
+	plan := filepath.Join(t.TempDir(), "plan.csv")
+
+	// A mistyped incident is a usage error that changes nothing, except
+	// that the kill switch still halts: a halt never waits for bookkeeping.
+	for _, args := range [][]string{{"reconcile"}, {"failover", "-o", plan}, {"killswitch", "off", "--yes", "--reason", "r"}} {
+		r := runActionCmd(t, "", false, env, append(args, "--root", root, "--incident", "NOPE", "--state-dir", state)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "--incident NOPE") || !strings.Contains(r.stderr, "no such incident") {
+			t.Errorf("%v with an unknown incident: %+v", args, r)
+		}
+	}
+	if _, err := os.Stat(plan); !os.IsNotExist(err) {
+		t.Errorf("failover wrote its plan for an unknown incident: %v", err)
+	}
+
 	if r := runActionCmd(t, "", false, env, "reconcile", "--root", root, "--incident", id, "--state-dir", state); r.code != 1 {
 		t.Fatalf("reconcile: %+v", r)
+	}
+	if r := runActionCmd(t, "", false, env, "failover", "--root", root, "-o", plan, "--incident", id[:len(id)-2], "--state-dir", state); r.code != 1 {
+		t.Fatalf("failover (unique id prefix): %+v", r)
 	}
 	if r := runActionCmd(t, "", false, env, "killswitch", "on", "--root", root, "--incident", id, "--state-dir", state); r.code != 0 {
 		t.Fatalf("killswitch: %+v", r)
 	}
+	if r := runActionCmd(t, "", false, env, "killswitch", "status", "--root", root, "--incident", id, "--state-dir", state); r.code != 0 {
+		t.Fatalf("killswitch status: %+v", r)
+	}
+
 	store, err = incident.OpenStore(state)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	evs, err := store.Events(context.Background(), id)
+	st, err := store.Load(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var notes []string
-	for _, e := range evs {
-		if e.Kind == incident.KindNote {
-			notes = append(notes, e.Data.Text)
+	type run struct{ action, status, summary, output string }
+	want := []run{
+		{"reconcile", "failed", "1 BREAKS", "db vs broker"},
+		{"failover-plan", "ok", "written to " + plan, "| Symbol |"},
+		{"kill-switch", "ok", "trading HALTED by erin", "orders cancelled"},
+	}
+	if len(st.Runs) != len(want) { // status changes nothing and is not recorded
+		t.Fatalf("runs: %+v", st.Runs)
+	}
+	for i, w := range want {
+		r := st.Runs[i]
+		if r.Action != w.action || r.Status != w.status || r.Mode != incident.ModeCommand ||
+			!strings.Contains(r.Summary, w.summary) || !strings.Contains(r.Output, w.output) {
+			t.Errorf("run %d: %+v, want %+v", i, r, w)
 		}
 	}
-	if len(notes) != 2 || !strings.Contains(notes[0], "1 BREAKS") || !strings.Contains(notes[1], "trading HALTED by erin") {
-		t.Fatalf("notes %q", notes)
+	if st.FirstAck.IsZero() {
+		t.Error("a recorded action did not acknowledge the incident")
 	}
 	b, _ := os.ReadFile(filepath.Join(root, killswitch.FlagFile))
 	if !strings.Contains(string(b), id) {
 		t.Errorf("flag file does not name the incident: %s", b)
+	}
+	if v, err := store.Verify(context.Background(), id); err != nil || !v.OK {
+		t.Errorf("verify: %+v %v", v, err)
 	}
 }
