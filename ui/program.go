@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"runtime/debug"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -15,7 +16,7 @@ import (
 // running is then cancelled (its process group killed) and waited for, so
 // it is recorded as interrupted before Run returns. The incident stays
 // open.
-func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
+func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) (Result, error) {
 	if opts.Runs == nil {
 		opts.Runs = &Runs{}
 	}
@@ -32,16 +33,39 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 		tea.WithOutput(out),
 		tea.WithAltScreen(),
 	)
-	_, err := p.Run()
+	final, err := p.Run()
 	cancel()
 	opts.Runs.CancelAndWait()
+	var res Result
+	if m, ok := final.(Model); ok && m.haveInc && m.inc.st != nil {
+		res = Result{IncidentID: m.inc.st.ID, Status: string(m.inc.st.Status), ReadOnly: m.inc.readOnly()}
+	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return res, ctx.Err()
 	}
 	if errors.Is(err, tea.ErrProgramKilled) {
-		return context.Canceled
+		return res, context.Canceled
 	}
-	return err
+	return res, err
+}
+
+// Result says which incident the TUI was showing when it exited, so the
+// command can tell the operator how to get back to it.
+type Result struct {
+	IncidentID string
+	Status     string // open, resolved, abandoned
+	ReadOnly   bool
+}
+
+// Farewell is the line to print after the TUI exits, or "".
+func (r Result) Farewell(stateDir string) string {
+	switch {
+	case r.IncidentID == "" || r.ReadOnly:
+		return ""
+	case r.Status == "open":
+		return r.IncidentID + " is still open: drbook resume " + r.IncidentID
+	}
+	return r.IncidentID + " " + r.Status + "; report: " + filepath.Join(ReportDir(stateDir), r.IncidentID+".md")
 }
 
 // memoryLimit is the Go heap's soft limit while the TUI runs.

@@ -79,7 +79,11 @@ func needTerminal(iox *IO, what string) error {
 	return nil
 }
 
-func tuiExit(err error) error {
+// tuiExit prints how to get back to the incident and maps the error.
+func tuiExit(iox *IO, cfg ui.EngineConfig, res ui.Result, err error) error {
+	if s := res.Farewell(cfg.StateDir); s != "" {
+		fmt.Fprintln(iox.Stderr, "drbook: "+s)
+	}
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -118,7 +122,8 @@ func runTUI(ctx context.Context, iox *IO, args []string) error {
 	defer cfg.Store.Close()
 	opts := o.uiOptions(iox)
 	opts.Backend = ui.NewBackend(cfg)
-	return tuiExit(ui.Run(ctx, opts, iox.Stdin, iox.Stdout))
+	res, err := ui.Run(ctx, opts, iox.Stdin, iox.Stdout)
+	return tuiExit(iox, cfg, res, err)
 }
 
 const drillUsage = `
@@ -209,7 +214,8 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		opts := o.uiOptions(iox)
 		opts.Backend = ui.NewBackend(cfg)
 		opts.Session = ui.NewSession(d.Incident, cfg.Store, rb, d.Env, cfg.StateDir)
-		return tuiExit(ui.Run(ctx, opts, iox.Stdin, iox.Stdout))
+		res, err := ui.Run(ctx, opts, iox.Stdin, iox.Stdout)
+		return tuiExit(iox, cfg, res, err)
 	}
 	res, err := drill.Auto(ctx, d, cfg.Store, ui.ReportDir(cfg.StateDir), iox.Stdout)
 	if err != nil {
@@ -282,5 +288,6 @@ func runResume(ctx context.Context, iox *IO, args []string) error {
 	opts.Backend = ui.NewBackend(cfg)
 	opts.Session = sess
 	opts.Follow = follow
-	return tuiExit(ui.Run(ctx, opts, iox.Stdin, iox.Stdout))
+	res, err := ui.Run(ctx, opts, iox.Stdin, iox.Stdout)
+	return tuiExit(iox, cfg, res, err)
 }

@@ -163,6 +163,8 @@ func TestDrillKillResume(t *testing.T) {
 		t.Fatalf("resumed screen does not say DRILL:\n%s", s)
 	}
 	drive(t, tm)
+	// Leaving, drbook says where the report is.
+	tm.waitFor(id + " resolved; report:")
 
 	report := filepath.Join(state, "reports", id+".md")
 	b, err := os.ReadFile(report)
