@@ -250,6 +250,13 @@ func printFinding(w io.Writer, f checks.Finding) {
 	if f.Status == checks.Pass || f.Evidence == nil || len(f.Evidence.Rows) == 0 {
 		return
 	}
+	said := true // the message already names every row
+	for _, r := range f.Evidence.Rows {
+		said = said && strings.Contains(f.Message, strings.Join(r, " | "))
+	}
+	if said {
+		return
+	}
 	if len(f.Evidence.Columns) > 1 {
 		fmt.Fprintf(w, "      %s\n", clip(strings.Join(f.Evidence.Columns, " | "), 74))
 	}
