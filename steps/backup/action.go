@@ -147,7 +147,7 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 	}
 	o := RestoreOptions{Root: req.Env.Root, From: req.Params["from"], Only: only, Dir: BackupDir(req.Env, req.Params["to"]),
 		S3: S3FromParams(req.Params), Passphrase: pass, DryRun: req.DryRun, Confirmed: req.Confirmed,
-		Now: req.Env.Now, Emit: emit}
+		Now: req.Env.Now, Emit: emit, Operator: req.Env.Operator, IncidentID: req.Env.IncidentID}
 	res, err := Restore(ctx, o)
 	if err != nil {
 		r := steps.Result{Status: steps.StatusFailed, Summary: a.name + " failed: " + oneLine(err) + "; live data unchanged"}

@@ -54,6 +54,10 @@ type RestoreOptions struct {
 	Confirm   func(*RestoreResult) bool
 	Now       func() time.Time
 	Emit      steps.Emit
+	// Operator and IncidentID are recorded when the kill switch is
+	// re-applied to a restored database.
+	Operator   string
+	IncidentID string
 
 	allParts bool // verify: every part the backup holds
 }
@@ -81,6 +85,15 @@ type RestoreResult struct {
 	// integrity_check), swap, quick_check.
 	Timings map[string]float64 `json:"timings"`
 }
+
+// killSwitchFlag is the kill switch's flag file (package killswitch's
+// FlagFile; that package imports this one, so the name is repeated).
+const killSwitchFlag = "data/KILL_SWITCH"
+
+// ReapplyKillSwitch engages the kill switch on the restored system; it
+// keeps an existing flag's who, when and why, and returns a one-line
+// account. steps/all sets it (package killswitch depends on this one).
+var ReapplyKillSwitch func(ctx context.Context, env steps.Env, reason string) (string, error)
 
 // crashHook is called at each step of the swap; tests use it to kill the
 // process at every point and check nothing is ever half restored.
@@ -199,6 +212,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		return nil, &Error{Err: fmt.Errorf("restore: %w: %s", ErrCheckFailed, strings.Join(fails, "; ")),
 			Hint: "the backup fails its checks; nothing was changed. Pick another backup with --from, or restore only the parts that pass with --only"}
 	}
+	halted := contains(res.Parts, PartDB) && exists(filepath.Join(root, killSwitchFlag))
+	if halted && o.DryRun {
+		res.Changes = append(res.Changes, Change{Part: PartDB, Path: killSwitchFlag,
+			Detail: "trading is halted: the kill switch would be re-applied to the restored database"})
+	}
 	if o.DryRun {
 		bo.infof("dry run: nothing changed")
 		return res, nil
@@ -243,6 +261,20 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		if err := checkDB(ctx, filepath.Join(root, "data", "quantai.db"), false); err != nil {
 			return res, fmt.Errorf("restore: restored database: %w (the original is at %s)", err, res.Aside[0])
 		}
+	}
+	// The backup predates the halt: its control table says trading is on.
+	// While data/KILL_SWITCH exists, the restored database must say halted
+	// too, or a trading process reading it would resume mid-recovery.
+	if halted {
+		bo.infof("kill switch engaged: re-apply it to the restored database")
+		if ReapplyKillSwitch == nil {
+			return res, fmt.Errorf("restore: done, but %s exists and this build cannot re-apply the kill switch to the restored database: run 'drbook killswitch on' (the flag file still halts trading)", killSwitchFlag)
+		}
+		line, err := ReapplyKillSwitch(ctx, steps.Env{Root: root, Operator: o.Operator, IncidentID: o.IncidentID, Now: o.Now}, "re-applied after restore")
+		if err != nil {
+			return res, fmt.Errorf("restore: done, but the kill switch could not be re-applied to the restored database: %w (%s still halts trading; run 'drbook killswitch on')", err, killSwitchFlag)
+		}
+		res.Changes = append(res.Changes, Change{Part: PartDB, Path: killSwitchFlag, Detail: "kill switch re-applied to the restored database: " + line})
 	}
 	return res, nil
 }
