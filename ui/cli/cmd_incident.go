@@ -7,9 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 
@@ -75,13 +76,29 @@ func incidentErr(cmd string, err error) error {
 	return failed(fmt.Errorf("%s: %w", cmd, err))
 }
 
-// resolveID turns an optional ID argument into an incident id.
-func resolveID(ctx context.Context, cmd string, s *incident.Store, args []string) (string, error) {
+// resolveID turns an optional ID argument of a command that only reads
+// (timeline, report, comms) into an incident id. Without one it takes the
+// most recently active open incident, else the most recently written
+// closed one, and says which on stderr: right after a drill closes, its
+// report is what the operator wants.
+func resolveID(ctx context.Context, cmd string, iox *IO, s *incident.Store, args []string) (string, error) {
 	ref := ""
 	if len(args) > 0 {
 		ref = args[0]
 	}
 	id, err := s.Resolve(ctx, ref)
+	if ref == "" && errors.Is(err, incident.ErrNotFound) {
+		list, lerr := s.Incidents(ctx) // open ones first, most recently written first
+		if lerr != nil {
+			return "", incidentErr(cmd, lerr)
+		}
+		if len(list) == 0 {
+			return "", incidentErr(cmd, &incident.Error{Err: incident.ErrNotFound, Detail: "no incidents yet",
+				Hint: "declare one with 'drbook declare RUNBOOK' or run 'drbook drill'"})
+		}
+		fmt.Fprintf(iox.Stderr, "drbook: %s: no open incident; showing the most recent, %s (%s)\n", cmd, list[0].ID, list[0].Status)
+		return list[0].ID, nil
+	}
 	if err != nil {
 		return "", incidentErr(cmd, err)
 	}
@@ -474,13 +491,58 @@ func runIncidents(ctx context.Context, iox *IO, args []string) error {
 		fmt.Fprintln(iox.Stdout, "No incidents. Declare one with 'drbook declare RUNBOOK' or start a drill with 'drbook drill'.")
 		return nil
 	}
-	tw := tabwriter.NewWriter(iox.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRUNBOOK\tMODE\tSEV\tELAPSED\tSTATUS\tTITLE")
+	// The id says the mode (DRILL-... or INC-...); the runbook follows
+	// the title when the title is not just the runbook's name. Cut to 80
+	// columns; --json has everything.
+	rows := [][]string{{"ID", "SEV", "STATUS", "ELAPSED", "TITLE (RUNBOOK)"}}
 	for _, sm := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", sm.ID, sm.Runbook, sm.Mode, sm.Severity,
-			incident.FormatDuration(sm.Elapsed(now)), sm.Status, sm.Title)
+		what := strings.TrimSpace(sm.Title)
+		switch {
+		case what == "":
+			what = sm.Runbook
+		case !strings.EqualFold(strings.ReplaceAll(what, " ", "-"), sm.Runbook):
+			what += " (" + sm.Runbook + ")"
+		}
+		rows = append(rows, []string{sm.ID, strconv.Itoa(sm.Severity), string(sm.Status),
+			incident.FormatDuration(sm.Elapsed(now)), what})
 	}
-	return tw.Flush()
+	return writeTable(iox.Stdout, termWidth, rows)
+}
+
+// termWidth is the width human tables are fitted to: an SSH session at
+// 80x24 must read them without wrapping.
+const termWidth = 80
+
+// writeTable writes rows as columns two spaces apart. Every column but the
+// last is as wide as its widest cell and never cut; the last is cut with
+// "…" so that each line fits width.
+func writeTable(w io.Writer, width int, rows [][]string) error {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r[:len(r)-1] {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		used := 0
+		for i, c := range r[:len(r)-1] {
+			b.WriteString(c)
+			b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
+			used += widths[i] + 2
+		}
+		last := []rune(r[len(r)-1])
+		if room := width - used; len(last) > room {
+			last = append(last[:max(room-1, 0)], '…')
+		}
+		b.WriteString(strings.TrimRight(string(last), " "))
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 const timelineUsage = `
@@ -488,8 +550,8 @@ Usage: drbook timeline [ID] [--json|--csv]
        drbook timeline verify [ID|--all] [--json]
 
 Print incident ID's timeline (default: the most recently active open
-incident), as text, JSON or CSV. Secrets were never recorded: they show as
-[REDACTED].
+incident, else the most recent one), as text, JSON or CSV. Secrets were
+never recorded: they show as [REDACTED].
 
 'timeline verify' recomputes the SHA-256 hash chain and names the first
 event that was edited, deleted or reordered since it was recorded.
@@ -525,7 +587,7 @@ func runTimeline(ctx context.Context, iox *IO, args []string) error {
 	if verify {
 		return verifyTimelines(ctx, iox, s, rest, all, asJSON)
 	}
-	id, err := resolveID(ctx, "timeline", s, rest)
+	id, err := resolveID(ctx, "timeline", iox, s, rest)
 	if err != nil {
 		return err
 	}
@@ -553,7 +615,7 @@ func verifyTimelines(ctx context.Context, iox *IO, s *incident.Store, rest []str
 			ids = append(ids, sm.ID)
 		}
 	} else {
-		id, err := resolveID(ctx, "timeline verify", s, rest)
+		id, err := resolveID(ctx, "timeline verify", iox, s, rest)
 		if err != nil {
 			return err
 		}
@@ -600,12 +662,12 @@ const reportUsage = `
 Usage: drbook report [ID] [--format md|json] [-o FILE]
 
 Write the post-incident report of the plan's section 6 for incident ID
-(default: the most recently active open incident): summary, severity,
-mode, times, RTO/RPO/MTD and the response time against their objectives,
-each phase's planned window against its actual time, skipped and failed
-steps with reasons, actions with durations and results, communications,
-notes, the full timeline, its hash-chain check, and empty sections for root
-cause, lessons learned and action items.
+(default: the most recently active open incident, else the most recent
+one): summary, severity, mode, times, RTO/RPO/MTD and the response time
+against their objectives, each phase's planned window against its actual
+time, skipped and failed steps with reasons, actions with durations and
+results, communications, notes, the full timeline, its hash-chain check,
+and empty sections for root cause, lessons learned and action items.
 
 -o writes FILE (refusing to replace an existing one unless --force).
 
@@ -638,7 +700,7 @@ func runReport(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer s.Close()
-	id, err := resolveID(ctx, "report", s, fs.Args())
+	id, err := resolveID(ctx, "report", iox, s, fs.Args())
 	if err != nil {
 		return err
 	}
@@ -704,15 +766,16 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 }
 
 const commsUsage = `
-Usage: drbook comms [ID] --template notification|update [--record [--to WHO]] [--json]
+Usage: drbook comms [ID] --template notification|update [--record [--to WHO]]
+                    [--json]
 
 Fill one of the plan's communication templates (section 5.2) from incident
-ID (default: the most recently active open incident): the incident
-notification, or the recovery status update with progress (steps done or
-skipped of all steps), completed and remaining actions, the estimated
-completion and the next update time (severity 1: 30 minutes, 2: 1 hour,
-3: 4 hours). drbook sends nothing; --record adds the message to the
-timeline as sent.
+ID (default: the most recently active open incident, else the most recent
+one): the incident notification, or the recovery status update with
+progress (steps done or skipped of all steps), completed and remaining
+actions, the estimated completion and the next update time (severity 1: 30
+minutes, 2: 1 hour, 3: 4 hours). drbook sends nothing; --record adds the
+message to the timeline as sent.
 
 Exit codes: 0 printed; 1 --record on a closed incident; 2 usage error,
 unknown incident, unreadable state database.
@@ -743,7 +806,7 @@ func runComms(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer s.Close()
-	id, err := resolveID(ctx, "comms", s, fs.Args())
+	id, err := resolveID(ctx, "comms", iox, s, fs.Args())
 	if err != nil {
 		return err
 	}
@@ -827,27 +890,24 @@ func runDrills(ctx context.Context, iox *IO, args []string) error {
 			return err
 		}
 	} else {
-		tw := tabwriter.NewWriter(iox.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TEST\tEVERY\tLAST RUN\tRECOVERY\tRTO\tRESULT\tDUE\tSTATUS")
+		// Fits 80 columns: the last drill's id and the RTO itself are in
+		// --json; the RTO column says whether the recovery met it.
+		rows := [][]string{{"TEST", "EVERY", "LAST RUN", "RECOVERY", "RTO", "NEXT DUE"}}
 		for _, d := range list {
-			last, rec, rto, res, due, flag := "never", "-", "-", "-", "now", "ok"
+			last, rec, res, due := "never", "-", "-", "now"
 			if d.LastIncident != "" {
-				last = d.LastRun.UTC().Format("2006-01-02") + " " + d.LastIncident
-				if d.Recovery > 0 {
-					rec = incident.FormatDuration(d.Recovery)
+				last = d.LastRun.UTC().Format("2006-01-02")
+				if d.RTOVerdict == incident.Met || d.RTOVerdict == incident.Missed {
+					rec, res = incident.FormatDuration(d.Recovery), string(d.RTOVerdict)
 				}
-				if d.RTO > 0 {
-					rto = incident.FormatDuration(d.RTO)
-				}
-				res = string(d.RTOVerdict)
 				due = d.Due.UTC().Format("2006-01-02")
 			}
 			if d.Overdue {
-				flag = "OVERDUE"
+				due = "OVERDUE"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Frequency, last, rec, rto, res, due, flag)
+			rows = append(rows, []string{d.ID, d.Frequency, last, rec, res, due})
 		}
-		if err := tw.Flush(); err != nil {
+		if err := writeTable(iox.Stdout, termWidth, rows); err != nil {
 			return err
 		}
 	}

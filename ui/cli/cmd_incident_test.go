@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/ui/cli"
@@ -108,6 +110,49 @@ func TestIncidentCommands(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
+
+	// Once the incident is closed, the commands that only read default to
+	// it (the most recent one) and say so; those that write still need an
+	// open incident.
+	for _, args := range [][]string{{"report"}, {"timeline"}, {"timeline", "verify"}, {"comms", "--template", "update"}} {
+		code, out, errs := incCmd(t, dir, args...)
+		if code != 0 || out == "" || !strings.Contains(errs, "no open incident; showing the most recent, "+id+" (resolved)") {
+			t.Errorf("%v after close: %d\nstdout: %.200s\nstderr: %s", args, code, out, errs)
+		}
+	}
+	if code, _, errs := incCmd(t, dir, "note", "", "late"); code == 0 || strings.Contains(errs, "showing the most recent") {
+		t.Errorf("note without an open incident: %d %s", code, errs)
+	}
+}
+
+// TestListsFit80Columns: incidents and drills are read over SSH at 80x24;
+// no line may be wider, and a long title is cut, never an id.
+func TestListsFit80Columns(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("database corrupted after a failed storage migration ", 3)
+	for _, args := range [][]string{
+		{"declare", "monthly-database-recovery-test", "--drill", "--title", long},
+		{"declare", "complete-system-recovery", "--severity", "1"},
+	} {
+		if code, _, errs := incCmd(t, dir, args...); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, errs)
+		}
+	}
+	for _, cmd := range []string{"incidents", "drills"} {
+		code, out, errs := incCmd(t, dir, cmd)
+		if code != 0 {
+			t.Fatalf("%s: %d %s", cmd, code, errs)
+		}
+		for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+			if n := utf8.RuneCountInString(line); n > 80 {
+				t.Errorf("%s: %d columns: %q", cmd, n, line)
+			}
+		}
+		if cmd == "incidents" && (!strings.Contains(out, "database corrupted after") || !strings.Contains(out, "…") ||
+			!strings.Contains(out, "Complete System Recovery\n")) {
+			t.Errorf("incidents: titles not shown or not cut:\n%s", out)
+		}
+	}
 }
 
 func TestTimelineVerifyTampered(t *testing.T) {
@@ -162,7 +207,8 @@ func TestDeclareJSONAndDrills(t *testing.T) {
 			t.Errorf("drill %v: %v", d["id"], d)
 		}
 	}
-	if code, out, _ := incCmd(t, dir, "drills"); code != 0 || !strings.Contains(out, "OVERDUE") || !strings.Contains(out, rec["id"].(string)) {
+	if code, out, _ := incCmd(t, dir, "drills"); code != 0 || !strings.Contains(out, "OVERDUE") ||
+		!regexp.MustCompile(`(?m)^database-backup-restore +monthly +\d{4}-\d\d-\d\d +\S+ +\S+ +\d{4}-\d\d-\d\d$`).MatchString(out) {
 		t.Errorf("drills: %d\n%s", code, out)
 	}
 	if code, _, _ := incCmd(t, dir, "drills", "--fail-overdue"); code != 1 {
