@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/backup"
 )
@@ -29,6 +30,8 @@ type backupFlags struct {
 	passFile    string
 	json        bool
 	noProgress  bool
+	incident    string
+	stateDir    string
 }
 
 func (o *backupFlags) addStore(fs *pflag.FlagSet) {
@@ -46,6 +49,11 @@ func (o *backupFlags) addCommon(fs *pflag.FlagSet, root bool) {
 	fs.StringVar(&o.passFile, "passphrase-file", "", "read the passphrase from this file's first line (else $DRBOOK_PASSPHRASE, else a prompt)")
 	fs.BoolVar(&o.json, "json", false, "print JSON for scripts")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress line on the terminal")
+}
+
+func (o *backupFlags) addIncident(fs *pflag.FlagSet) {
+	fs.StringVar(&o.incident, "incident", "", "record the run, its output and result (the backup time, for the RPO) in this open incident's timeline")
+	fs.StringVar(&o.stateDir, "state-dir", "", "state directory for --incident (default $DRBOOK_STATE_DIR, $XDG_STATE_HOME/drbook, ~/.local/state/drbook)")
 }
 
 func (o *backupFlags) backupDir(iox *IO) string {
@@ -128,6 +136,11 @@ func (o *backupFlags) passphrase(iox *IO, confirm bool) ([]byte, error) {
 // progress returns an emit that prints commentary lines to stderr and, on
 // a terminal, one rewritten progress line.
 func (o *backupFlags) progress(iox *IO) (steps.Emit, func()) {
+	return o.progressTo(iox, nil)
+}
+
+// progressTo is progress that also copies commentary lines into out.
+func (o *backupFlags) progressTo(iox *IO, out *strings.Builder) (steps.Emit, func()) {
 	showBar := iox.IsTerminal && !o.noProgress
 	var last time.Time
 	dirty := false
@@ -148,6 +161,9 @@ func (o *backupFlags) progress(iox *IO) (steps.Emit, func()) {
 			fmt.Fprint(iox.Stderr, "\r\033[K"+line)
 			dirty = true
 			return
+		}
+		if ev.Line != "" && out != nil {
+			out.WriteString(ev.Line + "\n")
 		}
 		if ev.Line != "" && !o.json {
 			clear()
@@ -204,7 +220,7 @@ func prefixed(cmd string, err error) error {
 
 const backupUsage = `
 Usage: drbook backup [--root DIR] [--tier 1|2|3] [--to DIR] [--s3 s3://bucket/prefix]
-                     [--s3-endpoint URL] [--passphrase-file F] [--json]
+                     [--s3-endpoint URL] [--passphrase-file F] [--json] [--incident ID]
 
 Take a consistent, compressed, AES-256 encrypted and verified backup of the
 system (plan section 1): a snapshot of data/quantai.db with SQLite's online
@@ -229,6 +245,7 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 	fs := newFlagSet("backup", backupUsage, iox)
 	o.addCommon(fs, true)
 	o.addStore(fs)
+	o.addIncident(fs)
 	fs.IntVar(&tier, "tier", 1, "1: database, config, .env; 2: + logs; 3: + caches and temporary files")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -242,14 +259,37 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 	if st, err := os.Stat(o.root); err != nil || !st.IsDir() {
 		return usageErr("backup: --root %s: not a directory", o.root)
 	}
+	link, err := openIncidentLink(ctx, iox, "backup", o.incident, o.stateDir, o.root)
+	if err != nil {
+		return err
+	}
+	defer link.close()
 	pass, err := o.passphrase(iox, true)
 	if err != nil {
 		return err
 	}
-	emit, done := o.progress(iox)
+	var log strings.Builder
+	emit, done := o.progressTo(iox, &log)
 	out, err := backup.Backup(ctx, backup.Options{Root: o.root, Tier: tier, Dir: o.backupDir(iox), S3: o.s3Config(fs),
 		Passphrase: pass, Emit: emit, Tool: "drbook " + Version})
 	done()
+	params := map[string]string{"tier": fmt.Sprint(tier), "to": o.backupDir(iox), "s3": o.s3}
+	r := steps.Result{Status: steps.StatusOK}
+	if out != nil {
+		m := out.Manifest
+		r.Summary = fmt.Sprintf("backup %s verified (tier %d, %d files, %s)", m.Archive, m.Tier, len(m.Files), human(m.ArchiveSize))
+		if out.S3URL != "" {
+			r.Summary += "; copied to " + out.S3URL
+		}
+		r.Data = map[string]any{"archive": out.ArchivePath, "sha256": m.ArchiveSHA256, "created": m.Created, "s3": out.S3URL}
+	}
+	if err != nil {
+		r.Status = steps.StatusFailed
+		r.Summary = strings.TrimSpace(r.Summary + " " + "failed: " + err.Error())
+	}
+	if recErr := link.record(ctx, "backup", "backup", params, r, err, log.String()); recErr != nil && err == nil {
+		return recErr
+	}
 	if out == nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("backup: %w", err)}
@@ -411,6 +451,7 @@ func humanAge(d time.Duration) string {
 const restoreUsage = `
 Usage: drbook restore [--root DIR] [--from latest|PATH|s3://...] [--only db,config,env,logs]
                       [--to DIR] [--s3 URL] [--passphrase-file F] [--dry-run] [--yes] [--json]
+                      [--incident ID]
 
 Restore the system from a backup (plan sections 2.2 and 3). --from latest
 (the default) picks the newest verified backup, local first, then S3. PATH
@@ -424,8 +465,10 @@ the staged database. Only then are parts swapped in with renames; the
 current files are kept as data/quantai.db.pre-restore-<stamp> (with -wal and
 -shm), config.pre-restore-<stamp>, .env.pre-restore-<stamp>; nothing is
 deleted. Logs are restored only with --only logs. The .env change summary
-names variables, never values. The backup's timestamp is reported for the
-RPO achieved.
+names variables, never values. If data/KILL_SWITCH exists the halt is
+re-applied to the restored database. The backup's timestamp is reported
+for the RPO achieved, and with --incident recorded in the incident's
+timeline, which fills the report's RPO row.
 
 --dry-run stages and checks everything and reports what would change.
 Without --yes it asks for confirmation on a terminal, and refuses without one.
@@ -443,6 +486,7 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 	fs := newFlagSet("restore", restoreUsage, iox)
 	o.addCommon(fs, true)
 	o.addStore(fs)
+	o.addIncident(fs)
 	fs.StringVar(&from, "from", "latest", "latest, a local archive or SQLite file, or s3://bucket/key")
 	fs.StringVar(&only, "only", "", "comma-separated parts: db, config, env, logs (default db,config,env)")
 	fs.BoolVar(&dryRun, "dry-run", false, "stage and check everything, change nothing, report what would change")
@@ -475,9 +519,23 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 			return err
 		}
 	}
-	emit, done := o.progress(iox)
+	var link *incidentLink
+	if !dryRun {
+		l, err := openIncidentLink(ctx, iox, "restore", o.incident, o.stateDir, o.root)
+		if err != nil {
+			return err
+		}
+		link = l
+		defer link.close()
+	}
+	op := incident.OperatorFromEnv(iox.Getenv)
+	var log strings.Builder
+	emit, done := o.progressTo(iox, &log)
 	ro := backup.RestoreOptions{Root: o.root, From: from, Only: parts, Dir: o.backupDir(iox), S3: o.s3ConfigFor(fs, from),
-		Passphrase: pass, Emit: emit}
+		Passphrase: pass, Emit: emit, Operator: op.String()}
+	if link != nil {
+		ro.IncidentID = link.in.ID()
+	}
 	ro.DryRun, ro.Confirmed = dryRun, yes
 	if !dryRun && !yes {
 		// Asked after staging and checking, with what would change.
@@ -491,10 +549,26 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 	}
 	res, err := backup.Restore(ctx, ro)
 	done()
-	if err != nil {
-		if errors.Is(err, backup.ErrNotConfirmed) {
-			return usageErr("restore: not confirmed; nothing changed")
+	if errors.Is(err, backup.ErrNotConfirmed) {
+		return usageErr("restore: not confirmed; nothing changed")
+	}
+	if !dryRun && ctx.Err() == nil {
+		r := steps.Result{Status: steps.StatusOK}
+		if res != nil {
+			r.BackupTime, r.Data = res.BackupTime, res
+			r.Summary = fmt.Sprintf("restored %s from %s (backup taken %s)", strings.Join(res.Parts, ", "), res.Source, res.BackupTime.Format(time.RFC3339))
 		}
+		if err != nil {
+			r.Status = steps.StatusFailed
+			r.Summary = strings.TrimSpace(r.Summary + " failed: " + err.Error())
+		}
+		params := map[string]string{"from": from, "only": only}
+		if recErr := link.record(ctx, "restore", "restore", params, r, err, log.String()); recErr != nil && err == nil {
+			printRestore(iox, o.json, res, nil)
+			return recErr
+		}
+	}
+	if err != nil {
 		if res != nil {
 			printRestore(iox, o.json, res, err)
 		}

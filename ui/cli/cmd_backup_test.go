@@ -10,11 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	_ "modernc.org/sqlite"
 
+	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/ui/cli"
 )
 
@@ -234,5 +237,55 @@ func TestBackupCommandsWithS3(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(sys, ".env")); string(got) != envBase+"TRADING_MODE=s3\n" {
 		t.Errorf(".env after an S3 restore: %q", got)
+	}
+}
+
+// TestBackupAndRestoreRecordInIncident: with --incident, backup and
+// restore are recorded in the incident's timeline and the restore's
+// backup time sets the RPO achieved.
+func TestBackupAndRestoreRecordInIncident(t *testing.T) {
+	sys := mustSystem(t, "inc")
+	state := t.TempDir()
+	store, err := incident.OpenStore(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := runbook.Load("database-recovery", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := incident.Declare(context.Background(), store, rb, incident.DeclareOptions{Root: sys, Operator: incident.Operator{Name: "erin"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := in.ID()
+	store.Close()
+	env := map[string]string{"DRBOOK_BACKUP_DIR": t.TempDir(), "DRBOOK_PASSPHRASE": "pw", "USER": "erin"}
+	if _, errOut, code := runCLI(t, env, "restore", "--root", sys, "--yes", "--incident", "NOPE", "--state-dir", state); code != 2 || !strings.Contains(errOut, "--incident NOPE") {
+		t.Errorf("unknown incident: %d %q", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, env, "backup", "--root", sys, "--incident", id, "--state-dir", state); code != 0 {
+		t.Fatalf("backup --incident: %s", errOut)
+	}
+	if _, errOut, code := runCLI(t, env, "restore", "--root", sys, "--yes", "--incident", id, "--state-dir", state); code != 0 {
+		t.Fatalf("restore --incident: %s", errOut)
+	}
+	store, err = incident.OpenStore(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	st, err := store.Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Runs) != 2 || st.Runs[0].Action != "backup" || st.Runs[1].Action != "restore" || st.Runs[1].Status != "ok" {
+		t.Fatalf("runs: %+v", st.Runs)
+	}
+	if st.BackupTime.IsZero() || time.Since(st.BackupTime) > time.Hour {
+		t.Errorf("backup time for the RPO not recorded: %v", st.BackupTime)
+	}
+	if strings.Contains(st.Runs[0].Output+st.Runs[1].Output, "pw") {
+		t.Error("passphrase in the timeline")
 	}
 }
