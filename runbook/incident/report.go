@@ -200,7 +200,7 @@ func (r *Report) Markdown(w io.Writer) error {
 	}
 	p("# Post-incident report: %s\n\n", r.ID)
 	p("%s\n\n", r.Title)
-	p("| | |\n|---|---|\n")
+	p("| Incident | %s |\n|---|---|\n", r.ID)
 	p("| Runbook | %s (%s) |\n", oneLine(r.Runbook), oneLine(r.RunbookTitle))
 	mode := string(r.Mode)
 	if r.Mode == Drill {
