@@ -375,7 +375,10 @@ func openDB(root string, write bool) (*sql.DB, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s is missing: %w", path, os.ErrNotExist)
+		}
+		return nil, err // *PathError: names the path once
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")

@@ -204,6 +204,11 @@ func TestEngageWithoutDatabase(t *testing.T) {
 			if !st.Engaged || len(st.Problems) == 0 || !strings.Contains(strings.Join(st.Problems, ";"), "database not updated") {
 				t.Fatalf("state %+v", st)
 			}
+			for _, p := range st.Problems { // the message names the database once
+				if n := strings.Count(p, dbPath); n > 1 {
+					t.Errorf("problem names the database %d times: %s", n, p)
+				}
+			}
 			if _, err := os.Stat(filepath.Join(root, killswitch.FlagFile)); err != nil {
 				t.Fatal("no flag file")
 			}
