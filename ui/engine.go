@@ -295,7 +295,7 @@ func commsText(st *incident.State, now time.Time) (string, error) {
 		}
 		parts = append(parts, "==== "+t+" ====\n\n"+m.Body)
 	}
-	return strings.Join(parts, "\n\n") + "\n\n(Preview only: nothing was sent or recorded. A notify step records them.)", nil
+	return "(Preview only: nothing is sent or recorded; a notify step records them.)\n\n" + strings.Join(parts, "\n\n"), nil
 }
 
 func contactsText(rb *runbook.Runbook) string {

@@ -134,3 +134,52 @@ func TestTinyTerminal(t *testing.T) {
 		t.Errorf("after resizing back:\n%s", s)
 	}
 }
+
+// TestPreviews: t, r, m and e show the timeline, the report, the filled
+// communication templates and the contacts; n adds a note; esc returns.
+func TestPreviews(t *testing.T) {
+	env := newTestEnv(t)
+	rb, err := runbook.Load(ui.DefaultRunbook, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := drill.Start(context.Background(), drill.Options{ID: "DRILL-PREVIEW", Runbook: rb, Scenario: "corrupt-db",
+		StateDir: env.cfg.StateDir, Store: env.cfg.Store, Operator: env.cfg.Operator, Clock: env.clock, Trades: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := env.options(&ui.Runs{})
+	opts.Session = ui.NewSession(d.Incident, env.cfg.Store, rb, d.Env, env.cfg.StateDir)
+	tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(80, 24)))
+	waitFor(t, tm, "Activate the emergency kill switch")
+	esc := tea.KeyMsg{Type: tea.KeyEsc}
+	for _, tc := range []struct {
+		key  rune
+		want []string
+	}{
+		{'t', []string{"Timeline", "declared"}},
+		{'r', []string{"Report preview", "Post-incident report: DRILL-PREVIEW"}},
+		{'m', []string{"Communications", "SUBJECT: [DRILL]", "Preview only"}},
+		{'e', []string{"Emergency contacts", "IBKR Support"}},
+		{'?', []string{"Keys", "cancel action", "type the incident code"}},
+	} {
+		key(tm, tc.key)
+		for _, w := range tc.want {
+			waitFor(t, tm, w)
+		}
+		tm.Send(esc)
+		waitFor(t, tm, "> [ ] Activate the emergency")
+	}
+	key(tm, 'n')
+	waitFor(t, tm, "Note for the timeline")
+	typeLine(tm, "bridge call opened")
+	waitFor(t, tm, "Note added")
+	finalScreen(t, tm)
+	st, err := env.cfg.Store.Load(context.Background(), "DRILL-PREVIEW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Notes) != 1 || st.Notes[0].Text != "bridge call opened" || st.Notes[0].Actor != "alice" {
+		t.Errorf("notes %+v", st.Notes)
+	}
+}

@@ -261,3 +261,23 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("a running action does not say how to cancel it:\n%s", out)
 	}
 }
+
+func TestColorProfile(t *testing.T) {
+	for _, tc := range []struct {
+		env     map[string]string
+		noColor bool
+		want    termenv.Profile
+	}{
+		{map[string]string{"TERM": "xterm-256color"}, false, termenv.ANSI256},
+		{map[string]string{"TERM": "xterm-256color", "NO_COLOR": "1"}, false, termenv.Ascii},
+		{map[string]string{"TERM": "xterm-256color"}, true, termenv.Ascii},
+		{map[string]string{"TERM": "dumb"}, false, termenv.Ascii},
+		{map[string]string{"TERM": "xterm", "COLORTERM": "truecolor"}, false, termenv.TrueColor},
+		{map[string]string{"TERM": "vt100"}, false, termenv.ANSI},
+	} {
+		got := ColorProfile(func(k string) string { return tc.env[k] }, tc.noColor)
+		if got != tc.want {
+			t.Errorf("%v no-color=%v: %v, want %v", tc.env, tc.noColor, got, tc.want)
+		}
+	}
+}
