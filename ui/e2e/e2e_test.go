@@ -230,7 +230,7 @@ rto: 1h
 
   ` + "```sh {name=slow}" + `
   echo "slow step started"
-  sleep 300
+  sleep 307
   echo "never printed"
   ` + "```" + `
 `
@@ -285,8 +285,8 @@ func TestHangupCancelsAction(t *testing.T) {
 	if s == nil || s.Status != incident.StepInterrupted {
 		t.Errorf("step after hangup: %+v", s)
 	}
-	// The shell's process group is gone: no sleep 300 is left.
-	out, _ := exec.Command("pgrep", "-f", "sleep 300").Output()
+	// The shell's process group is gone: no sleep 307 is left.
+	out, _ := exec.Command("pgrep", "-f", "sleep 307").Output()
 	if len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("the action's processes survived the hangup: %s", out)
 	}
