@@ -439,6 +439,13 @@ func TestRunOptions(t *testing.T) {
 	if f := findings(rep, checks.DBIntegrity, "integrity_check"); len(f) != 1 || f[0].Status != checks.Pass {
 		t.Errorf("--full did not run integrity_check: %+v", rep.Findings)
 	}
+	for mmap, want := range map[int64]string{0: "2147418112", -1: "0", 1 << 20: "1048576"} {
+		rep, _ := MustRun(t, checks.Options{Root: root, Only: []string{checks.DBIntegrity, checks.DataValidation}, MmapSize: mmap})
+		f := findings(rep, checks.DBIntegrity, "file")
+		if rep.Failed() || len(f) != 1 || f[0].Evidence.Facts["mmap_size"] != want {
+			t.Errorf("MmapSize %d: %+v", mmap, rep.Findings)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := checks.Run(ctx, checks.Options{Root: root}, nil); !errors.Is(err, context.Canceled) {
