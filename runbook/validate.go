@@ -135,7 +135,7 @@ func (rb *Runbook) Validate(cat Catalog) Problems {
 					if l, ok := cat.(ActionLister); ok {
 						names := l.ActionNames()
 						hint = "built-in actions: " + strings.Join(names, ", ")
-						if c := closestName(b.Action, names); c != "" {
+						if c := Closest(b.Action, names); c != "" {
 							hint = fmt.Sprintf("did you mean %q? (%s)", c, hint)
 						}
 					}
@@ -398,9 +398,9 @@ func isNameByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-// closestName suggests a name for a misspelt one: the nearest by edit
-// distance, if it is close enough to be a typo.
-func closestName(name string, names []string) string {
+// Closest suggests a name for a misspelt one: the nearest of names by edit
+// distance, if it is close enough to be a typo, else "".
+func Closest(name string, names []string) string {
 	best, bestD := "", 3
 	for _, n := range names {
 		if d := editDistance(name, n); d < bestD {

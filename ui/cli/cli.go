@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/drbook/drbook/runbook"
 )
 
 // Version is set at build time with -ldflags "-X github.com/drbook/drbook/ui/cli.Version=...".
@@ -158,38 +159,11 @@ runbooks, breaks, RTO missed), 2 usage errors or unreadable input, 130 interrupt
 
 // closest suggests a command for a mistyped name.
 func closest(name string) string {
-	best, bestD := "", 3
 	names := make([]string, 0, len(commands))
 	for _, c := range commands {
 		names = append(names, c.name)
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		if d := editDistance(name, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return runbook.Closest(name, names)
 }
 
 // newFlagSet returns a flag set for a command with its usage text. Parse
