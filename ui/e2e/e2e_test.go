@@ -302,3 +302,47 @@ func selectedIs(screen, mark string) bool {
 	}
 	return false
 }
+
+// TestKillDuringActionResume: drbook is killed outright (SIGKILL) while an
+// action runs; resuming shows the step as interrupted (never re-run on its
+// own), with everything acknowledged before the kill still there.
+func TestKillDuringActionResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: slow")
+	}
+	state, books := t.TempDir(), t.TempDir()
+	rb := strings.ReplaceAll(slowRunbook, "sleep 307", "sleep 309")
+	if err := os.WriteFile(filepath.Join(books, "slow-drill.md"), []byte(rb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tm := start(t, state, "drill", "slow-drill", "--runbooks", books, "--scenario", "none", "--trades", "200")
+	tm.waitFor("Wait for a slow thing", "enter: run the sh")
+	tm.keys("n")
+	tm.typeLine("before the kill")
+	tm.waitFor("Note added")
+	tm.keys("Enter")
+	tm.waitFor("slow step started", "running")
+	pane := strings.TrimSpace(tmux(t, "display-message", "-p", "-t", tm.name, "#{pane_pid}"))
+	// The pane runs env, which execs drbook: the pane's pid is drbook's.
+	if err := exec.Command("kill", "-KILL", pane).Run(); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitFor("Pane is dead")
+	// The action's shell survives a SIGKILL of its parent (it has its own
+	// session); end it, by its pid, as an operator would.
+	t.Cleanup(func() {
+		out, _ := exec.Command("pgrep", "-f", "sleep 309").Output()
+		for _, pid := range strings.Fields(string(out)) {
+			exec.Command("kill", pid).Run()
+		}
+	})
+
+	tm = start(t, state, "resume", "--runbooks", books)
+	tm.waitFor("[~] Wait for a slow thing", "INTERRUPTED")
+	tm.keys("t")
+	tm.waitFor("before the kill", "resumed")
+	tm.keys("Escape")
+	time.Sleep(200 * time.Millisecond)
+	tm.keys("q")
+	tm.waitFor("is still open: drbook resume")
+}
