@@ -173,7 +173,7 @@ func newFlagSet(name, usage string, iox *IO) *pflag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprint(iox.Stdout, strings.TrimLeft(usage, "\n"))
-		fmt.Fprint(iox.Stdout, "\nFlags:\n"+fs.FlagUsages())
+		fmt.Fprint(iox.Stdout, "\nFlags:\n"+fs.FlagUsagesWrapped(80))
 	}
 	return fs
 }
@@ -183,8 +183,7 @@ func newFlagSet(name, usage string, iox *IO) *pflag.FlagSet {
 func parseFlags(fs *pflag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fs.Usage()
-			return errHelpShown
+			return errHelpShown // pflag has already called fs.Usage
 		}
 		return usageErr("%s: %v (run 'drbook %s --help')", fs.Name(), err, fs.Name())
 	}
