@@ -249,6 +249,105 @@ func (p Plan) Markdown() string {
 	return b.String()
 }
 
+// Text renders the plan for a terminal of the given width (80 over SSH):
+// one aligned line per symbol, with each distinct note said once below the
+// table and referred to by number, so that no line wraps.
+func (p Plan) Text(width int) string {
+	var b strings.Builder
+	b.WriteString(wrap(fmt.Sprintf("Failover plan %s → %s, created %s from %s.", strings.ToUpper(p.From), strings.ToUpper(p.To),
+		p.Created.Format("2006-01-02 15:04:05Z"), p.Source), width) + "\n")
+	b.WriteString(wrap(p.Note+" The equivalent positions at "+p.To+" (held now plus carried over) are in the CSV, JSON and Markdown plans.", width) + "\n\n")
+	var notes []string
+	ref := map[string]int{}
+	rows := [][]string{{"SYMBOL", strings.ToUpper(p.From) + " QTY", "PRICE", strings.ToUpper(p.To) + " NOW", "HEDGE AT " + strings.ToUpper(p.To), "NOTIONAL", "NOTE"}}
+	for _, r := range p.Rows {
+		var refs []string
+		for _, n := range strings.Split(r.Note, "; ") {
+			if n == "" {
+				continue
+			}
+			if _, ok := ref[n]; !ok {
+				notes = append(notes, n)
+				ref[n] = len(notes)
+			}
+			refs = append(refs, strconv.Itoa(ref[n]))
+		}
+		sym := r.Symbol
+		if r.ToSymbol != r.Symbol {
+			sym += " → " + r.ToSymbol
+		}
+		rows = append(rows, []string{sym, qty(r.FromQty), price(r.Price), qty(r.ToQtyNow), r.HedgeSide + " " + qty(r.HedgeQty),
+			money(r.Notional), strings.Join(refs, ",")})
+	}
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	for _, r := range rows {
+		var line strings.Builder
+		for i, c := range r {
+			pad := strings.Repeat(" ", widths[i]-len([]rune(c)))
+			if i >= 1 && i <= 5 && i != 4 { // numbers right-aligned
+				line.WriteString(pad + c)
+			} else {
+				line.WriteString(c + pad)
+			}
+			line.WriteString("  ")
+		}
+		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
+	b.WriteString("\n" + wrap(fmt.Sprintf("%d positions; hedge gross notional %s, net exposure at %s %s.", len(p.Rows), money(p.Gross), p.From, money(p.Net)), width) + "\n")
+	if len(notes) > 0 {
+		b.WriteString("\nNotes:\n")
+		for i, n := range notes {
+			b.WriteString(wrap(fmt.Sprintf("%d. %s", i+1, n), width) + "\n")
+		}
+	}
+	for _, w := range p.Warnings {
+		b.WriteString(wrap("WARNING: "+w, width) + "\n")
+	}
+	return b.String()
+}
+
+// wrap breaks s into lines of at most width columns at spaces.
+func wrap(s string, width int) string {
+	var b strings.Builder
+	n := 0
+	for i, w := range strings.Fields(s) {
+		l := len([]rune(w))
+		if i > 0 && n+1+l > width {
+			b.WriteString("\n")
+			n = 0
+		} else if i > 0 {
+			b.WriteString(" ")
+			n++
+		}
+		b.WriteString(w)
+		n += l
+	}
+	return b.String()
+}
+
+// money formats an amount with thousands separators: 1,234,567.89.
+func money(v float64) string {
+	s := price(math.Abs(v))
+	intPart, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, c := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	out := b.String() + "." + frac
+	if v < 0 {
+		out = "-" + out
+	}
+	return out
+}
+
 // Write saves the plan to path as CSV (.csv) or JSON (.json), never
 // overwriting an existing file.
 func (p Plan) Write(path string) error {

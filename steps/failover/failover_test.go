@@ -8,6 +8,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +74,33 @@ func TestPlan(t *testing.T) {
 	md := p.Markdown()
 	if !strings.Contains(md, "| Symbol |") || !strings.Contains(md, "| "+p.Rows[0].Symbol+" |") || !strings.Contains(md, "sends no orders") {
 		t.Errorf("markdown:\n%s", md)
+	}
+}
+
+// TestPlanText: the terminal rendering fits 80 columns, has one line per
+// symbol with its hedge, and says each note once, numbered.
+func TestPlanText(t *testing.T) {
+	root := MustSandbox(t, "position-drift")
+	p, err := failover.Build(context.Background(), failover.Options{Root: root, From: "ibkr", To: "alpaca", Now: func() time.Time { return created }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := p.Text(80)
+	for _, l := range strings.Split(txt, "\n") {
+		if n := len([]rune(l)); n > 80 {
+			t.Errorf("line of %d columns: %q", n, l)
+		}
+	}
+	for _, r := range p.Rows {
+		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(r.Symbol) + ` +` + regexp.QuoteMeta(strconv.FormatFloat(r.FromQty, 'f', -1, 64)) +
+			` .* ` + r.HedgeSide + ` ` + regexp.QuoteMeta(strconv.FormatFloat(r.HedgeQty, 'f', -1, 64)) + ` `)
+		if !re.MatchString(txt) {
+			t.Errorf("no line for %s (%v, %s %v):\n%s", r.Symbol, r.FromQty, r.HedgeSide, r.HedgeQty, txt)
+		}
+	}
+	if strings.Count(txt, "quantity disputed: reconcile first") != 1 || !strings.Contains(txt, "WARNING: ") ||
+		!strings.Contains(txt, "sends no orders") {
+		t.Errorf("notes and warnings:\n%s", txt)
 	}
 }
 

@@ -116,8 +116,9 @@ func printJSON(w io.Writer, v any) error {
 }
 
 const killswitchUsage = `
-Usage: drbook killswitch on|off|status [--root DIR] [--reason R] [--broker alpaca,ibkr]
-                                       [--yes] [--dry-run] [--json] [--incident ID]
+Usage: drbook killswitch on|off|status [--root DIR] [--reason R]
+                  [--broker alpaca,ibkr] [--yes] [--dry-run] [--json]
+                  [--incident ID]
 
 Halt all automated trading (plan 2.2, "Activate emergency kill switch").
 
@@ -275,8 +276,9 @@ func runKillswitch(ctx context.Context, iox *IO, args []string) error {
 }
 
 const reconcileUsage = `
-Usage: drbook reconcile [--root DIR] [--broker FILE]... [--format ibkr-csv|alpaca-json]
-                        [--tolerance N] [--json] [--incident ID]
+Usage: drbook reconcile [--root DIR] [--broker FILE]...
+                        [--format ibkr-csv|alpaca-json] [--tolerance N]
+                        [--json] [--incident ID]
 
 Compare the positions in data/quantai.db with the brokers' statements and
 with the positions the filled trades imply (plan 2.3, "Reconcile
@@ -358,7 +360,8 @@ func runReconcile(ctx context.Context, iox *IO, args []string) error {
 }
 
 const failoverUsage = `
-Usage: drbook failover --from ibkr --to alpaca [--root DIR] [-o FILE] [--json] [--incident ID]
+Usage: drbook failover --from ibkr --to alpaca [--root DIR] [-o FILE] [--json]
+                       [--incident ID]
 
 Write a reviewable plan to move trading from one broker to another (plan
 2.3, "IBKR → Alpaca Failover"): the positions held at --from (from the
@@ -367,9 +370,10 @@ uses), the equivalent positions at --to, and the hedge orders at --to that
 would offset the exposure stranded at --from (sell a long, buy back a
 short). drbook never sends an order.
 
-The plan is printed as a Markdown table (JSON with --json) and, with -o,
-written to FILE as CSV (.csv), JSON (.json) or Markdown (.md). An existing
-FILE is never overwritten.
+The plan is printed as a table that fits 80 columns, each note said once
+below it (JSON with --json) and, with -o, written to FILE as CSV (.csv),
+JSON (.json) or a Markdown table (.md) with the equivalent positions too.
+An existing FILE is never overwritten.
 
 Exit codes: 0 plan written; 1 plan written with warnings (the database
 and the statement disagree: reconcile first); 2 usage error, unreadable
@@ -425,9 +429,9 @@ func runFailover(ctx context.Context, iox *IO, args []string) error {
 			return err
 		}
 	} else {
-		fmt.Fprint(iox.Stdout, p.Markdown())
+		fmt.Fprint(iox.Stdout, p.Text(termWidth))
 		if output != "" {
-			fmt.Fprintf(iox.Stdout, "\nPlan written to %s. No orders were sent.\n", output)
+			fmt.Fprintf(iox.Stdout, "\nPlan written to %s.\nNo orders were sent.\n", output)
 		}
 	}
 	sum := fmt.Sprintf("failover plan %s → %s: %d positions, hedge gross notional %.2f", p.From, p.To, len(p.Rows), p.Gross)
@@ -438,7 +442,7 @@ func runFailover(ctx context.Context, iox *IO, args []string) error {
 		sum += fmt.Sprintf(" (%d warnings: reconcile first)", len(p.Warnings))
 	}
 	res := steps.Result{Status: steps.StatusOK, Summary: sum}
-	if err := link.record(ctx, "failover", "failover-plan", map[string]string{"from": from, "to": to, "output": output}, res, nil, p.Markdown()); err != nil {
+	if err := link.record(ctx, "failover", "failover-plan", map[string]string{"from": from, "to": to, "output": output}, res, nil, p.Text(termWidth)); err != nil {
 		return err
 	}
 	if len(p.Warnings) > 0 {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/incident"
@@ -148,8 +149,13 @@ func TestFailoverCommand(t *testing.T) {
 	root := actionSandbox(t)
 	out := filepath.Join(t.TempDir(), "plan.csv")
 	r := runActionCmd(t, "", false, nil, "failover", "--from", "ibkr", "--to", "alpaca", "--root", root, "-o", out)
-	if r.code != 0 || !strings.Contains(r.stdout, "| Symbol |") || !strings.Contains(r.stdout, "No orders were sent") {
+	if r.code != 0 || !strings.Contains(r.stdout, "HEDGE AT ALPACA") || !strings.Contains(r.stdout, "No orders were sent") {
 		t.Fatalf("failover: %+v", r)
+	}
+	for _, l := range strings.Split(r.stdout, "\n") { // read over SSH at 80x24
+		if n := utf8.RuneCountInString(l); n > 80 {
+			t.Errorf("failover output line of %d columns: %q", n, l)
+		}
 	}
 	b, err := os.ReadFile(out)
 	if err != nil || !strings.HasPrefix(string(b), "symbol,to_symbol,from_qty") {
@@ -242,7 +248,7 @@ func TestActionCommandsRecordInIncident(t *testing.T) {
 	type run struct{ action, status, summary, output string }
 	want := []run{
 		{"reconcile", "failed", "1 BREAKS", "db vs broker"},
-		{"failover-plan", "ok", "written to " + plan, "| Symbol |"},
+		{"failover-plan", "ok", "written to " + plan, "HEDGE AT ALPACA"},
 		{"kill-switch", "ok", "trading HALTED by erin", "orders cancelled"},
 	}
 	if len(st.Runs) != len(want) { // status changes nothing and is not recorded

@@ -133,7 +133,8 @@ type incidentJSON struct {
 }
 
 const declareUsage = `
-Usage: drbook declare RUNBOOK [--severity N] [--drill [--speed F]] [--title T] [--detected-at TIME] [flags]
+Usage: drbook declare RUNBOOK [--severity N] [--drill [--speed F]] [--title T]
+                      [--detected-at TIME] [flags]
 
 Declare an incident (or, with --drill, a drill) running RUNBOOK and print
 its id; with --json, its record. For alert hooks and automation: the clocks
