@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/drbook/drbook/steps"
 )
@@ -181,9 +182,11 @@ func Describe(st State) []string {
 	case st.DB.Error != "":
 		out = append(out, "  database:  unreadable: "+st.DB.Error)
 	case st.DB.Halted:
-		out = append(out, fmt.Sprintf("  database:  %s=1 (set by %s at %s); %d open or pending orders", ControlKey, st.DB.UpdatedBy, st.DB.UpdatedAt, st.DB.OpenOrders))
+		out = append(out, fmt.Sprintf("  database:  %s=1 (set by %s, %s)", ControlKey, orUnknown(st.DB.UpdatedBy), shortTime(st.DB.UpdatedAt)),
+			fmt.Sprintf("  orders:    %d open or pending in the database", st.DB.OpenOrders))
 	default:
-		out = append(out, fmt.Sprintf("  database:  %s not set; %d open or pending orders", ControlKey, st.DB.OpenOrders))
+		out = append(out, fmt.Sprintf("  database:  %s not set", ControlKey),
+			fmt.Sprintf("  orders:    %d open or pending in the database", st.DB.OpenOrders))
 	}
 	for _, c := range st.Changed {
 		out = append(out, "  done:      "+c)
@@ -192,6 +195,15 @@ func Describe(st State) []string {
 		out = append(out, "  PROBLEM:   "+p)
 	}
 	return out
+}
+
+// shortTime renders a database timestamp (TimeLayout) to the second, as
+// the flag file's times are shown; anything else is shown as it is.
+func shortTime(s string) string {
+	if t, err := time.Parse(TimeLayout, s); err == nil {
+		return t.Format("2006-01-02 15:04:05Z")
+	}
+	return s
 }
 
 func orUnknown(s string) string {

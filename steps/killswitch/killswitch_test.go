@@ -436,3 +436,29 @@ func TestEngageWhileDatabaseLocked(t *testing.T) {
 		t.Fatalf("second engage: %v %+v", err, st)
 	}
 }
+
+// TestDescribeFits80Columns: the status an operator reads over SSH fits
+// 80 columns and shows times to the second, the flag's and the database's
+// alike.
+func TestDescribeFits80Columns(t *testing.T) {
+	root := MustSystem(t)
+	if _, err := killswitch.Engage(context.Background(), opts(root)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := killswitch.Status(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := killswitch.Describe(st)
+	text := strings.Join(lines, "\n")
+	for _, l := range lines {
+		if n := len([]rune(l)); n > 80 {
+			t.Errorf("%d columns: %q", n, l)
+		}
+	}
+	stamp := clock.UTC().Format("2006-01-02 15:04:05Z")
+	if !strings.Contains(text, "trading_halted=1 (set by drbook:alice, "+stamp+")") || !strings.Contains(text, "since:     "+stamp) ||
+		!strings.Contains(text, "orders:    0 open or pending") {
+		t.Errorf("status:\n%s", text)
+	}
+}
