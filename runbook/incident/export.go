@@ -234,12 +234,55 @@ func WriteTimelineCSV(w io.Writer, events []Event) error {
 	return cw.Error()
 }
 
-// WriteTimelineText writes events as aligned text lines for a terminal.
+// WriteTimelineText writes events for an 80-column terminal: a heading
+// line whenever the day or the actor changes ("-- 2026-03-02 UTC, alice
+// (10.0.0.5)"), then one entry per event, its sequence number and time,
+// and its description wrapped under itself.
 func WriteTimelineText(w io.Writer, events []Event) error {
+	var b strings.Builder
+	day, actor := "", "\x00"
 	for _, ev := range events {
-		if _, err := fmt.Fprintf(w, "%5d  %s  %-18s %s\n", ev.Seq, ev.At.UTC().Format("2006-01-02 15:04:05"), ev.Kind, oneLine(Describe(ev))); err != nil {
-			return err
+		at := ev.At.UTC()
+		if d := at.Format("2006-01-02"); d != day || ev.Actor != actor {
+			day, actor = d, ev.Actor
+			fmt.Fprintf(&b, "-- %s UTC, %s\n", d, orNobody(ev.Actor))
 		}
+		prefix := fmt.Sprintf("%5d  %s  ", ev.Seq, at.Format("15:04:05"))
+		b.WriteString(prefix + wrapText(oneLine(Describe(ev)), textWidth-len(prefix), strings.Repeat(" ", len(prefix))) + "\n")
 	}
-	return nil
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// textWidth is the width of the text timeline: an 80-column terminal.
+const textWidth = 80
+
+func orNobody(actor string) string {
+	if actor == "" {
+		return "drbook"
+	}
+	return actor
+}
+
+// wrapText breaks s at spaces into lines of at most width runes, the
+// continuation lines starting with indent. A word longer than width stays
+// whole.
+func wrapText(s string, width int, indent string) string {
+	var b strings.Builder
+	n := 0
+	for i, word := range strings.Fields(s) {
+		l := len([]rune(word))
+		switch {
+		case i == 0:
+		case n+1+l > width:
+			b.WriteString("\n" + indent)
+			n = 0
+		default:
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(word)
+		n += l
+	}
+	return b.String()
 }

@@ -76,6 +76,9 @@ func TestSecretsNeverRecorded(t *testing.T) {
 	b.Reset()
 	must(t, incident.WriteTimelineText(&b, evs))
 	exports["timeline.txt"] = bytes.Clone(b.Bytes())
+	// The text timeline wraps at 80 columns: scan it unwrapped too, so a
+	// secret with spaces cannot hide across a line break.
+	exports["timeline.txt unwrapped"] = []byte(strings.Join(strings.Fields(b.String()), " "))
 	r := incident.BuildReport(st, evs, in.Now())
 	b.Reset()
 	must(t, r.Markdown(&b))
@@ -105,7 +108,7 @@ func TestSecretsNeverRecorded(t *testing.T) {
 			}
 		}
 	}
-	tl := string(exports["timeline.txt"])
+	tl := string(exports["timeline.txt unwrapped"])
 	for _, want := range []string{"OpenAI key [REDACTED] leaked?", "backup passphrase is [REDACTED]", "used [REDACTED] to log in", "rotated [REDACTED]"} {
 		if !strings.Contains(tl, want) {
 			t.Errorf("timeline lacks %q", want)
