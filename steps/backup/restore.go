@@ -174,6 +174,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	bo.infof("check the staged backup: integrity_check, data and configuration checks")
 	var wg sync.WaitGroup
 	var syncErr, checkErr, valErr error
+	var dataTime float64
 	var fails, warns []string
 	wg.Add(3)
 	go func() {
@@ -190,7 +191,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		defer wg.Done()
 		t := time.Now()
 		fails, warns, valErr = validateStaged(ctx, stagedRoot, res.Parts)
-		res.Timings["data_checks"] = since(t)
+		dataTime = since(t)
 	}()
 	if contains(res.Parts, PartDB) {
 		t := time.Now()
@@ -198,6 +199,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		res.Timings["integrity_check"] = since(t)
 	}
 	wg.Wait()
+	res.Timings["data_checks"] = dataTime
 	if checkErr != nil {
 		return nil, fmt.Errorf("restore: staged database: %w", checkErr)
 	}
