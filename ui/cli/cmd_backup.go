@@ -219,8 +219,9 @@ func prefixed(cmd string, err error) error {
 }
 
 const backupUsage = `
-Usage: drbook backup [--root DIR] [--tier 1|2|3] [--to DIR] [--s3 s3://bucket/prefix]
-                     [--s3-endpoint URL] [--passphrase-file F] [--json] [--incident ID]
+Usage: drbook backup [--root DIR] [--tier 1|2|3] [--to DIR]
+                     [--s3 s3://bucket/prefix] [--s3-endpoint URL]
+                     [--passphrase-file F] [--json] [--incident ID]
 
 Take a consistent, compressed, AES-256 encrypted and verified backup of the
 system (plan section 1): a snapshot of data/quantai.db with SQLite's online
@@ -449,8 +450,9 @@ func humanAge(d time.Duration) string {
 }
 
 const restoreUsage = `
-Usage: drbook restore [--root DIR] [--from latest|PATH|s3://...] [--only db,config,env,logs]
-                      [--to DIR] [--s3 URL] [--passphrase-file F] [--dry-run] [--yes] [--json]
+Usage: drbook restore [--root DIR] [--from latest|PATH|s3://...]
+                      [--only db,config,env,logs] [--to DIR] [--s3 URL]
+                      [--passphrase-file F] [--dry-run] [--yes] [--json]
                       [--incident ID]
 
 Restore the system from a backup (plan sections 2.2 and 3). --from latest
@@ -617,7 +619,8 @@ func printRestore(iox *IO, asJSON bool, res *backup.RestoreResult, err error) er
 }
 
 const verifyUsage = `
-Usage: drbook verify [BACKUP|latest] [--to DIR] [--s3 URL] [--passphrase-file F] [--json]
+Usage: drbook verify [BACKUP|latest] [--to DIR] [--s3 URL]
+                     [--passphrase-file F] [--json]
 
 The plan's weekly restore test, fit for cron: restore a backup (default the
 newest verified one) into a scratch directory, with every check a real
@@ -663,7 +666,8 @@ func runVerify(ctx context.Context, iox *IO, args []string) error {
 
 const pruneUsage = `
 Usage: drbook prune [--to DIR] [--s3 URL] [--dry-run] [--keep-local 720h]
-                    [--keep-tier1 61320h] [--keep-tier2 17520h] [--keep-tier3 720h] [--json]
+                    [--keep-tier1 61320h] [--keep-tier2 17520h]
+                    [--keep-tier3 720h] [--json]
 
 Delete backups past their retention (plan 1.1 and 1.3): local copies after
 30 days; on S3 tier 1 after seven years, tier 2 after two, tier 3 after 30
