@@ -127,6 +127,7 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	name := base + ".tar.gz.gpg"
 	final := filepath.Join(o.Dir, name)
 
+	removeStale(o.Dir, created)
 	work, err := os.MkdirTemp(o.Dir, ".drbook-tmp-")
 	if err != nil {
 		return nil, diskErr("backup scratch directory", err)
@@ -285,6 +286,20 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 		o.infof("uploaded %s", url)
 	}
 	return out, nil
+}
+
+// removeStale deletes scratch directories and temp archives that a killed
+// backup left behind. Only those a day old: a backup running right now
+// (cron overlapping a manual run) keeps its own.
+func removeStale(dir string, now time.Time) {
+	for _, pat := range []string{".drbook-tmp-*", ".quantai_*.tmp-*"} {
+		matches, _ := filepath.Glob(filepath.Join(dir, pat))
+		for _, m := range matches {
+			if fi, err := os.Lstat(m); err == nil && now.Sub(fi.ModTime()) > 24*time.Hour {
+				os.RemoveAll(m)
+			}
+		}
+	}
 }
 
 func writeParts(ctx context.Context, aw *archiveWriter, parts []part) error {

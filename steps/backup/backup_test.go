@@ -140,3 +140,23 @@ func TestLatestIgnoresTempAndUnverified(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupRemovesStaleTempFiles: what a killed backup left behind a day
+// ago goes; a running backup's fresh temp files stay.
+func TestBackupRemovesStaleTempFiles(t *testing.T) {
+	root := MustRoot(t, "s", 2)
+	dir := t.TempDir()
+	old := filepath.Join(dir, ".quantai_20260101T000000Z_t1.tar.gz.gpg.tmp-abc")
+	fresh := filepath.Join(dir, ".quantai_20260104T000000Z_t1.tar.gz.gpg.tmp-def")
+	oldDir := filepath.Join(dir, ".drbook-tmp-123")
+	MustWrite(t, old, "x")
+	MustWrite(t, fresh, "x")
+	MustWrite(t, filepath.Join(oldDir, "quantai.db"), "x")
+	long := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(old, long, long)
+	os.Chtimes(oldDir, long, long)
+	MustBackup(t, root, dir, 1, time.Now())
+	if exists(old) || exists(oldDir) || !exists(fresh) {
+		t.Errorf("stale removed: %v %v; fresh kept: %v", !exists(old), !exists(oldDir), exists(fresh))
+	}
+}
