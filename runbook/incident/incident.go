@@ -457,7 +457,7 @@ func (in *Incident) closeStep(kind Kind, stepID, text string, needReason bool) e
 		}
 		ev := Event{Kind: kind, At: in.clock.Now(), Step: stepID}
 		if kind == KindStepDone {
-			ev.Data.Text = text
+			ev.Data.Text = byHand(st, s, text)
 		} else {
 			ev.Data.Reason = text
 		}
@@ -465,7 +465,39 @@ func (in *Incident) closeStep(kind Kind, stepID, text string, needReason bool) e
 	})
 }
 
-// DoneStep marks a step done, with an optional note.
+// byHand is the text of a step_done the operator records. A step with an
+// action that drbook did not run successfully says so, so that the
+// timeline and the report never show a kill switch or a restore as done
+// when nothing ran: "marked done by hand; its kill-switch action was not
+// run: <note>".
+func byHand(st *State, s *StepState, note string) string {
+	if s.Action == "" {
+		return note
+	}
+	last := ""
+	for _, i := range s.Runs {
+		if i < len(st.Runs) {
+			switch r := st.Runs[i]; r.Status {
+			case "ok", "simulated":
+				return note
+			default:
+				last = r.Status
+			}
+		}
+	}
+	text := "marked done by hand; its " + s.Action + " action was not run"
+	if last != "" {
+		text = "marked done by hand after its " + s.Action + " action " + last
+	}
+	if note != "" {
+		text += ": " + note
+	}
+	return text
+}
+
+// DoneStep marks a step done, with an optional note. On a step whose
+// action has not run successfully, the recorded text says it was marked
+// done by hand.
 func (in *Incident) DoneStep(stepID, note string) error {
 	return in.closeStep(KindStepDone, stepID, note, false)
 }

@@ -86,3 +86,43 @@ func TestRecordAction(t *testing.T) {
 		t.Errorf("record on a closed incident: %v, want ErrClosed", err)
 	}
 }
+
+// TestDoneByHand: an action step marked done without drbook running its
+// action says so in the timeline and the report, so that a kill switch or
+// a restore never reads as done when nothing ran; a manual step, or an
+// action that ran, reads as before.
+func TestDoneByHand(t *testing.T) {
+	s := MustStore(t)
+	clock := incident.NewManualClock(t0)
+	in := MustDeclare(t, s, clock, incident.DeclareOptions{})
+	clock.Set(t0.Add(time.Minute))
+	must(t, in.DoneStep("immediate/halt", "engaged at the gateway")) // manual
+	must(t, in.DoneStep("immediate/notify", ""))                     // notify never ran
+	must(t, in.DoneStep("assessment/scope", "looked at the logs by hand"))
+	if _, err := in.RunStep(ctx, "recovery/wipe", steps.Env{Root: t.TempDir()}, true, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	st := in.State()
+	for _, tt := range []struct{ step, want string }{
+		{"immediate/halt", "engaged at the gateway"},
+		{"immediate/notify", "marked done by hand; its notify action was not run"},
+		{"assessment/scope", "marked done by hand; its shell action was not run: looked at the logs by hand"},
+		{"recovery/wipe", "shell: exit status 0 as expected, 1 lines of output"},
+	} {
+		if s := st.Step(tt.step); s == nil || s.Status != incident.StepDone || s.Reason != tt.want {
+			t.Errorf("%s: %+v, want done %q", tt.step, s, tt.want)
+		}
+	}
+	evs, err := s.Events(ctx, in.ID())
+	must(t, err)
+	rep := incident.BuildReport(st, evs, clock.Now())
+	if len(rep.ByHand) != 2 || rep.ByHand[0].ID != "immediate/notify" || rep.ByHand[1].ID != "assessment/scope" {
+		t.Errorf("report done by hand: %+v", rep.ByHand)
+	}
+	var md bytes.Buffer
+	must(t, rep.Markdown(&md))
+	if !strings.Contains(md.String(), "## Done by hand (drbook did not run their action)") {
+		t.Errorf("report lacks the done-by-hand section:\n%s", md.String())
+	}
+}

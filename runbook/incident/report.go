@@ -37,6 +37,7 @@ type Report struct {
 	Phases                []PhaseClock      `json:"phases"`
 	Skipped               []ReportStep      `json:"skipped_steps"`
 	Failed                []ReportStep      `json:"failed_steps"`
+	ByHand                []ReportStep      `json:"done_by_hand,omitempty"` // action steps marked done that drbook did not run
 	Actions               []ReportAction    `json:"actions"`
 	Notes                 []Note            `json:"notes"`
 	Comms                 []Message         `json:"communications"`
@@ -149,6 +150,10 @@ func BuildReport(st *State, events []Event, now time.Time) *Report {
 		for _, s := range p.Steps {
 			rs := ReportStep{ID: s.ID, Title: s.Title, Phase: p.ID, Reason: s.Reason, At: s.EndedAt}
 			switch s.Status {
+			case StepDone:
+				if strings.HasPrefix(s.Reason, "marked done by hand") {
+					r.ByHand = append(r.ByHand, rs)
+				}
 			case StepSkipped:
 				r.Skipped = append(r.Skipped, rs)
 			case StepFailed, StepInterrupted:
@@ -270,6 +275,9 @@ func (r *Report) Markdown(w io.Writer) error {
 	}
 	stepList("Skipped steps", r.Skipped)
 	stepList("Failed steps", r.Failed)
+	if len(r.ByHand) > 0 { // only when it happened: most reports have none
+		stepList("Done by hand (drbook did not run their action)", r.ByHand)
+	}
 
 	p("\n## Actions\n\n")
 	if len(r.Actions) == 0 {
