@@ -23,6 +23,15 @@ var (
 	ErrAmbiguous      = errors.New("incident id prefix is ambiguous")
 )
 
+// ErrNoOpen: no incident is open (and none was named). It is also
+// ErrNotFound, for callers that only test that.
+var ErrNoOpen error = noOpen{}
+
+type noOpen struct{}
+
+func (noOpen) Error() string        { return "no open incident" }
+func (noOpen) Is(target error) bool { return target == ErrNotFound }
+
 // Error is an incident error with what the operator should do about it.
 type Error struct {
 	Err    error  // one of the sentinels above, for errors.Is

@@ -126,3 +126,17 @@ func TestDoneByHand(t *testing.T) {
 		t.Errorf("report lacks the done-by-hand section:\n%s", md.String())
 	}
 }
+
+// TestResolveNoOpen: with nothing open, Resolve("") says so once, with a
+// way forward, and is still ErrNotFound.
+func TestResolveNoOpen(t *testing.T) {
+	s := MustStore(t)
+	_, err := s.Resolve(ctx, "")
+	if !errors.Is(err, incident.ErrNoOpen) || !errors.Is(err, incident.ErrNotFound) {
+		t.Fatalf("Resolve with nothing open: %v", err)
+	}
+	if msg := err.Error(); strings.Count(msg, "incident") > 3 || !strings.HasPrefix(msg, "no open incident (hint: ") ||
+		!strings.Contains(msg, "drbook drill") {
+		t.Errorf("message %q", msg)
+	}
+}

@@ -322,7 +322,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (string, error) {
 		var id string
 		err := s.db.QueryRowContext(ctx, `SELECT id FROM incidents WHERE status = 'open' ORDER BY touched DESC, id LIMIT 1`).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
-			return "", &Error{Err: ErrNotFound, Detail: "no open incident", Hint: "run 'drbook incidents' to list them all"}
+			return "", &Error{Err: ErrNoOpen, Hint: "start a drill with 'drbook drill', declare one with 'drbook declare RUNBOOK'; 'drbook incidents' lists them all"}
 		}
 		return id, s.classify("find incident", err)
 	}
