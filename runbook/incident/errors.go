@@ -21,6 +21,7 @@ var (
 	ErrReadOnly       = errors.New("state database is read-only")
 	ErrNotDatabase    = errors.New("state file is not a drbook state database")
 	ErrAmbiguous      = errors.New("incident id prefix is ambiguous")
+	ErrNotSandbox     = errors.New("a drill runs actions only against a drbook sandbox")
 )
 
 // ErrNoOpen: no incident is open (and none was named). It is also

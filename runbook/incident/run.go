@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/sandbox"
 )
 
 // OutputCap is how much of one action's output the timeline keeps: the
@@ -89,6 +91,12 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 	}
 	if mode == runbook.DrillRun && (step.Destructive() || spec.Destructive) && !confirmed {
 		return steps.Result{}, fmt.Errorf("run %s (%s): %w", stepID, name, steps.ErrNotConfirmed)
+	}
+	// A drill never acts on a real system: whatever root it was declared
+	// with, an action runs only in a sandbox (notify touches no system).
+	if root := cmp.Or(env.Root, st.Declaration.Root); drill && mode == runbook.DrillRun && name != "notify" && !sandbox.IsSandbox(root) {
+		return steps.Result{}, &Error{Err: ErrNotSandbox, Detail: fmt.Sprintf("run %s (%s) against %q", stepID, name, root),
+			Hint: "drills run against a sandbox: start one with 'drbook drill', or make one with 'drbook demo --root DIR'"}
 	}
 
 	// Secrets first: nothing below may record them.

@@ -332,3 +332,37 @@ func TestRunStepTwiceAtOnceRunsOnce(t *testing.T) {
 		t.Errorf("block ran %q", data)
 	}
 }
+
+// TestDrillNeverActsOnARealSystem: a drill declared against a root that is
+// not a drbook sandbox refuses to run its actions there (a kill switch, a
+// shell block), records nothing, and leaves the root untouched; notify,
+// which touches no system, still works. The same step runs once the root
+// is a sandbox.
+func TestDrillNeverActsOnARealSystem(t *testing.T) {
+	s := MustStore(t)
+	live := t.TempDir()
+	rb := testRunbook()
+	rb.Phases[1].Steps[0].Block = block("sh", "touch ran-marker", runbook.Attrs{})
+	in, err := incident.Declare(ctx, s, rb, incident.DeclareOptions{ID: "DRILL-LIVE", Mode: incident.Drill, Root: live}, incident.NewManualClock(t0))
+	must(t, err)
+	for _, env := range []steps.Env{{}, {Root: live}} {
+		_, err := in.RunStep(ctx, "assessment/scope", env, true, nil)
+		if !errors.Is(err, incident.ErrNotSandbox) || !strings.Contains(err.Error(), live) || !strings.Contains(err.Error(), "drbook drill") {
+			t.Errorf("env %+v: %v, want ErrNotSandbox naming the root and a way out", env, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(live, "ran-marker")); err == nil {
+		t.Error("the block ran against a root that is not a sandbox")
+	}
+	st := in.State()
+	if len(st.Runs) != 0 || st.Step("assessment/scope").Status != incident.StepPending {
+		t.Errorf("a refused run was recorded: %+v", st.Runs)
+	}
+	if _, err := in.RunStep(ctx, "immediate/notify", steps.Env{}, false, nil); err != nil {
+		t.Errorf("notify in a drill without a sandbox: %v", err)
+	}
+	must(t, os.WriteFile(filepath.Join(live, ".drbook-sandbox"), nil, 0o644))
+	if res, err := in.RunStep(ctx, "assessment/scope", steps.Env{}, false, nil); err != nil || res.Status != steps.StatusOK {
+		t.Errorf("in a sandbox: %+v %v", res, err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/steps/sandbox"
 )
 
 // stateOptions are the flags every incident command shares.
@@ -169,7 +170,7 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	fs.BoolVar(&drill, "drill", false, "a drill, not a live incident")
 	fs.StringVar(&title, "title", "", "short description (default: the runbook's title)")
 	fs.StringVar(&detected, "detected-at", "", "when the problem was detected, if earlier than now")
-	fs.StringVar(&root, "root", "", "the system's root directory (default: the current directory for live incidents)")
+	fs.StringVar(&root, "root", "", "the system's root directory (default: the current directory for live incidents; for --drill, a drbook sandbox)")
 	fs.StringVar(&test, "test", "", "drill: the scheduled test it counts as (see 'drbook drills'; default from the runbook)")
 	fs.StringVar(&scenario, "scenario", "", "drill: the fault being exercised")
 	fs.StringVar(&imp, "impact", "", "business impact, for the notification template")
@@ -229,6 +230,10 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 		}
 		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
 			return usageErr("declare: --root %s: not a directory", root)
+		}
+		if drill && !sandbox.IsSandbox(root) {
+			return usageErr("declare: --drill --root %s: not a drbook sandbox, and a drill never acts on a real system "+
+				"(make one with 'drbook demo --root DIR', or run 'drbook drill')", root)
 		}
 	}
 	s, err := so.open("declare", iox, false)

@@ -222,10 +222,18 @@ func TestDeclareJSONAndDrills(t *testing.T) {
 		{"declare", "complete-system-recovery", "--test", "full-dr-simulation"},
 		{"declare", "complete-system-recovery", "--speed", "60"},
 		{"declare", "complete-system-recovery", "--drill", "--speed", "-2"},
+		{"declare", "complete-system-recovery", "--drill", "--root", t.TempDir()}, // not a sandbox
 	} {
 		if code, _, _ := incCmd(t, dir, bad...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", bad, code)
 		}
+	}
+	sb := t.TempDir()
+	if err := os.WriteFile(filepath.Join(sb, ".drbook-sandbox"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := incCmd(t, dir, "declare", "complete-system-recovery", "--drill", "--root", sb); code != 0 {
+		t.Errorf("drill in a sandbox: %d %s", code, errs)
 	}
 }
 
