@@ -95,7 +95,7 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 	// A drill never acts on a real system: whatever root it was declared
 	// with, an action runs only in a sandbox (notify touches no system).
 	if root := cmp.Or(env.Root, st.Declaration.Root); drill && mode == runbook.DrillRun && name != "notify" && !sandbox.IsSandbox(root) {
-		return steps.Result{}, &Error{Err: ErrNotSandbox, Detail: fmt.Sprintf("run %s (%s) against %q", stepID, name, root),
+		return steps.Result{}, &Error{Err: ErrNotSandbox, Detail: root,
 			Hint: "drills run against a sandbox: start one with 'drbook drill', or make one with 'drbook demo --root DIR'"}
 	}
 
