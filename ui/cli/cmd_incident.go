@@ -511,20 +511,16 @@ func runIncidents(ctx context.Context, iox *IO, args []string) error {
 		fmt.Fprintln(iox.Stdout, "No incidents. Declare one with 'drbook declare RUNBOOK' or start a drill with 'drbook drill'.")
 		return nil
 	}
-	// The id says the mode (DRILL-... or INC-...); the runbook follows
-	// the title when the title is not just the runbook's name. Cut to 80
-	// columns; --json has everything.
-	rows := [][]string{{"ID", "SEV", "STATUS", "ELAPSED", "TITLE (RUNBOOK)"}}
+	// The id says the mode (DRILL-... or INC-...). A title that is not
+	// just the runbook's name goes on a line of its own under the runbook,
+	// so that both fit 80 columns; --json has everything.
+	rows := [][]string{{"ID", "SEV", "STATUS", "ELAPSED", "RUNBOOK"}}
 	for _, sm := range list {
-		what := strings.TrimSpace(sm.Title)
-		switch {
-		case what == "":
-			what = sm.Runbook
-		case !strings.EqualFold(strings.ReplaceAll(what, " ", "-"), sm.Runbook):
-			what += " (" + sm.Runbook + ")"
-		}
 		rows = append(rows, []string{sm.ID, strconv.Itoa(sm.Severity), string(sm.Status),
-			incident.FormatDuration(sm.Elapsed(now)), what})
+			incident.FormatDuration(sm.Elapsed(now)), sm.Runbook})
+		if t := strings.TrimSpace(sm.Title); t != "" && !strings.EqualFold(strings.ReplaceAll(t, " ", "-"), sm.Runbook) {
+			rows = append(rows, []string{"", "", "", "", strconv.Quote(t)})
+		}
 	}
 	return writeTable(iox.Stdout, termWidth, rows)
 }

@@ -151,8 +151,8 @@ func TestListsFit80Columns(t *testing.T) {
 				t.Errorf("%s: %d columns: %q", cmd, n, line)
 			}
 		}
-		if cmd == "incidents" && (!strings.Contains(out, "database corrupted after") || !strings.Contains(out, "…") ||
-			!strings.Contains(out, "Complete System Recovery\n")) {
+		if cmd == "incidents" && (!strings.Contains(out, "monthly-database-recovery-test\n") || !strings.Contains(out, `"database corrupted after`) ||
+			!strings.Contains(out, "…") || !strings.Contains(out, "complete-system-recovery\n")) {
 			t.Errorf("incidents: titles not shown or not cut:\n%s", out)
 		}
 	}
