@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/shell"
@@ -79,13 +80,13 @@ func SummaryLine(r Report) string {
 	if r.OK() {
 		s += "no breaks"
 	} else {
-		s += fmt.Sprintf("%d BREAKS worth %s at average price", len(r.Breaks), money(r.BreakValue))
+		s += fmt.Sprintf("%s worth %s at average price", strings.ToUpper(plural(len(r.Breaks), "break")), money(r.BreakValue))
 	}
 	if n := len(r.PendingTrades); n > 0 {
-		s += fmt.Sprintf("; %d pending trades", n)
+		s += "; " + plural(n, "pending trade")
 	}
 	if r.OpenOrders > 0 {
-		s += fmt.Sprintf("; %d open or pending orders", r.OpenOrders)
+		s += "; " + plural(r.OpenOrders, "open or pending order")
 	}
 	return s
 }
@@ -113,8 +114,11 @@ func Render(r Report) []string {
 	for _, s := range r.Statements {
 		out = append(out, fmt.Sprintf("Statement: %s %s (%s, %d positions)", s.Broker, s.Path, s.Format, s.Positions))
 	}
-	out = append(out, fmt.Sprintf("Compared %d positions, tolerance %g: %d breaks, %d matched, break value %s at average price.",
-		r.Compared, r.Tolerance, len(r.Breaks), r.Compared-len(r.Breaks), money(r.BreakValue)))
+	out = append(out, fmt.Sprintf("Compared %d positions (tolerance %g): %s, %d matched.",
+		r.Compared, r.Tolerance, plural(len(r.Breaks), "break"), r.Compared-len(r.Breaks)))
+	if len(r.Breaks) > 0 {
+		out = append(out, fmt.Sprintf("Break value %s at average price.", money(r.BreakValue)))
+	}
 	if r.OpenOrders > 0 {
 		out = append(out, fmt.Sprintf("%d open or pending orders (engage the kill switch to cancel them).", r.OpenOrders))
 	}
@@ -122,14 +126,15 @@ func Render(r Report) []string {
 		out = append(out, "Note: "+n)
 	}
 	if len(r.PendingTrades) > 0 {
-		out = append(out, "", fmt.Sprintf("Pending trades (%d): in flight when the system stopped; confirm each with the broker:", len(r.PendingTrades)))
+		out = append(out, "", fmt.Sprintf("Pending trades (%d), in flight when the system stopped.", len(r.PendingTrades)),
+			"Confirm each with the broker:")
 		rows := make([][]string, 0, len(r.PendingTrades))
 		for _, t := range r.PendingTrades {
 			oid := "-"
 			if t.OrderID != nil {
 				oid = strconv.FormatInt(*t.OrderID, 10)
 			}
-			rows = append(rows, []string{strconv.FormatInt(t.ID, 10), oid, t.Symbol, t.Side, qty(t.Qty), strconv.FormatFloat(t.Price, 'f', 2, 64), t.ExecutedAt})
+			rows = append(rows, []string{strconv.FormatInt(t.ID, 10), oid, t.Symbol, t.Side, qty(t.Qty), strconv.FormatFloat(t.Price, 'f', 2, 64), shortStamp(t.ExecutedAt)})
 		}
 		out = append(out, shell.RenderTable([]string{"TRADE", "ORDER", "SYMBOL", "SIDE", "QTY", "PRICE", "EXECUTED"}, rows)...)
 	}
@@ -137,6 +142,23 @@ func Render(r Report) []string {
 }
 
 func qty(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// plural says "1 break" or "2 breaks".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// shortStamp shows a database timestamp to the second ("2026-03-13
+// 19:22:18Z"); anything it cannot read is shown as it is.
+func shortStamp(s string) string {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC().Format("2006-01-02 15:04:05Z")
+	}
+	return s
+}
 
 func signed(v float64) string {
 	s := strconv.FormatFloat(v, 'f', -1, 64)

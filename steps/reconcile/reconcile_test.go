@@ -171,11 +171,17 @@ func TestReconcileAction(t *testing.T) {
 	var lines []string
 	res, err := a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"tolerance": "0.001"}},
 		func(e steps.Event) { lines = append(lines, e.Line) })
-	if err != nil || res.Status != steps.StatusFailed || !strings.Contains(res.Summary, "1 BREAKS") || !strings.Contains(res.Summary, "pending trades") {
+	if err != nil || res.Status != steps.StatusFailed || !strings.Contains(res.Summary, "1 BREAK worth") || !strings.Contains(res.Summary, "pending trades") {
 		t.Fatalf("%v %+v", err, res)
 	}
-	if out := strings.Join(lines, "\n"); !strings.Contains(out, "SYMBOL  AT") || !strings.Contains(out, "+37") {
+	if out := strings.Join(lines, "\n"); !strings.Contains(out, "SYMBOL  AT") || !strings.Contains(out, "+37") ||
+		!strings.Contains(out, ": 1 break, ") || strings.Contains(out, "1 breaks") {
 		t.Errorf("output:\n%s", out)
+	}
+	for _, l := range lines { // read over SSH at 80x24; only a statement's path may be longer
+		if n := len([]rune(l)); n > 80 && !strings.HasPrefix(l, "Statement: ") {
+			t.Errorf("%d columns: %q", n, l)
+		}
 	}
 	res, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"broker": "brokers/alpaca_positions.json"}}, nil)
 	if err != nil || len(res.Data.(reconcile.Report).Statements) != 1 {

@@ -247,7 +247,7 @@ func TestActionCommandsRecordInIncident(t *testing.T) {
 	}
 	type run struct{ action, status, summary, output string }
 	want := []run{
-		{"reconcile", "failed", "1 BREAKS", "db vs broker"},
+		{"reconcile", "failed", "1 BREAK worth", "db vs broker"},
 		{"failover-plan", "ok", "written to " + plan, "HEDGE AT ALPACA"},
 		{"kill-switch", "ok", "trading HALTED by erin", "orders cancelled"},
 	}
