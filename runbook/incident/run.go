@@ -112,6 +112,14 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 			env.Secrets = append(env.Secrets, v)
 		}
 	}
+	// A secret variable not given in env.Vars reaches a shell block from
+	// drbook's own environment (PAGER_TOKEN=... drbook drill): redact that
+	// value too.
+	for name, isSecret := range secret {
+		if v := os.Getenv(name); isSecret && env.Vars[name] == "" && v != "" {
+			env.Secrets = append(env.Secrets, v)
+		}
+	}
 	env.Secrets = append(env.Secrets, EnvSecrets(env.Root)...)
 	env.Secrets = append(env.Secrets, PassphraseSecrets(env.Vars, os.Getenv)...)
 	in.redact.add(env.Secrets...) // and the action redacts them too

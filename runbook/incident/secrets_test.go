@@ -124,3 +124,33 @@ func TestSecretsNeverRecorded(t *testing.T) {
 		t.Errorf("declared vars: %v", st.Declaration.Vars)
 	}
 }
+
+// TestSecretVariableFromTheEnvironment: a secret runbook variable that the
+// operator exported (PAGER_TOKEN=... drbook drill) instead of typing it
+// reaches the shell block, and its value is redacted from the streamed
+// output and the timeline like a typed one.
+func TestSecretVariableFromTheEnvironment(t *testing.T) {
+	const pw = "env-only-db-password-4242"
+	t.Setenv("DB_PASSWORD", pw)
+	s := MustStore(t)
+	rb := testRunbook()
+	rb.Phases[1].Steps[0].Block.Code = `echo "pw=$DB_PASSWORD"`
+	in, err := incident.Declare(ctx, s, rb, incident.DeclareOptions{ID: "INC-ENV-SECRET", Root: t.TempDir()}, incident.NewManualClock(t0))
+	must(t, err)
+	var streamed []string
+	res, err := in.RunStep(ctx, "assessment/scope", steps.Env{}, false, func(ev steps.Event) { streamed = append(streamed, ev.Line) })
+	if err != nil || res.Status != steps.StatusOK {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	evs, err := s.Events(ctx, in.ID())
+	must(t, err)
+	var b bytes.Buffer
+	must(t, incident.WriteTimelineJSON(&b, evs))
+	all := b.String() + strings.Join(streamed, "\n")
+	if strings.Contains(all, pw) {
+		t.Errorf("the secret from the environment leaked:\n%s", all)
+	}
+	if !strings.Contains(all, "pw=[REDACTED]") {
+		t.Errorf("the block did not see the variable, or it was not redacted:\n%s", all)
+	}
+}
