@@ -109,6 +109,10 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 			Hint: "--root must name the QuantAI system directory (it holds data/quantai.db)"}
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, &Error{Err: fmt.Errorf("backup directory %s: %w", o.Dir, err),
+				Hint: "choose a writable directory with --to DIR or $DRBOOK_BACKUP_DIR"}
+		}
 		return nil, diskErr("backup directory", err)
 	}
 	var s3 *S3Store
