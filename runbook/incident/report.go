@@ -327,7 +327,7 @@ func (r *Report) Markdown(w io.Writer) error {
 		if r.Chain.OK {
 			p("The hash chain of all %d events verifies.\n", r.Chain.Events)
 		} else {
-			p("**The hash chain does not verify**: event %d: %s.\n", r.Chain.BadSeq, r.Chain.Problem)
+			p("**The hash chain does not verify**: %s.\n", r.Chain.Problem)
 		}
 	}
 	p("\n## Root cause analysis\n\n_To be completed at the post-incident review (within 48 hours)._\n")

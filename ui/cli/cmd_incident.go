@@ -750,7 +750,7 @@ func runReport(ctx context.Context, iox *IO, args []string) error {
 		return failed(fmt.Errorf("report: %w", err))
 	}
 	if !chain.OK {
-		return failed(fmt.Errorf("report: the timeline of %s does not verify: event %d: %s", id, chain.BadSeq, chain.Problem))
+		return failed(fmt.Errorf("report: the timeline of %s does not verify: %s", id, chain.Problem))
 	}
 	return nil
 }

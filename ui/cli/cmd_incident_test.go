@@ -184,8 +184,10 @@ func TestTimelineVerifyTampered(t *testing.T) {
 	if code != 1 || json.Unmarshal([]byte(out), &res) != nil || res.OK || res.BadSeq != 3 {
 		t.Errorf("verify --json: %d %s", code, out)
 	}
-	if code, out, _ := incCmd(t, dir, "report", id); code != 1 || !strings.Contains(out, "does not verify") {
-		t.Errorf("report of a tampered timeline: exit %d", code)
+	code, out, errs = incCmd(t, dir, "report", id)
+	if code != 1 || !strings.Contains(out, "does not verify**: event 3 (note) was edited") ||
+		!strings.Contains(errs, "does not verify: event 3 (note) was edited") {
+		t.Errorf("report of a tampered timeline: exit %d\n%s\n%s", code, errs, out)
 	}
 }
 
