@@ -9,7 +9,9 @@ import (
 
 // StateDir is where drbook keeps its state database when no --state-dir is
 // given: $DRBOOK_STATE_DIR, else $XDG_STATE_HOME/drbook, else
-// ~/.local/state/drbook ($HOME from getenv).
+// ~/.local/state/drbook ($HOME from getenv; without it, as under some
+// crons and containers, the user's home directory from the system, so
+// that the state never lands in whatever directory drbook was started in).
 func StateDir(getenv func(string) string) string {
 	if d := getenv("DRBOOK_STATE_DIR"); d != "" {
 		return d
@@ -19,7 +21,11 @@ func StateDir(getenv func(string) string) string {
 	}
 	home := getenv("HOME")
 	if home == "" {
-		home = "."
+		if u, err := user.Current(); err == nil && u.HomeDir != "" {
+			home = u.HomeDir
+		} else {
+			home = "."
+		}
 	}
 	return filepath.Join(home, ".local", "state", "drbook")
 }

@@ -24,6 +24,14 @@ func TestStateDir(t *testing.T) {
 			t.Errorf("%v: %s, want %s", tt.env, got, tt.want)
 		}
 	}
+	// No HOME (some crons, containers): the system's idea of home, never
+	// the working directory.
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		want := filepath.Join(u.HomeDir, ".local", "state", "drbook")
+		if got := incident.StateDir(env(map[string]string{})); got != want {
+			t.Errorf("no HOME: %s, want %s", got, want)
+		}
+	}
 }
 
 func TestOperatorFromEnv(t *testing.T) {
