@@ -431,7 +431,14 @@ func readAndCheck(ctx context.Context, r io.Reader, passphrase []byte, m *Manife
 		prefix = m.Prefix + "/"
 	}
 	buf := make([]byte, 256<<10)
-	walkErr := walkArchive(ctx, src, passphrase, Limits{}, func(name string, hdr *tar.Header, body io.Reader) error {
+	lim := Limits{}
+	if m != nil {
+		// A manifest says how much there is: stop at the first byte more,
+		// before a decompression bomb fills the disk.
+		lim.MaxTotalSize = max(m.TotalSize(), 1)
+		lim.MaxFiles = len(m.Files) + 4096 // files plus their directories
+	}
+	walkErr := walkArchive(ctx, src, passphrase, lim, func(name string, hdr *tar.Header, body io.Reader) error {
 		if body == nil {
 			if sink != nil {
 				return sink(name, hdr, nil)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"math/rand"
 	"os"
@@ -206,6 +207,14 @@ func TestRestoreRefusesBadInput(t *testing.T) {
 			os.WriteFile(p, good, 0o600)
 			os.WriteFile(p+backup.ManifestSuffix, bytes.Replace(manifest, []byte(out.Manifest.Files[1].SHA256), []byte(strings.Repeat("0", 64)), 1), 0o600)
 		}, want: backup.ErrCorrupt, msg: "manifest says"},
+		{name: "manifest understates the size", archive: func(t *testing.T, p string) {
+			os.WriteFile(p, good, 0o600)
+			m := *out.Manifest
+			m.Files = append([]backup.FileEntry(nil), m.Files...)
+			m.Files[0].Size = 10
+			b, _ := json.Marshal(m)
+			os.WriteFile(p+backup.ManifestSuffix, b, 0o600)
+		}, want: backup.ErrUnsafeArchive, msg: "exceed"},
 		{name: "garbage manifest", archive: func(t *testing.T, p string) {
 			os.WriteFile(p, good, 0o600)
 			os.WriteFile(p+backup.ManifestSuffix, []byte("{not json"), 0o600)
