@@ -513,7 +513,7 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 	}
 	if m != nil {
 		res.Kind, res.BackupTime = "drbook", m.Created
-		res.Verified = "archive SHA-256 and every file's SHA-256 match the manifest; integrity_check on the database"
+		res.Verified = "archive SHA-256 and every file's SHA-256 match the manifest; integrity_check and the data and config checks passed"
 		base := filepath.Join(x, filepath.FromSlash(m.Prefix))
 		if !exists(filepath.Join(base, "data", "quantai.db")) {
 			return "", corruptf("the archive has no %s/data/quantai.db", m.Prefix)
@@ -542,7 +542,7 @@ func normalizePlan(x, archive, staging string, res *RestoreResult) (string, erro
 		}
 		return nil
 	})
-	res.Verified = "no manifest: verified by OpenPGP MDC, gzip CRC and integrity_check alone"
+	res.Verified = "no manifest: verified by OpenPGP MDC, gzip CRC, integrity_check and the data and config checks alone"
 	if drbookBase != "" {
 		res.Kind = "drbook"
 		res.BackupTime = archiveTime(archive)
@@ -609,7 +609,7 @@ func stageSQLite(ctx context.Context, bo *Options, path, staging string, fi fs.F
 		return "", err
 	}
 	res.Kind, res.BackupTime = "sqlite-file", fi.ModTime().UTC()
-	res.Verified = "plain SQLite file: integrity_check alone"
+	res.Verified = "plain SQLite file: integrity_check and the data checks alone"
 	return out, nil
 }
 
