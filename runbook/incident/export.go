@@ -240,6 +240,11 @@ func WriteTimelineCSV(w io.Writer, events []Event) error {
 // and its description wrapped under itself.
 func WriteTimelineText(w io.Writer, events []Event) error {
 	var b strings.Builder
+	if len(events) > 0 && events[0].Data.Declared != nil && events[0].Data.Declared.Speed > 1 {
+		f := events[0].Data.Declared.Speed
+		b.WriteString(wrapText(fmt.Sprintf("-- drill clock at %gx: times below are drill time, %g times faster than the wall clock from the declaration on",
+			f, f), textWidth, "   ") + "\n")
+	}
 	day, actor := "", "\x00"
 	for _, ev := range events {
 		at := ev.At.UTC()

@@ -140,3 +140,25 @@ func TestResolveNoOpen(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+// TestDrillClockSaid: the times of a sped-up drill run ahead of the wall
+// clock, so its text timeline and its report say they are drill time; a
+// real-time incident's do not.
+func TestDrillClockSaid(t *testing.T) {
+	for _, speed := range []float64{0, 60} {
+		s := MustStore(t)
+		in := MustDeclare(t, s, incident.NewManualClock(t0), incident.DeclareOptions{Mode: incident.Drill, Speed: speed})
+		must(t, in.Note("tabletop"))
+		evs, err := s.Events(ctx, in.ID())
+		must(t, err)
+		var tl, md bytes.Buffer
+		must(t, incident.WriteTimelineText(&tl, evs))
+		must(t, incident.BuildReport(in.State(), evs, t0).Markdown(&md))
+		for name, out := range map[string]string{"timeline": tl.String(), "report": md.String()} {
+			said := strings.Contains(strings.ToLower(out), "drill clock at 60x")
+			if said != (speed == 60) {
+				t.Errorf("speed %g: %s says drill clock: %v\n%s", speed, name, said, out)
+			}
+		}
+	}
+}

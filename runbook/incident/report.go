@@ -237,7 +237,11 @@ func (r *Report) Markdown(w io.Writer) error {
 		p("_No summary given._\n\n")
 	}
 
-	p("## Times\n\n| Moment | Time | Since detection |\n|---|---|---|\n")
+	p("## Times\n\n")
+	if r.Speed > 1 {
+		p("_Drill clock at %gx: these times, the timeline's and the objectives' durations are drill time, which runs %g times faster than the wall clock from the declaration on._\n\n", r.Speed, r.Speed)
+	}
+	p("| Moment | Time | Since detection |\n|---|---|---|\n")
 	p("| Detected | %s | 0s |\n", FormatTime(r.Times.Detected))
 	p("| Declared | %s | %s |\n", FormatTime(r.Times.Declared), since(r.Times.Declared))
 	p("| First step acknowledged | %s | %s |\n", FormatTime(r.Times.FirstAck), since(r.Times.FirstAck))
