@@ -73,6 +73,27 @@ func (tm *term) screen() string {
 	return tmux(tm.t, "capture-pane", "-p", "-t", tm.name)
 }
 
+// lastWords waits for drbook to exit and returns what it printed last:
+// the screen and its scrollback, wrapped lines joined.
+func (tm *term) lastWords() string {
+	tm.t.Helper()
+	tm.waitDead()
+	return tmux(tm.t, "capture-pane", "-p", "-J", "-S", "-50", "-t", tm.name)
+}
+
+// waitDead waits until drbook has exited (the pane stays, remain-on-exit).
+func (tm *term) waitDead() {
+	tm.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.TrimSpace(tmux(tm.t, "display-message", "-p", "-t", tm.name, "#{pane_dead}")) == "1" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tm.t.Fatalf("drbook did not exit; screen:\n%s", tm.screen())
+}
+
 // waitFor waits until the screen shows every one of want.
 func (tm *term) waitFor(want ...string) string {
 	tm.t.Helper()
@@ -164,7 +185,9 @@ func TestDrillKillResume(t *testing.T) {
 	}
 	drive(t, tm)
 	// Leaving, drbook says where the report is.
-	tm.waitFor(id + " resolved; report:")
+	if s := tm.lastWords(); !strings.Contains(s, id+" resolved; report: "+filepath.Join(state, "reports", id+".md")) {
+		t.Errorf("on exit drbook does not say where the report is:\n%s", s)
+	}
 
 	report := filepath.Join(state, "reports", id+".md")
 	b, err := os.ReadFile(report)
@@ -327,7 +350,7 @@ func TestKillDuringActionResume(t *testing.T) {
 	if err := exec.Command("kill", "-KILL", pane).Run(); err != nil {
 		t.Fatal(err)
 	}
-	tm.waitFor("Pane is dead")
+	tm.waitDead()
 	// The action's shell survives a SIGKILL of its parent (it has its own
 	// session); end it, by its pid, as an operator would.
 	t.Cleanup(func() {
@@ -344,5 +367,7 @@ func TestKillDuringActionResume(t *testing.T) {
 	tm.keys("Escape")
 	time.Sleep(200 * time.Millisecond)
 	tm.keys("q")
-	tm.waitFor("is still open: drbook resume")
+	if s := tm.lastWords(); !strings.Contains(s, "is still open: drbook resume DRILL-") {
+		t.Errorf("on exit drbook does not say how to resume:\n%s", s)
+	}
 }
