@@ -289,10 +289,12 @@ Usage: drbook step ID STEP start|done|skip|fail [--reason R]
 
 Record a step's progress in incident ID: started, done (--reason is an
 optional note), skipped or failed (--reason required). STEP is the step's
-id as 'drbook show RUNBOOK' lists it, or the unique part after the phase
-("kill-switch" for "immediate-actions/kill-switch"). Completing a phase's
-last step completes the phase; completing the RTO phase stops the RTO
-clock. This records what the operator did; it runs nothing.
+id as 'drbook show RUNBOOK' lists it, the part after the phase
+("kill-switch" for "immediate-actions/kill-switch"), or a unique beginning
+of either ("activate-backup"). Completing a phase's last step completes
+the phase; completing the RTO phase stops the RTO clock. This records what
+the operator did; it runs nothing: a step whose action drbook did not run
+is recorded as "marked done by hand".
 
 Exit codes: 0 recorded; 1 the step or incident cannot do that now (already
 done, closed incident); 2 usage error, unknown incident or step, missing
@@ -348,18 +350,27 @@ func runStep(ctx context.Context, iox *IO, args []string) error {
 	return nil
 }
 
-// resolveStep accepts a step id or the unique part of one after its phase.
+// resolveStep accepts a step id, the unique part of one after its phase,
+// or a unique prefix of either: derived ids run to 40 characters
+// ("activate-backup" for "immediate-actions/activate-backup-systems-if-available").
 func resolveStep(st *incident.State, ref string) (string, error) {
 	if st.Step(ref) != nil {
 		return ref, nil
 	}
-	var found []string
-	for _, p := range st.Phases {
-		for _, s := range p.Steps {
-			if strings.HasSuffix(s.ID, "/"+ref) {
-				found = append(found, s.ID)
+	match := func(ok func(id, tail string) bool) []string {
+		var found []string
+		for _, p := range st.Phases {
+			for _, s := range p.Steps {
+				if ok(s.ID, s.ID[strings.LastIndex(s.ID, "/")+1:]) {
+					found = append(found, s.ID)
+				}
 			}
 		}
+		return found
+	}
+	found := match(func(id, tail string) bool { return tail == ref })
+	if len(found) == 0 && ref != "" {
+		found = match(func(id, tail string) bool { return strings.HasPrefix(tail, ref) || strings.HasPrefix(id, ref) })
 	}
 	switch len(found) {
 	case 1:

@@ -49,6 +49,9 @@ func TestIncidentCommands(t *testing.T) {
 		{[]string{"step", id, "confirm-halt", "skip", "--reason", "no automated trading running"}, 0, "skipped"},
 		{[]string{"step", id, "assess-scope", "fail", "--reason", "no log access"}, 0, "failed"},
 		{[]string{"step", id, "no-such-step", "done"}, 2, ""},
+		{[]string{"step", id, "activate-backup", "done"}, 0, "immediate-actions/activate-backup-systems-if-available done"},
+		{[]string{"step", id, "immediate-actions/activate", "done"}, 1, ""}, // the same step: already done
+		{[]string{"step", id, "validat", "done"}, 2, ""},                    // ambiguous
 		{[]string{"step", id, "kill-switch", "start"}, 1, ""},
 		{[]string{"step", "INC-NOPE", "kill-switch", "done"}, 2, ""},
 		{[]string{"step", id, "kill-switch", "finish"}, 2, ""},
@@ -57,7 +60,7 @@ func TestIncidentCommands(t *testing.T) {
 		{[]string{"note", id, "x", "--severity", "4"}, 2, ""},
 		{[]string{"timeline", id}, 0, "severity changed to 2: no client orders affected"},
 		{[]string{"comms", id, "--template", "notification"}, 0, "Status: INVESTIGATING"},
-		{[]string{"comms", id, "--template", "update", "--record", "--to", "CTO"}, 0, "Recovery Progress: 7%"},
+		{[]string{"comms", id, "--template", "update", "--record", "--to", "CTO"}, 0, "Recovery Progress: 11%"},
 		{[]string{"comms", id, "--template", "tweet"}, 2, ""},
 		{[]string{"incidents"}, 0, "DB corrupt"},
 		{[]string{"timeline", id}, 0, "note: bridge call open"},
