@@ -1,0 +1,224 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/incident"
+)
+
+// Keys of the incident screen and the state changes they ask for. Every
+// change runs in a Cmd (opCmd, startRun); Update only records intent.
+
+func (v incidentView) handleKey(k tea.KeyMsg) (incidentView, tea.Cmd) {
+	keys := v.c.keys
+	if v.prompt != nil {
+		p, cmd, done := v.prompt.update(k)
+		if done {
+			v.prompt = nil
+		} else {
+			v.prompt = &p
+		}
+		return v, cmd
+	}
+	if v.pager != nil {
+		if key.Matches(k, keys.Back) || key.Matches(k, keys.Quit) || k.String() == "t" || k.String() == "r" || k.String() == "m" || k.String() == "e" {
+			v.pager = nil
+			return v, nil
+		}
+		p, cmd := v.pager.update(k)
+		v.pager = &p
+		return v, cmd
+	}
+	if v.showHelp {
+		v.showHelp = false
+		return v, nil
+	}
+	if !key.Matches(k, keys.Quit) {
+		v.quitArmed = false
+	}
+	if v.st == nil {
+		return v, nil
+	}
+	sel := v.selected()
+	switch {
+	case key.Matches(k, keys.Help):
+		v.showHelp = true
+	case key.Matches(k, keys.Up):
+		if v.cursor > 0 {
+			v.cursor--
+			v.touched = true
+		}
+	case key.Matches(k, keys.Down):
+		if v.cursor < len(v.flat)-1 {
+			v.cursor++
+			v.touched = true
+		}
+	case key.Matches(k, keys.PageUp):
+		if v.hasOutput() {
+			v.output.HalfPageUp()
+		} else {
+			v.detail.HalfPageUp()
+		}
+	case key.Matches(k, keys.PageDown):
+		if v.hasOutput() {
+			v.output.HalfPageDown()
+		} else {
+			v.detail.HalfPageDown()
+		}
+	case key.Matches(k, keys.Timeline):
+		return v, v.pagerCmd("Timeline", v.sess.Timeline, false)
+	case key.Matches(k, keys.Report):
+		return v, v.pagerCmd("Report preview", v.sess.Report, true)
+	case key.Matches(k, keys.Comms):
+		return v, v.pagerCmd("Communications (plan 5.2), filled", v.sess.Comms, false)
+	case key.Matches(k, keys.Contacts):
+		sess := v.sess
+		return v, v.pagerCmd("Emergency contacts (plan 7)", func() (string, error) { return sess.Contacts(), nil }, true)
+	case v.readOnly():
+		if key.Matches(k, keys.Enter, keys.Done, keys.Skip, keys.Fail, keys.Note, keys.Cancel, keys.Close) {
+			return v.setStatus("read-only: following the incident; another operator is running it", true), nil
+		}
+	case key.Matches(k, keys.Cancel):
+		if v.run == nil {
+			return v.setStatus("no action is running", false), nil
+		}
+		v.run.cancel()
+		v.run.canceled = true
+		return v.setStatus("cancelling the running action...", false), nil
+	case key.Matches(k, keys.Note):
+		p := newPrompt(v.c, promptNote, "", "Note for the timeline (enter saves, esc cancels):")
+		v.prompt = &p
+	case v.st.Status != incident.StatusOpen:
+		if key.Matches(k, keys.Enter, keys.Done, keys.Skip, keys.Fail, keys.Close) {
+			return v.setStatus("the incident is closed", true), nil
+		}
+	case key.Matches(k, keys.Close), key.Matches(k, keys.Enter) && v.allSettled():
+		p := newPrompt(v.c, promptClose, "", "Close the incident as RESOLVED: type 'yes' or the code "+shortCode(v.st.ID)+" (esc cancels):", "yes", shortCode(v.st.ID))
+		if !v.allSettled() {
+			closed, total := v.st.Progress()
+			p.label = fmt.Sprintf("%d of %d steps are settled. Close as RESOLVED anyway? Type 'yes' or %s:", closed, total, shortCode(v.st.ID))
+		}
+		v.prompt = &p
+	case sel == nil:
+	case v.stale && key.Matches(k, keys.Enter, keys.Done, keys.Skip, keys.Fail):
+		return v, nil // the state that shows the last change is on its way
+	case key.Matches(k, keys.Enter):
+		return v.enter(sel)
+	case key.Matches(k, keys.Done):
+		if v.run != nil && v.run.stepID == sel.ID {
+			return v.setStatus("the action is still running: wait, or x to cancel it", true), nil
+		}
+		id := sel.ID
+		return v, opCmd("Marked done: "+sel.Title, id, func() error { return v.sess.Done(id, "") })
+	case key.Matches(k, keys.Skip):
+		p := newPrompt(v.c, promptSkip, sel.ID, "Skip \""+ansi.Truncate(sel.Title, 40, "…")+"\": why? (enter saves, esc cancels)")
+		v.prompt = &p
+	case key.Matches(k, keys.Fail):
+		p := newPrompt(v.c, promptFail, sel.ID, "Mark \""+ansi.Truncate(sel.Title, 40, "…")+"\" FAILED: what went wrong?")
+		v.prompt = &p
+	}
+	return v, nil
+}
+
+// enter runs the selected step's action, or acknowledges a manual step.
+func (v incidentView) enter(sel *incident.StepState) (incidentView, tea.Cmd) {
+	if v.run != nil {
+		return v.setStatus("an action is running: wait for it, or x to cancel it", true), nil
+	}
+	if sel.Status.Closed() {
+		// Enter on a settled step goes to the next open one, so that
+		// pressing enter walks a newcomer through the whole runbook.
+		v.cursor, v.touched = v.firstOpen(), false
+		return v.setStatus("That step is "+string(sel.Status)+": here is the next open one.", false), nil
+	}
+	switch runbook.Kind(sel.Kind) {
+	case runbook.KindManual, runbook.KindReference:
+		id := sel.ID
+		return v, opCmd("Acknowledged: "+sel.Title, id, func() error { return v.sess.Ack(id) })
+	}
+	if sel.Destructive {
+		code := shortCode(v.st.ID)
+		mode := "the SANDBOX (drill)"
+		if v.st.Declaration.Mode == incident.Live {
+			mode = "the LIVE system"
+		}
+		p := newPrompt(v.c, promptConfirm, sel.ID,
+			fmt.Sprintf("DESTRUCTIVE: %s changes %s. Type %s or 'yes' to run it (esc cancels):", sel.Action, mode, code),
+			code, "yes")
+		v.prompt = &p
+		return v, nil
+	}
+	return v.startRun(sel.ID, false)
+}
+
+func (v incidentView) startRun(stepID string, confirmed bool) (incidentView, tea.Cmd) {
+	v.runSeq++
+	ctx, cancel := context.WithCancel(v.base)
+	v.run = &runState{id: v.runSeq, stepID: stepID, cancel: cancel, started: time.Now()}
+	v.outputs[stepID] = []string{}
+	v = v.setStatus("running...", false)
+	cmds := []tea.Cmd{startRun(v.runs, v.sess, ctx, cancel, v.runSeq, stepID, confirmed)}
+	if !v.spinning {
+		v.spinning = true // one tick chain, however many runs follow
+		cmds = append(cmds, v.spin.Tick)
+	}
+	return v, tea.Batch(cmds...)
+}
+
+func (v incidentView) handlePromptDone(m promptDoneMsg) (incidentView, tea.Cmd) {
+	sess := v.sess
+	switch m.kind {
+	case promptConfirm:
+		return v.startRun(m.stepID, true)
+	case promptSkip:
+		return v, opCmd("Skipped ("+m.value+")", m.stepID, func() error { return sess.Skip(m.stepID, m.value) })
+	case promptFail:
+		return v, opCmd("Marked FAILED ("+m.value+")", m.stepID, func() error { return sess.Fail(m.stepID, m.value) })
+	case promptNote:
+		return v, opCmd("Note added", "", func() error { return sess.Note(m.value) })
+	case promptClose:
+		return v, tea.Sequence(
+			opCmd("Incident closed as resolved", "", func() error { return sess.Close(incident.StatusResolved, "") }),
+			v.pagerCmd("Report", sess.Report, true))
+	}
+	return v, nil
+}
+
+// opCmd runs a state change in a Cmd and reports how it went.
+func opCmd(what, stepID string, f func() error) tea.Cmd {
+	return func() tea.Msg { return opDoneMsg{what: what, stepID: stepID, err: f()} }
+}
+
+// pagerCmd produces a pager's text in a Cmd; Markdown (the report, the
+// contacts) is rendered by glamour for the current width.
+func (v incidentView) pagerCmd(title string, f func() (string, error), markdown bool) tea.Cmd {
+	profile, width := v.c.profile, v.c.width
+	return func() tea.Msg {
+		s, err := f()
+		if err != nil {
+			return pagerMsg{title: title, err: fmt.Errorf("%s: %w", strings.ToLower(title), err)}
+		}
+		if markdown {
+			s = renderMarkdownNow(profile, width, s)
+		}
+		return pagerMsg{title: title, text: s}
+	}
+}
+
+// shortCode is the code typed to confirm a destructive action: the last
+// four characters of the incident id, upper case.
+func shortCode(id string) string {
+	id = strings.ToUpper(strings.ReplaceAll(id, "-", ""))
+	if len(id) > 4 {
+		return id[len(id)-4:]
+	}
+	return id
+}
