@@ -53,7 +53,11 @@ func (b engineBackend) Home(ctx context.Context) (HomeData, error) {
 		d.Problems = append(d.Problems, "runbooks: "+err.Error())
 	}
 	for _, rb := range rbs {
-		d.Runbooks = append(d.Runbooks, RunbookItem{ID: rb.ID, Title: rb.Title, Source: rb.Source})
+		item := RunbookItem{ID: rb.ID, Title: rb.Title, Source: rb.Source}
+		for _, v := range rb.Vars {
+			item.Vars = append(item.Vars, VarItem{Name: v.Name, Prompt: v.Prompt, Default: v.Default, Secret: v.Secret})
+		}
+		d.Runbooks = append(d.Runbooks, item)
 	}
 	for _, f := range sandbox.Faults() {
 		d.Faults = append(d.Faults, FaultItem{Name: f.Name, Description: f.Description})
@@ -112,7 +116,7 @@ func (b engineBackend) Start(ctx context.Context, spec StartSpec, progress func(
 			Runbook: rb, Scenario: spec.Scenario, Speed: spec.Speed, StateDir: b.cfg.StateDir,
 			Store: b.cfg.Store, Operator: b.cfg.Operator, Severity: spec.Severity, Title: spec.Title,
 			DetectedAgo: spec.DetectedAgo, Clock: b.cfg.clock(), Trades: b.cfg.Trades, Progress: progress,
-			ID: b.newID(),
+			ID: b.newID(), Vars: spec.Vars,
 		})
 		if err != nil {
 			return nil, err
@@ -128,12 +132,12 @@ func (b engineBackend) Start(ctx context.Context, spec StartSpec, progress func(
 	}
 	in, err := incident.Declare(ctx, b.cfg.Store, rb, incident.DeclareOptions{
 		Severity: spec.Severity, Mode: incident.Live, Title: spec.Title, Operator: b.cfg.Operator,
-		DetectedAt: detected, Root: b.cfg.Root, ID: b.newID(),
+		DetectedAt: detected, Root: b.cfg.Root, ID: b.newID(), Vars: spec.Vars,
 	}, b.cfg.clock())
 	if err != nil {
 		return nil, err
 	}
-	env := steps.Env{Root: b.cfg.Root, IncidentID: in.ID(), Operator: b.cfg.Operator.Name, Now: in.Now}
+	env := steps.Env{Root: b.cfg.Root, IncidentID: in.ID(), Operator: b.cfg.Operator.Name, Now: in.Now, Vars: spec.Vars}
 	return NewSession(in, b.cfg.Store, rb, env, b.cfg.StateDir), nil
 }
 

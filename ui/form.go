@@ -24,6 +24,8 @@ type StartSpec struct {
 	// DetectedAgo backdates the incident's start: the outage began this
 	// long before it was declared. 0 means now.
 	DetectedAgo time.Duration
+	// Vars are the runbook variables' values; nil takes the defaults.
+	Vars map[string]string
 }
 
 type formField int
@@ -56,7 +58,37 @@ type form struct {
 	severity int
 	title    textinput.Model
 	detected textinput.Model
+	vars     []textinput.Model // the selected runbook's variables
 	errMsg   string
+}
+
+// fields is the number of fields: the fixed ones, then one per variable.
+func (f form) fields() formField { return fieldCount + formField(len(f.vars)) }
+
+func (f form) isText(fl formField) bool {
+	return fl == fieldTitle || fl == fieldDetected || fl >= fieldCount
+}
+
+// withVars makes an input per variable of the selected runbook, filled
+// with its default.
+func (f form) withVars() form {
+	f.vars = nil
+	if len(f.runbooks) == 0 {
+		return f
+	}
+	for _, v := range f.runbooks[f.rb].Vars {
+		in := textinput.New()
+		in.Prompt = ""
+		in.CharLimit = 500
+		in.Width = 40
+		in.Placeholder = v.Prompt
+		in.SetValue(v.Default)
+		if v.Secret {
+			in.EchoMode = textinput.EchoPassword
+		}
+		f.vars = append(f.vars, in)
+	}
+	return f
 }
 
 // formStartMsg asks the root model to start what the form describes.
@@ -85,7 +117,7 @@ func newForm(c *common, live bool, d HomeData, runbookID string) form {
 	f.detected.Placeholder = "e.g. 20m (optional: how long ago it started)"
 	f.detected.CharLimit = 20
 	f.detected.Width = 40
-	return f
+	return f.withVars()
 }
 
 func (f form) update(msg tea.Msg) (form, tea.Cmd) {
@@ -93,7 +125,7 @@ func (f form) update(msg tea.Msg) (form, tea.Cmd) {
 	if !ok {
 		return f, nil
 	}
-	text := f.field == fieldTitle || f.field == fieldDetected
+	text := f.isText(f.field)
 	switch {
 	case k.Type == tea.KeyEnter:
 		spec, err := f.spec()
@@ -103,10 +135,10 @@ func (f form) update(msg tea.Msg) (form, tea.Cmd) {
 		}
 		return f, func() tea.Msg { return formStartMsg{spec} }
 	case k.Type == tea.KeyUp, k.Type == tea.KeyShiftTab, !text && key.Matches(k, f.c.keys.Up):
-		f.field = (f.field + fieldCount - 1) % fieldCount
+		f.field = (f.field + f.fields() - 1) % f.fields()
 		return f.focus(), nil
 	case k.Type == tea.KeyDown, k.Type == tea.KeyTab, !text && key.Matches(k, f.c.keys.Down):
-		f.field = (f.field + 1) % fieldCount
+		f.field = (f.field + 1) % f.fields()
 		return f.focus(), nil
 	case !text && (key.Matches(k, f.c.keys.Left) || key.Matches(k, f.c.keys.Right) || k.String() == " "):
 		d := 1
@@ -122,6 +154,10 @@ func (f form) update(msg tea.Msg) (form, tea.Cmd) {
 		f.title, cmd = f.title.Update(msg)
 	case fieldDetected:
 		f.detected, cmd = f.detected.Update(msg)
+	default:
+		if i := int(f.field - fieldCount); i >= 0 && i < len(f.vars) {
+			f.vars[i], cmd = f.vars[i].Update(msg)
+		}
 	}
 	return f, cmd
 }
@@ -129,11 +165,18 @@ func (f form) update(msg tea.Msg) (form, tea.Cmd) {
 func (f form) focus() form {
 	f.title.Blur()
 	f.detected.Blur()
+	for i := range f.vars {
+		f.vars[i].Blur()
+	}
 	switch f.field {
 	case fieldTitle:
 		f.title.Focus()
 	case fieldDetected:
 		f.detected.Focus()
+	default:
+		if i := int(f.field - fieldCount); i >= 0 && i < len(f.vars) {
+			f.vars[i].Focus()
+		}
 	}
 	return f
 }
@@ -150,6 +193,7 @@ func (f form) cycle(d int) form {
 	switch f.field {
 	case fieldRunbook:
 		f.rb = wrap(f.rb, d, len(f.runbooks))
+		f = f.withVars()
 	case fieldMode:
 		if f.live {
 			f.drill = !f.drill
@@ -181,6 +225,14 @@ func (f form) spec() (StartSpec, error) {
 		s.Speed = speeds[f.speed]
 		if f.fault < len(f.faults) {
 			s.Scenario = f.faults[f.fault].Name
+		}
+	}
+	for i, v := range f.runbooks[f.rb].Vars {
+		if i < len(f.vars) && strings.TrimSpace(f.vars[i].Value()) != "" {
+			if s.Vars == nil {
+				s.Vars = map[string]string{}
+			}
+			s.Vars[v.Name] = strings.TrimSpace(f.vars[i].Value())
 		}
 	}
 	if v := strings.TrimSpace(f.detected.Value()); v != "" {
@@ -246,6 +298,18 @@ func (f form) view(w, h int) string {
 			name = st.selected.Render(name)
 		}
 		lines = append(lines, ansi.Truncate(prefix+name+" "+r.value, w, "…"))
+	}
+	if len(f.vars) > 0 && len(f.runbooks) > 0 {
+		lines = append(lines, "", "  Runbook variables:")
+		for i, v := range f.runbooks[f.rb].Vars {
+			prefix := "  "
+			name := fmt.Sprintf("%-13s", ansi.Truncate(v.Name, 13, "…"))
+			if f.field == fieldCount+formField(i) {
+				prefix = "> "
+				name = st.selected.Render(name)
+			}
+			lines = append(lines, ansi.Truncate(prefix+name+" "+f.vars[i].View(), w, "…"))
+		}
 	}
 	lines = append(lines, "")
 	if faultDesc != "" && f.drill {

@@ -20,7 +20,16 @@ type HomeData struct {
 	Problems []string // runbooks that failed to load, stores that failed to read
 }
 
-type RunbookItem struct{ ID, Title, Source string }
+type RunbookItem struct {
+	ID, Title, Source string
+	Vars              []VarItem
+}
+
+// VarItem is a runbook variable the start form asks for.
+type VarItem struct {
+	Name, Prompt, Default string
+	Secret                bool
+}
 
 type IncidentItem struct {
 	ID, Title, Runbook string

@@ -186,6 +186,34 @@ func TestFormSpec(t *testing.T) {
 	}
 }
 
+// TestFormVars: the selected runbook's variables are fields, filled with
+// their defaults; a secret one is not echoed.
+func TestFormVars(t *testing.T) {
+	d := HomeData{Runbooks: []RunbookItem{{ID: "r", Vars: []VarItem{
+		{Name: "BACKUP_FROM", Default: "latest"}, {Name: "IC", Prompt: "who leads?"}, {Name: "TOKEN", Secret: true}}}}}
+	f := newForm(testCommon(), false, d, "r")
+	s, _ := f.spec()
+	if len(s.Vars) != 1 || s.Vars["BACKUP_FROM"] != "latest" {
+		t.Fatalf("default vars %v", s.Vars)
+	}
+	f.field = fieldCount + 1 // IC
+	f = f.focus()
+	for _, r := range "ann" {
+		f, _ = f.update(keyMsg(string(r)))
+	}
+	f, _ = f.update(keyMsg("down")) // TOKEN
+	for _, r := range "s3cret" {
+		f, _ = f.update(keyMsg(string(r)))
+	}
+	s, _ = f.spec()
+	if s.Vars["IC"] != "ann" || s.Vars["TOKEN"] != "s3cret" {
+		t.Fatalf("vars %v", s.Vars)
+	}
+	if v := f.view(80, 24); strings.Contains(v, "s3cret") || !strings.Contains(v, "BACKUP_FROM") {
+		t.Errorf("form view:\n%s", v)
+	}
+}
+
 // TestRootStates walks the root model's states without a terminal.
 func TestRootStates(t *testing.T) {
 	m := New(Options{NoColor: true})

@@ -43,6 +43,9 @@ type Options struct {
 	Trades      int            // sandbox size; 0: the sandbox default
 	// Progress receives one line per preparation stage; may be nil.
 	Progress func(string)
+	// Vars are the runbook variables' values (secret ones are never
+	// recorded; they reach the actions through Drill.Env.Vars).
+	Vars map[string]string
 }
 
 // Drill is a started drill.
@@ -143,11 +146,14 @@ func Start(ctx context.Context, o Options) (*Drill, error) {
 		Root:       root,
 		Scenario:   o.Scenario,
 		Speed:      o.Speed,
+		Vars:       o.Vars,
 	}, clock)
 	if err != nil {
 		return nil, fmt.Errorf("drill: %w", err)
 	}
-	return &Drill{Incident: in, Dir: dir, Env: EnvFor(dir, in, o.Operator.Name)}, nil
+	denv := EnvFor(dir, in, o.Operator.Name)
+	denv.Vars = o.Vars
+	return &Drill{Incident: in, Dir: dir, Env: denv}, nil
 }
 
 func knownFault(name string) bool {
