@@ -127,7 +127,7 @@ func runTUI(ctx context.Context, iox *IO, args []string) error {
 }
 
 const drillUsage = `
-Usage: drbook drill [RUNBOOK] [--scenario FAULT] [--speed N] [--auto] [flags]
+Usage: drbook drill [RUNBOOK] [--scenario FAULT] [--speed N] [--auto] [--var NAME=VALUE] [flags]
 
 Runs a drill: builds a sandbox QuantAI system, takes its baseline backup,
 injects the fault, declares a DRILL incident and starts the clock. RUNBOOK
@@ -149,7 +149,9 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	var speed float64
 	var auto, asJSON bool
 	var severity, trades int
+	var varArgs []string
 	fs := newFlagSet("drill", drillUsage, iox)
+	fs.StringArrayVar(&varArgs, "var", nil, "runbook variable NAME=VALUE (repeatable)")
 	o.AddFlags(fs)
 	fs.StringVar(&scenario, "scenario", ui.DefaultScenario, "fault to inject (see 'drbook demo --help'); none for no fault")
 	fs.Float64Var(&speed, "speed", 1, "clock speed factor: 60 makes one real minute an hour")
@@ -177,6 +179,17 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	if scenario == "none" {
 		scenario = ""
 	}
+	var vars map[string]string
+	for _, a := range varArgs {
+		name, value, ok := strings.Cut(a, "=")
+		if !ok || name == "" {
+			return usageErr("drill: --var %q: want NAME=VALUE", a)
+		}
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		vars[name] = value
+	}
 	ref := ui.DefaultRunbook
 	if fs.NArg() == 1 {
 		ref = fs.Arg(0)
@@ -198,7 +211,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	defer cfg.Store.Close()
 	d, err := drill.Start(ctx, drill.Options{
 		Runbook: rb, Scenario: scenario, Speed: speed, Dir: dir, StateDir: cfg.StateDir, Store: cfg.Store,
-		Operator: cfg.Operator, Severity: severity, Title: title, Trades: trades,
+		Operator: cfg.Operator, Severity: severity, Title: title, Trades: trades, Vars: vars,
 		Progress: func(s string) { fmt.Fprintln(iox.Stderr, "drbook: "+s) },
 	})
 	if err != nil {
