@@ -153,9 +153,13 @@ func OpenSession(ctx context.Context, cfg EngineConfig, ref string) (Session, er
 	if err != nil {
 		return nil, err
 	}
-	rb, err := openRunbook(ctx, cfg, id)
+	rb, mode, err := openRunbook(ctx, cfg, id)
 	if err != nil {
 		return nil, err
+	}
+	// Refuse before Open: opening records a resumed event.
+	if mode == incident.Live && !cfg.Live {
+		return nil, fmt.Errorf("%s is a LIVE incident: resume it with --live --root DIR", id)
 	}
 	in, err := incident.Open(ctx, cfg.Store, id, rb, cfg.clock(), incident.OpenOptions{Operator: cfg.Operator, Resume: true})
 	if err != nil {
@@ -170,9 +174,6 @@ func OpenSession(ctx context.Context, cfg EngineConfig, ref string) (Session, er
 			env = steps.Env{Root: decl.Root, Drill: true, IncidentID: id, Operator: cfg.Operator.Name, Now: in.Now}
 		}
 	} else {
-		if !cfg.Live {
-			return nil, fmt.Errorf("%s is a LIVE incident: resume it with --live (and --root %s)", id, decl.Root)
-		}
 		env = steps.Env{Root: decl.Root, IncidentID: id, Operator: cfg.Operator.Name, Now: in.Now}
 	}
 	return NewSession(in, cfg.Store, rb, env, cfg.StateDir), nil
@@ -183,26 +184,26 @@ func OpenSession(ctx context.Context, cfg EngineConfig, ref string) (Session, er
 // timeline is replayed only in that last case, so a long incident is read
 // once, not twice. nil means it cannot be found any more: the snapshot in
 // the timeline still drives the incident, but steps cannot run.
-func openRunbook(ctx context.Context, cfg EngineConfig, id string) (*runbook.Runbook, error) {
+func openRunbook(ctx context.Context, cfg EngineConfig, id string) (*runbook.Runbook, incident.Mode, error) {
 	sums, err := cfg.Store.Incidents(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	for _, s := range sums {
 		if s.ID == id {
 			if rb, err := runbook.Load(s.Runbook, cfg.RunbookDirs); err == nil {
-				return rb, nil
+				return rb, s.Mode, nil
 			}
 		}
 	}
 	st, err := cfg.Store.Load(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if rb, err := runbook.Load(st.Declaration.Runbook.Source, cfg.RunbookDirs); err == nil {
-		return rb, nil
+		return rb, st.Declaration.Mode, nil
 	}
-	return nil, nil
+	return nil, st.Declaration.Mode, nil
 }
 
 // NewSession adapts a running incident to the TUI.

@@ -92,12 +92,10 @@ func TestLiveIncident(t *testing.T) {
 	opts := env.options(&ui.Runs{})
 	opts.Live = true
 	tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(80, 24)))
-	waitFor(t, tm, "Declare a LIVE incident")
-	tm.Send(keyDown)
+	// With --live a live incident is the first choice, and LIVE the mode.
+	waitFor(t, tm, "> Declare a LIVE incident")
 	enter(tm)
 	waitFor(t, tm, "Start a drill or incident")
-	tm.Send(keyDown) // mode
-	key(tm, 'l')     // → LIVE
 	waitFor(t, tm, "LIVE on the real system")
 	enter(tm)
 	waitFor(t, tm, "[LIVE] INC-TEST-0001")

@@ -125,10 +125,10 @@ func TestDrillFlow(t *testing.T) {
 
 	// The kill switch is destructive: a wrong answer does not run it.
 	enter(tm)
-	waitFor(t, tm, "DESTRUCTIVE: kill-switch")
+	waitFor(t, tm, "DESTRUCTIVE kill-switch on the SANDBOX")
 	typeLine(tm, "y")
 	waitFor(t, tm, "not confirmed")
-	typeLine(tm, "yes")
+	typeLine(tm, "YES") // case does not matter
 	waitFor(t, tm, "OK: trading HALTED")
 
 	// Each finished step moves the cursor to the next open one.

@@ -95,7 +95,7 @@ func (f form) withVars() form {
 type formStartMsg struct{ spec StartSpec }
 
 func newForm(c *common, live bool, d HomeData, runbookID string) form {
-	f := form{c: c, live: live, runbooks: d.Runbooks, faults: d.Faults, drill: true, severity: 1}
+	f := form{c: c, live: live, runbooks: d.Runbooks, faults: d.Faults, drill: !live, severity: 1}
 	for i, rb := range d.Runbooks {
 		if rb.ID == runbookID {
 			f.rb = i

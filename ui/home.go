@@ -110,11 +110,14 @@ func (h home) setData(d HomeData) home {
 			title = rb.Title
 		}
 	}
-	h.entries = append(h.entries, homeEntry{act: actQuickDrill,
-		text: fmt.Sprintf("Start a drill: %s, fault %s", title, DefaultScenario)})
 	if h.live {
-		h.entries = append(h.entries, homeEntry{act: actForm, text: "Declare a LIVE incident or start a drill (choose runbook, fault, speed)..."})
+		// Someone who typed --live means it: a live incident comes first.
+		h.entries = append(h.entries, homeEntry{act: actForm, text: "Declare a LIVE incident (choose runbook, severity, title)..."})
+		h.entries = append(h.entries, homeEntry{act: actQuickDrill,
+			text: fmt.Sprintf("Start a drill: %s, fault %s (sandbox)", title, DefaultScenario)})
 	} else {
+		h.entries = append(h.entries, homeEntry{act: actQuickDrill,
+			text: fmt.Sprintf("Start a drill: %s, fault %s", title, DefaultScenario)})
 		h.entries = append(h.entries, homeEntry{act: actForm, text: "Start another drill (choose runbook, fault, speed)..."})
 	}
 	for _, in := range d.Open {

@@ -210,7 +210,7 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 			return v.setStatus(msg.err.Error(), true), nil
 		}
 		w, h := v.bodySize()
-		p := newPager(v.c, msg.title, msg.text, w, h)
+		p := newPager(v.c, msg.title, msg.text, msg.cut, w, h)
 		v.pager = &p
 		return v, nil
 	case promptDoneMsg:

@@ -101,10 +101,10 @@ func (v incidentView) handleKey(k tea.KeyMsg) (incidentView, tea.Cmd) {
 			return v.setStatus("the incident is closed", true), nil
 		}
 	case key.Matches(k, keys.Close), key.Matches(k, keys.Enter) && v.allSettled():
-		p := newPrompt(v.c, promptClose, "", "Close the incident as RESOLVED: type 'yes' or the code "+shortCode(v.st.ID)+" (esc cancels):", "yes", shortCode(v.st.ID))
+		p := newPrompt(v.c, promptClose, "", "Close the incident as RESOLVED: type yes or "+shortCode(v.st.ID)+" (esc cancels)", "yes", shortCode(v.st.ID))
 		if !v.allSettled() {
 			closed, total := v.st.Progress()
-			p.label = fmt.Sprintf("%d of %d steps are settled. Close as RESOLVED anyway? Type 'yes' or %s:", closed, total, shortCode(v.st.ID))
+			p.label = fmt.Sprintf("Only %d of %d steps settled. Close as RESOLVED? Type yes or %s", closed, total, shortCode(v.st.ID))
 		}
 		v.prompt = &p
 	case sel == nil:
@@ -146,12 +146,12 @@ func (v incidentView) enter(sel *incident.StepState) (incidentView, tea.Cmd) {
 	}
 	if sel.Destructive {
 		code := shortCode(v.st.ID)
-		mode := "the SANDBOX (drill)"
+		mode := "SANDBOX"
 		if v.st.Declaration.Mode == incident.Live {
-			mode = "the LIVE system"
+			mode = "LIVE system"
 		}
 		p := newPrompt(v.c, promptConfirm, sel.ID,
-			fmt.Sprintf("DESTRUCTIVE: %s changes %s. Type %s or 'yes' to run it (esc cancels):", sel.Action, mode, code),
+			fmt.Sprintf("DESTRUCTIVE %s on the %s: type %s or yes (esc cancels)", sel.Action, mode, code),
 			code, "yes")
 		v.prompt = &p
 		return v, nil
@@ -209,7 +209,7 @@ func (v incidentView) pagerCmd(title string, f func() (string, error), markdown 
 		if markdown {
 			s = renderMarkdownNow(profile, width, s)
 		}
-		return pagerMsg{title: title, text: s}
+		return pagerMsg{title: title, text: s, cut: title == "Timeline"}
 	}
 }
 

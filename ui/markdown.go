@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"regexp"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -42,5 +43,10 @@ func renderMarkdownNow(profile termenv.Profile, width int, md string) string {
 	if err != nil {
 		return md
 	}
+	// glamour prints an autolinked address again after the text
+	// ("support@x mailto:support@x"); once is enough on a small screen.
+	out = mailtoRE.ReplaceAllString(out, "")
 	return strings.Trim(out, "\n")
 }
+
+var mailtoRE = regexp.MustCompile(` mailto:[^\s]+`)

@@ -16,6 +16,7 @@ type pager struct {
 	c     *common
 	title string
 	text  string
+	cut   bool // cut long lines with … instead of wrapping (the timeline)
 	vp    viewport.Model
 }
 
@@ -23,19 +24,31 @@ type pager struct {
 type pagerMsg struct {
 	title string
 	text  string
+	cut   bool
 	err   error
 }
 
-func newPager(c *common, title, text string, w, h int) pager {
-	p := pager{c: c, title: title, text: text, vp: viewport.New(w, max(1, h-2))}
-	p.vp.SetContent(wrapText(text, w))
+func newPager(c *common, title, text string, cut bool, w, h int) pager {
+	p := pager{c: c, title: title, text: text, cut: cut, vp: viewport.New(w, max(1, h-2))}
+	p.vp.SetContent(p.fitText(w))
 	return p
 }
 
 func (p *pager) SetSize(w, h int) {
 	p.vp.Width = w
 	p.vp.Height = max(1, h-2)
-	p.vp.SetContent(wrapText(p.text, w))
+	p.vp.SetContent(p.fitText(w))
+}
+
+func (p pager) fitText(w int) string {
+	if !p.cut {
+		return wrapText(p.text, w)
+	}
+	lines := strings.Split(p.text, "\n")
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, w, "…")
+	}
+	return strings.Join(lines, "\n")
 }
 
 func (p pager) update(msg tea.Msg) (pager, tea.Cmd) {

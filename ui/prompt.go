@@ -82,9 +82,11 @@ func (p prompt) update(msg tea.Msg) (prompt, tea.Cmd, bool) {
 	return p, cmd, false
 }
 
+// confirms compares case-insensitively: the operator types the code as the
+// header shows it (lower case in the id), and it is still a typed word.
 func (p prompt) confirms(v string) bool {
 	for _, a := range p.accept {
-		if v == a {
+		if strings.EqualFold(v, a) {
 			return true
 		}
 	}

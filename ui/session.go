@@ -70,7 +70,7 @@ func headerFrom(st *incident.State, ck incident.Clocks, readOnly bool) headerVM 
 	case incident.Unset:
 		h.RPO = "RPO -"
 	default:
-		h.RPO = "RPO " + fmtDur(ck.RPO.Objective) + " ?"
+		h.RPO = "RPO " + fmtDur(ck.RPO.Objective) + ": -"
 	}
 	if ck.Phase.ID != "" {
 		h.Phase = shortPhase(ck.Phase.Title)

@@ -91,7 +91,7 @@ func TestConfirmNeedsTypedCode(t *testing.T) {
 	if done || cmd != nil || !strings.Contains(p.errMsg, "not confirmed") {
 		t.Fatalf("'y' confirmed: done=%v err=%q", done, p.errMsg)
 	}
-	for _, k := range []string{"A", "B", "1", "2", "enter"} {
+	for _, k := range []string{"a", "b", "1", "2", "enter"} { // the id shows it in lower case
 		p, cmd, done = p.update(keyMsg(k))
 	}
 	if !done || cmd == nil {

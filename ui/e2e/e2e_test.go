@@ -223,7 +223,7 @@ func drive(t *testing.T, tm *term) {
 			return
 		case strings.Contains(s, "Close the incident as RESOLVED"):
 			tm.typeLine("yes")
-		case strings.Contains(s, "DESTRUCTIVE:"):
+		case strings.Contains(s, "DESTRUCTIVE "):
 			tm.typeLine("yes")
 		case strings.Contains(s, "Every step is settled"):
 			tm.keys("C")
