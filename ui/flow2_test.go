@@ -168,6 +168,12 @@ func TestPreviews(t *testing.T) {
 		tm.Send(esc)
 		waitFor(t, tm, "> [ ] Activate the emergency")
 	}
+	// d on a step whose action has not run asks what was done instead.
+	key(tm, 'd')
+	waitFor(t, tm, "kill-switch has not run. What did you do instead?")
+	tm.Send(esc)
+	waitFor(t, tm, "> [ ] Activate the emergency")
+
 	key(tm, 'n')
 	waitFor(t, tm, "Note for the timeline")
 	typeLine(tm, "bridge call opened")

@@ -151,7 +151,7 @@ func TestDrillFlow(t *testing.T) {
 	// The integrity check finds the corrupted database: the check fails,
 	// its findings are recorded and the step is done.
 	enter(tm)
-	waitFor(t, tm, "FAILED: db-integrity fail")
+	waitFor(t, tm, "FINDINGS: db-integrity fail")
 	waitFor(t, tm, "> [ ] Validate the trading")
 	key(tm, 's')
 	waitFor(t, tm, "why?")

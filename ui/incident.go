@@ -68,6 +68,9 @@ type incidentView struct {
 	// stale is set between a change (a run ending, a step marked) and the
 	// reload of the state that shows it: keys acting on a step wait.
 	stale bool
+	// failedRun is the step whose action just failed, until the state
+	// shows whether the engine recorded it done with findings.
+	failedRun string
 
 	status    string
 	statusBad bool
@@ -176,6 +179,14 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 		first := v.st == nil
 		v.st = msg.st
 		v.stale = false
+		if v.failedRun != "" {
+			// A check that found problems is recorded done with its
+			// findings: say FINDINGS, not FAILED.
+			if s := v.st.Step(v.failedRun); s != nil && s.Status == incident.StepDone && strings.HasPrefix(v.status, "FAILED") {
+				v.status = "FINDINGS" + strings.TrimPrefix(v.status, "FAILED") + " (step done)"
+			}
+			v.failedRun = ""
+		}
 		v.flat = flatten(v.st)
 		v = v.refreshClocks()
 		if first || !v.touched {
@@ -256,6 +267,9 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 		v.run = nil
 		v.touched = false
 		v.stale = true
+		if msg.err == nil && msg.res.Status == steps.StatusFailed {
+			v.failedRun = msg.stepID
+		}
 		v = v.setStatus(runResultText(msg.runDone), msg.err != nil || msg.res.Status == steps.StatusFailed)
 		return v, loadState(v.sess)
 	case spinner.TickMsg:

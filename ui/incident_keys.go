@@ -116,6 +116,14 @@ func (v incidentView) handleKey(k tea.KeyMsg) (incidentView, tea.Cmd) {
 		if v.run != nil && v.run.stepID == sel.ID {
 			return v.setStatus("the action is still running: wait, or x to cancel it", true), nil
 		}
+		if sel.Action != "" && !v.ranOK(sel) {
+			// One key next to enter must not make anyone believe trading
+			// is halted: a step whose action has not run asks what was
+			// done instead.
+			p := newPrompt(v.c, promptDoneByHand, sel.ID, sel.Action+" has not run. What did you do instead? (enter: done, esc: cancel)")
+			v.prompt = &p
+			return v, nil
+		}
 		id := sel.ID
 		return v, opCmd("Marked done: "+sel.Title, id, func() error { return v.sess.Done(id, "") })
 	case key.Matches(k, keys.Skip):
@@ -184,6 +192,8 @@ func (v incidentView) handlePromptDone(m promptDoneMsg) (incidentView, tea.Cmd) 
 		return v, opCmd("Marked FAILED ("+m.value+")", m.stepID, func() error { return sess.Fail(m.stepID, m.value) })
 	case promptNote:
 		return v, opCmd("Note added", "", func() error { return sess.Note(m.value) })
+	case promptDoneByHand:
+		return v, opCmd("Marked done by hand ("+m.value+")", m.stepID, func() error { return sess.Done(m.stepID, m.value) })
 	case promptClose:
 		return v, tea.Sequence(
 			opCmd("Incident closed as resolved", "", func() error { return sess.Close(incident.StatusResolved, "") }),
@@ -221,4 +231,15 @@ func shortCode(id string) string {
 		return id[len(id)-4:]
 	}
 	return id
+}
+
+// ranOK reports whether the step's action has run successfully (or was
+// simulated, in a drill).
+func (v incidentView) ranOK(sel *incident.StepState) bool {
+	for _, i := range sel.Runs {
+		if i < len(v.st.Runs) && (v.st.Runs[i].Status == "ok" || v.st.Runs[i].Status == "simulated") {
+			return true
+		}
+	}
+	return false
 }

@@ -11,11 +11,12 @@ import (
 type promptKind int
 
 const (
-	promptSkip    promptKind = iota // the reason for skipping a step
-	promptFail                      // what went wrong, for a failed step
-	promptNote                      // a free note on the timeline
-	promptConfirm                   // typed confirmation of a destructive action
-	promptClose                     // typed confirmation of closing the incident
+	promptSkip       promptKind = iota // the reason for skipping a step
+	promptFail                         // what went wrong, for a failed step
+	promptNote                         // a free note on the timeline
+	promptConfirm                      // typed confirmation of a destructive action
+	promptClose                        // typed confirmation of closing the incident
+	promptDoneByHand                   // what was done instead of a step's action
 )
 
 // prompt is a one-line text input shown at the bottom of the incident view.
@@ -63,7 +64,7 @@ func (p prompt) update(msg tea.Msg) (prompt, tea.Cmd, bool) {
 					p.input.SetValue("")
 					return p, nil, false
 				}
-			case promptSkip, promptFail:
+			case promptSkip, promptFail, promptDoneByHand:
 				if v == "" {
 					p.errMsg = "a reason is required (esc cancels)"
 					return p, nil, false
