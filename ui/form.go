@@ -10,6 +10,8 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/drbook/drbook/runbook/drill"
 )
 
 // StartSpec is what the operator asked to start from the home screen or
@@ -62,6 +64,21 @@ type form struct {
 	errMsg   string
 }
 
+// defaultFault selects the selected runbook's own fault scenario.
+func (f form) defaultFault() form {
+	want := DefaultScenario
+	if len(f.runbooks) > 0 {
+		want = drill.DefaultScenario(f.runbooks[f.rb].ID)
+	}
+	f.fault = len(f.faults)
+	for i, ft := range f.faults {
+		if ft.Name == want {
+			f.fault = i
+		}
+	}
+	return f
+}
+
 // fields is the number of fields: the fixed ones, then one per variable.
 func (f form) fields() formField { return fieldCount + formField(len(f.vars)) }
 
@@ -101,12 +118,7 @@ func newForm(c *common, live bool, d HomeData, runbookID string) form {
 			f.rb = i
 		}
 	}
-	f.fault = len(d.Faults)
-	for i, ft := range d.Faults {
-		if ft.Name == DefaultScenario {
-			f.fault = i
-		}
-	}
+	f = f.defaultFault()
 	f.title = textinput.New()
 	f.title.Prompt = ""
 	f.title.Placeholder = "what happened (optional)"
@@ -193,7 +205,7 @@ func (f form) cycle(d int) form {
 	switch f.field {
 	case fieldRunbook:
 		f.rb = wrap(f.rb, d, len(f.runbooks))
-		f = f.withVars()
+		f = f.withVars().defaultFault()
 	case fieldMode:
 		if f.live {
 			f.drill = !f.drill

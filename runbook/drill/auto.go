@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drbook/drbook/checks"
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
@@ -21,11 +22,16 @@ const AutoNote = "acknowledged by drbook drill --auto (unattended drill)"
 
 // Result is how an unattended drill went.
 type Result struct {
-	ID         string
-	Recovered  bool // every step done or skipped, none failed
+	ID string
+	// Recovered: every step done or skipped, none failed from the RTO phase
+	// on, and the system checks pass on the sandbox afterwards.
+	Recovered  bool
 	RTOVerdict incident.Verdict
 	Failed     []string // titles of steps that failed
-	Report     string   // path of the written report
+	// CheckFailures are the system checks that still fail after the drill
+	// ("db-integrity: ..."): the fault is not gone.
+	CheckFailures []string
+	Report        string // path of the written report
 }
 
 // OK reports whether the drill passed: recovered within the RTO.
@@ -58,6 +64,16 @@ func Auto(ctx context.Context, d *Drill, store *incident.Store, reportDir string
 			cur := in.State().Step(s.ID)
 			if cur != nil && cur.Status.Closed() {
 				fmt.Fprintf(out, "  [%s] %s\n", cur.Status, s.Title)
+				continue
+			}
+			// Once recovery has failed, do not rehearse releasing the kill
+			// switch on a broken system.
+			if recovering && len(res.Failed) > 0 && s.Action == "kill-switch" {
+				reason := "recovery failed at " + res.Failed[0]
+				if err := in.SkipStep(s.ID, reason); err != nil {
+					return res, fmt.Errorf("step %s: %w", s.ID, err)
+				}
+				fmt.Fprintf(out, "  [skip] %s (%s)\n", s.Title, reason)
 				continue
 			}
 			switch runbook.Kind(s.Kind) {
@@ -108,14 +124,28 @@ func Auto(ctx context.Context, d *Drill, store *incident.Store, reportDir string
 	}
 	st = in.State()
 	closed, total := st.Progress()
-	res.Recovered = len(res.Failed) == 0 && closed == total
 	if len(res.Failed) == 0 && closed < total {
 		res.Failed = append(res.Failed, fmt.Sprintf("%d step(s) left open", total-closed))
 	}
-	outcome, summary := incident.StatusResolved, "unattended drill: every step done"
+	// A drill is the one place we can tell whether the fault is gone: check
+	// the whole system, not only what the runbook looked at.
+	checked, err := systemCheck(ctx, d.Env.Root, out)
+	if err != nil {
+		return res, err
+	}
+	res.CheckFailures = checked
+	res.Recovered = len(res.Failed) == 0 && len(res.CheckFailures) == 0
+	outcome, summary := incident.StatusResolved, "unattended drill: every step done; the system checks pass"
 	if !res.Recovered {
 		outcome = incident.StatusAbandoned
-		summary = fmt.Sprintf("unattended drill: recovery failed (%d step(s) failed: %s)", len(res.Failed), strings.Join(res.Failed, "; "))
+		var why []string
+		if len(res.Failed) > 0 {
+			why = append(why, fmt.Sprintf("%d step(s) failed: %s", len(res.Failed), strings.Join(res.Failed, "; ")))
+		}
+		if len(res.CheckFailures) > 0 {
+			why = append(why, "system checks still fail: "+strings.Join(res.CheckFailures, "; "))
+		}
+		summary = "unattended drill: recovery failed (" + strings.Join(why, "; ") + ")"
 	}
 	if err := in.Close(outcome, summary); err != nil {
 		return res, fmt.Errorf("close drill: %w", err)
@@ -133,9 +163,43 @@ func Auto(ctx context.Context, d *Drill, store *incident.Store, reportDir string
 	if !res.OK() {
 		verdict = "FAILED"
 	}
-	fmt.Fprintf(out, "drill %s %s: recovered=%v RTO=%s (took %s of %s); report: %s\n",
-		res.ID, verdict, res.Recovered, res.RTOVerdict, ck.RTO.Took.Round(1e9), ck.RTO.Objective, path)
+	rto := "no RTO"
+	if ck.RTO.Objective > 0 {
+		rto = fmt.Sprintf("RTO %s (took %s of %s)", ck.RTO.Verdict, incident.FormatDuration(ck.RTO.Took), incident.FormatDuration(ck.RTO.Objective))
+	}
+	fmt.Fprintf(out, "drill %s %s: recovered=%v, %s; report: %s\n", res.ID, verdict, res.Recovered, rto, path)
 	return res, nil
+}
+
+// systemCheck runs drbook's checks (all but backup freshness, which a
+// fresh sandbox cannot meet) on the sandbox and returns what fails.
+func systemCheck(ctx context.Context, root string, out io.Writer) ([]string, error) {
+	var only []string
+	for _, n := range checks.Names() {
+		if n != checks.BackupFreshness {
+			only = append(only, n)
+		}
+	}
+	var failed []string
+	pass, warn := 0, 0
+	_, err := checks.Run(ctx, checks.Options{Root: root, Only: only, Full: true}, func(f checks.Finding) {
+		switch f.Status {
+		case checks.Fail:
+			failed = append(failed, f.Check+": "+f.Message)
+		case checks.Warn:
+			warn++
+		default:
+			pass++
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("system check: %w", err)
+	}
+	fmt.Fprintf(out, "\nsystem check after the drill: %d pass, %d warn, %d fail\n", pass, warn, len(failed))
+	for _, f := range failed {
+		fmt.Fprintf(out, "  FAIL %s\n", f)
+	}
+	return failed, nil
 }
 
 // WriteReport renders the incident's post-incident report as Markdown and

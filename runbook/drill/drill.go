@@ -186,3 +186,17 @@ func newDir(parent string) (string, error) {
 	}
 	return dir, nil
 }
+
+// DefaultScenario is the fault a drill of the runbook injects unless told
+// otherwise: the damage the runbook exists to repair, so that a drill
+// rehearses something real (a configuration runbook against a corrupted
+// database would pass without touching it).
+func DefaultScenario(runbookID string) string {
+	switch runbookID {
+	case "configuration-recovery":
+		return "bad-config"
+	case "trading-platform-failover":
+		return "position-drift"
+	}
+	return "corrupt-db"
+}

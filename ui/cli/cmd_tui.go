@@ -29,7 +29,7 @@ type tuiOptions struct {
 
 func (o *tuiOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.runbooks, "runbooks", nil, "directory of extra runbooks (repeatable)")
-	fs.StringVar(&o.stateDir, "state-dir", "", "state directory (default $DRBOOK_STATE_DIR, $XDG_STATE_HOME/drbook, ~/.local/state/drbook)")
+	fs.StringVar(&o.stateDir, "state-dir", "", "state directory (default $DRBOOK_STATE_DIR, else $XDG_STATE_HOME/drbook, else ~/.local/state/drbook)")
 	fs.BoolVar(&o.live, "live", false, "allow LIVE incidents against --root (otherwise everything is a drill)")
 	fs.StringVar(&o.root, "root", "", "the real QuantAI system directory (with --live)")
 	fs.BoolVar(&o.noColor, "no-color", false, "no colour (also honoured: NO_COLOR)")
@@ -127,17 +127,23 @@ func runTUI(ctx context.Context, iox *IO, args []string) error {
 }
 
 const drillUsage = `
-Usage: drbook drill [RUNBOOK] [--scenario FAULT] [--speed N] [--auto] [--var NAME=VALUE] [flags]
+Usage: drbook drill [RUNBOOK] [--scenario FAULT] [--speed N] [--auto]
+                    [--var NAME=VALUE]... [flags]
 
 Runs a drill: builds a sandbox QuantAI system, takes its baseline backup,
 injects the fault, declares a DRILL incident and starts the clock. RUNBOOK
 is an embedded id, a file or an id in --runbooks (default
-complete-system-recovery); FAULT defaults to corrupt-db ('none' for none).
+complete-system-recovery); FAULT defaults to the runbook's own damage
+(bad-config for configuration-recovery, position-drift for
+trading-platform-failover, corrupt-db otherwise; 'none' for none).
 
 Without --auto the TUI guides you through it. With --auto every automatable
 step runs unattended, manual steps are acknowledged, progress is printed
 and the drill report is written to STATE_DIR/reports/ID.md and printed:
-the plan's monthly recovery test, fit for cron.
+the plan's monthly recovery test, fit for cron. After the last step the
+system checks run on the sandbox: the drill passes only if no step failed
+from the RTO phase on, the checks pass (the fault is gone) and the RTO
+was met.
 
 Exit codes: 0 recovered within the RTO, 1 recovery failed or the RTO was
 missed, 2 usage error, 130 interrupted (the drill stays open: drbook resume).
@@ -153,7 +159,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	fs := newFlagSet("drill", drillUsage, iox)
 	fs.StringArrayVar(&varArgs, "var", nil, "runbook variable NAME=VALUE (repeatable)")
 	o.AddFlags(fs)
-	fs.StringVar(&scenario, "scenario", ui.DefaultScenario, "fault to inject (see 'drbook demo --help'); none for no fault")
+	fs.StringVar(&scenario, "scenario", "", "fault to inject (drbook demo --help lists them); none for none")
 	fs.Float64Var(&speed, "speed", 1, "clock speed factor: 60 makes one real minute an hour")
 	fs.BoolVar(&auto, "auto", false, "run unattended and print the report")
 	fs.StringVar(&dir, "dir", "", "drill directory (default: a new one under STATE_DIR/drills)")
@@ -176,8 +182,15 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	if severity < 0 || severity > 3 {
 		return usageErr("drill: --severity must be 1, 2 or 3")
 	}
-	if scenario == "none" {
+	ref := ui.DefaultRunbook
+	if fs.NArg() == 1 {
+		ref = fs.Arg(0)
+	}
+	switch scenario {
+	case "none":
 		scenario = ""
+	case "":
+		scenario = drill.DefaultScenario(ref)
 	}
 	var vars map[string]string
 	for _, a := range varArgs {
@@ -189,10 +202,6 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 			vars = map[string]string{}
 		}
 		vars[name] = value
-	}
-	ref := ui.DefaultRunbook
-	if fs.NArg() == 1 {
-		ref = fs.Arg(0)
 	}
 	if !auto {
 		if err := needTerminal(iox, "a guided drill"); err != nil {

@@ -103,6 +103,16 @@ rto_phase: recovery
 	}
 }
 
+// TestDrillAutoFaultRemains: a runbook that never repairs the injected
+// damage does not pass: the system checks after the drill still fail.
+func TestDrillAutoFaultRemains(t *testing.T) {
+	code, out, errs := runTUICmd(t, false, "drill", "configuration-recovery", "--scenario", "corrupt-db", "--auto",
+		"--state-dir", t.TempDir(), "--trades", "200")
+	if code != cli.ExitFailure || !strings.Contains(out, "FAIL db-integrity") || !strings.Contains(out, "system checks still fail") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+}
+
 func TestTUIUsage(t *testing.T) {
 	state := t.TempDir()
 	for _, tc := range []struct {
