@@ -238,6 +238,21 @@ func (s *engineSession) RunStep(ctx context.Context, id string, confirmed bool, 
 }
 
 func (s *engineSession) Close(outcome incident.Outcome, summary string) error {
+	if s.env.Drill && s.env.Root != "" {
+		// A drill can tell whether the fault is really gone: record the
+		// system check with the drill, for the report.
+		var out strings.Builder
+		failed, err := drill.SystemCheck(context.Background(), s.env.Root, &out)
+		if err != nil {
+			return err
+		}
+		if err := s.in.Note(strings.TrimSpace(out.String())); err != nil {
+			return err
+		}
+		if len(failed) > 0 && summary == "" {
+			summary = "closed with system checks still failing: " + strings.Join(failed, "; ")
+		}
+	}
 	if err := s.in.Close(outcome, summary); err != nil {
 		return err
 	}

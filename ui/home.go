@@ -230,8 +230,8 @@ func (h home) view(w, ht int) string {
 					res += ", RTO MISSED"
 				}
 			}
-			lines = append(lines, ansi.Truncate(fmt.Sprintf("  %s %-26s %-14s %s",
-				d.When.Format("2006-01-02"), d.Runbook, d.Scenario, res), w, "…"))
+			lines = append(lines, ansi.Truncate(fmt.Sprintf("  %s %-30s %s / %s",
+				d.When.Format("2006-01-02"), res, d.Runbook, d.Scenario), w, "…"))
 		}
 	}
 	if len(h.data.Schedule) > 0 {

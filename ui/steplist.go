@@ -84,11 +84,18 @@ func viewStepList(c *common, st *incident.State, ck incident.Clocks, cursor step
 		if i < len(ck.Phases) {
 			pc = ck.Phases[i]
 		}
-		closed := 0
+		done, skipped := 0, 0
 		for _, sp := range p.Steps {
-			if sp.Status.Closed() {
-				closed++
+			switch sp.Status {
+			case incident.StepDone:
+				done++
+			case incident.StepSkipped:
+				skipped++
 			}
+		}
+		count := fmt.Sprintf("%d/%d", done, len(p.Steps))
+		if skipped > 0 {
+			count = fmt.Sprintf("%d+%ds/%d", done, skipped, len(p.Steps))
 		}
 		times := phaseTimes(p, pc, ck.Now)
 		mark := " "
@@ -99,7 +106,7 @@ func viewStepList(c *common, st *incident.State, ck incident.Clocks, cursor step
 			mark = s.warn.Render("*")
 		}
 		tw := w - 2 - ansi.StringWidth(times) - 1
-		title := ansi.Truncate(fmt.Sprintf("%s %d/%d", shortPhase(p.Title), closed, len(p.Steps)), tw, "…")
+		title := ansi.Truncate(shortPhase(p.Title)+" "+count, tw, "…")
 		line := mark + " " + pad(s.bold.Render(title), tw) + " " + s.pace(windowPace(pc.Status), times)
 		lines = append(lines, line)
 		if i != cursor.phase {

@@ -129,7 +129,7 @@ func Auto(ctx context.Context, d *Drill, store *incident.Store, reportDir string
 	}
 	// A drill is the one place we can tell whether the fault is gone: check
 	// the whole system, not only what the runbook looked at.
-	checked, err := systemCheck(ctx, d.Env.Root, out)
+	checked, err := SystemCheck(ctx, d.Env.Root, out)
 	if err != nil {
 		return res, err
 	}
@@ -171,9 +171,10 @@ func Auto(ctx context.Context, d *Drill, store *incident.Store, reportDir string
 	return res, nil
 }
 
-// systemCheck runs drbook's checks (all but backup freshness, which a
-// fresh sandbox cannot meet) on the sandbox and returns what fails.
-func systemCheck(ctx context.Context, root string, out io.Writer) ([]string, error) {
+// SystemCheck runs drbook's checks (all but backup freshness, which a
+// fresh sandbox cannot meet) on a drill's sandbox, prints a summary to out
+// and returns what fails: whether the injected fault is really gone.
+func SystemCheck(ctx context.Context, root string, out io.Writer) ([]string, error) {
 	var only []string
 	for _, n := range checks.Names() {
 		if n != checks.BackupFreshness {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/drbook/drbook/runbook"
@@ -95,7 +96,7 @@ func Start(ctx context.Context, o Options) (*Drill, error) {
 		progress = func(string) {}
 	}
 	if o.Scenario != "" && !knownFault(o.Scenario) {
-		return nil, fmt.Errorf("drill: %w: %q (known: %v)", sandbox.ErrUnknownFault, o.Scenario, faultNames())
+		return nil, fmt.Errorf("drill: %w: %q (known: %s)", sandbox.ErrUnknownFault, o.Scenario, strings.Join(faultNames(), ", "))
 	}
 	dir := o.Dir
 	if dir == "" {

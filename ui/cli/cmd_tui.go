@@ -211,6 +211,10 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	}
 	rb, err := runbook.Load(ref, o.runbooks)
 	if err != nil {
+		var h interface{ Hint() string }
+		if errors.As(err, &h) && h.Hint() != "" {
+			return usageErr("drill: %v (%s)", err, h.Hint())
+		}
 		return usageErr("drill: %v", err)
 	}
 	cfg, err := o.open(iox)
