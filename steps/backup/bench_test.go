@@ -1,6 +1,7 @@
 package backup_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -30,5 +31,28 @@ func BenchmarkBackupRestore(b *testing.B) {
 		if _, err := backup.Verify(context.Background(), backup.VerifyOptions{From: out.ArchivePath, Passphrase: []byte(testPass), Scratch: dir}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkRestore restores the archive named by $DRBOOK_BENCH_ARCHIVE
+// (with $DRBOOK_BENCH_PASSFILE) into an empty root, the whole way: stage,
+// checks, swap, quick_check. For profiling: go test -bench Restore -cpuprofile.
+func BenchmarkRestore(b *testing.B) {
+	archive := os.Getenv("DRBOOK_BENCH_ARCHIVE")
+	if archive == "" {
+		b.Skip("set DRBOOK_BENCH_ARCHIVE and DRBOOK_BENCH_PASSFILE")
+	}
+	pass, err := os.ReadFile(os.Getenv("DRBOOK_BENCH_PASSFILE"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		root := b.TempDir()
+		res, err := backup.Restore(context.Background(), backup.RestoreOptions{Root: root, From: archive,
+			Passphrase: bytes.TrimRight(pass, "\n"), Confirmed: true, Only: []string{backup.PartDB, backup.PartConfig, backup.PartEnv, backup.PartLogs}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("timings: %v", res.Timings)
 	}
 }

@@ -195,7 +195,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	}()
 	if contains(res.Parts, PartDB) {
 		t := time.Now()
-		checkErr = checkDB(ctx, have[PartDB], true)
+		checkErr = checkStagedDB(ctx, have[PartDB])
 		res.Timings["integrity_check"] = since(t)
 	}
 	wg.Wait()
