@@ -219,16 +219,17 @@ type engineSession struct {
 	stateDir string
 }
 
-func (s *engineSession) State() (*incident.State, error) { return s.in.State(), nil }
-func (s *engineSession) Now() time.Time                  { return s.in.Now() }
-func (s *engineSession) Runbook() *runbook.Runbook       { return s.rb }
-func (s *engineSession) ReadOnly() bool                  { return false }
-func (s *engineSession) Ack(id string) error             { return s.in.DoneStep(id, "acknowledged") }
-func (s *engineSession) Done(id, note string) error      { return s.in.DoneStep(id, note) }
-func (s *engineSession) Skip(id, reason string) error    { return s.in.SkipStep(id, reason) }
-func (s *engineSession) Fail(id, reason string) error    { return s.in.FailStep(id, reason) }
-func (s *engineSession) Note(text string) error          { return s.in.Note(text) }
-func (s *engineSession) Release() error                  { return nil }
+func (s *engineSession) State() (*incident.State, error)     { return s.in.State(), nil }
+func (s *engineSession) Now() time.Time                      { return s.in.Now() }
+func (s *engineSession) Runbook() *runbook.Runbook           { return s.rb }
+func (s *engineSession) ReadOnly() bool                      { return false }
+func (s *engineSession) Ack(id string) error                 { return s.in.DoneStep(id, "acknowledged") }
+func (s *engineSession) Done(id, note string) error          { return s.in.DoneStep(id, note) }
+func (s *engineSession) Skip(id, reason string) error        { return s.in.SkipStep(id, reason) }
+func (s *engineSession) Fail(id, reason string) error        { return s.in.FailStep(id, reason) }
+func (s *engineSession) Note(text string) error              { return s.in.Note(text) }
+func (s *engineSession) SetSeverity(n int, why string) error { return s.in.SetSeverity(n, why) }
+func (s *engineSession) Release() error                      { return nil }
 
 func (s *engineSession) RunStep(ctx context.Context, id string, confirmed bool, emit steps.Emit) (steps.Result, error) {
 	if s.rb == nil {

@@ -80,6 +80,7 @@ func (f *followSession) Done(string, string) error            { return errReadOn
 func (f *followSession) Skip(string, string) error            { return errReadOnly }
 func (f *followSession) Fail(string, string) error            { return errReadOnly }
 func (f *followSession) Note(string) error                    { return errReadOnly }
+func (f *followSession) SetSeverity(int, string) error        { return errReadOnly }
 func (f *followSession) Close(incident.Outcome, string) error { return errReadOnly }
 func (f *followSession) Release() error                       { return nil }
 func (f *followSession) Contacts() string                     { return contactsText(f.rb) }

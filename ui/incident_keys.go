@@ -83,7 +83,7 @@ func (v incidentView) handleKey(k tea.KeyMsg) (incidentView, tea.Cmd) {
 		sess := v.sess
 		return v, v.pagerCmd("Emergency contacts (plan 7)", func() (string, error) { return sess.Contacts(), nil }, true)
 	case v.readOnly():
-		if key.Matches(k, keys.Enter, keys.Done, keys.Skip, keys.Fail, keys.Note, keys.Cancel, keys.Close) {
+		if key.Matches(k, keys.Enter, keys.Done, keys.Skip, keys.Fail, keys.Note, keys.Cancel, keys.Close, keys.Severity) {
 			return v.setStatus("read-only: following the incident; another operator is running it", true), nil
 		}
 	case key.Matches(k, keys.Cancel):
@@ -95,6 +95,9 @@ func (v incidentView) handleKey(k tea.KeyMsg) (incidentView, tea.Cmd) {
 		return v.setStatus("cancelling the running action...", false), nil
 	case key.Matches(k, keys.Note):
 		p := newPrompt(v.c, promptNote, "", "Note for the timeline (enter saves, esc cancels):")
+		v.prompt = &p
+	case key.Matches(k, keys.Severity) && v.st.Status == incident.StatusOpen:
+		p := newPrompt(v.c, promptSeverity, "", fmt.Sprintf("Severity is %d. New severity and why, e.g. '2 contained to one broker':", v.st.Severity))
 		v.prompt = &p
 	case v.st.Status != incident.StatusOpen:
 		if key.Matches(k, keys.Enter, keys.Done, keys.Skip, keys.Fail, keys.Close) {
@@ -192,6 +195,9 @@ func (v incidentView) handlePromptDone(m promptDoneMsg) (incidentView, tea.Cmd) 
 		return v, opCmd("Marked FAILED ("+m.value+")", m.stepID, func() error { return sess.Fail(m.stepID, m.value) })
 	case promptNote:
 		return v, opCmd("Note added", "", func() error { return sess.Note(m.value) })
+	case promptSeverity:
+		n, why, _ := parseSeverity(m.value)
+		return v, opCmd(fmt.Sprintf("Severity %d (%s)", n, why), "", func() error { return sess.SetSeverity(n, why) })
 	case promptDoneByHand:
 		return v, opCmd("Marked done by hand ("+m.value+")", m.stepID, func() error { return sess.Done(m.stepID, m.value) })
 	case promptClose:

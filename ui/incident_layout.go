@@ -28,7 +28,26 @@ func (v incidentView) bottomLines() int {
 		}
 		return n + 1
 	}
-	return 2 // status + help
+	return len(v.statusLines()) + 1 // status + help
+}
+
+// statusLines is the status line, or for an error up to three wrapped
+// lines: errors are what the operator must read in full.
+func (v incidentView) statusLines() []string {
+	line := v.status
+	if v.quitArmed {
+		line = "An action is running. q again cancels it (recorded as interrupted) and quits."
+	}
+	w := max(1, v.c.width)
+	if !(v.statusBad || v.quitArmed) || ansi.StringWidth(line) <= w {
+		return []string{ansi.Truncate(line, w, "…")}
+	}
+	lines := strings.Split(wrapText(line, w), "\n")
+	if len(lines) > 3 {
+		lines = lines[:3]
+		lines[2] = ansi.Truncate(lines[2]+" …", w, "…")
+	}
+	return lines
 }
 
 func (v incidentView) bodySize() (w, h int) {
@@ -100,17 +119,18 @@ func (v incidentView) view() string {
 	if v.prompt != nil {
 		b.WriteString(v.prompt.view(w))
 	} else {
-		line := v.status
-		if v.quitArmed {
-			line = "An action is running. q again cancels it (recorded as interrupted) and quits."
+		lines := v.statusLines()
+		for i, line := range lines {
+			if v.statusBad || v.quitArmed {
+				line = st.errLine.Render(line)
+			} else {
+				line = st.info.Render(line)
+			}
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			b.WriteString(line)
 		}
-		line = ansi.Truncate(line, w, "…")
-		if v.statusBad || v.quitArmed {
-			line = st.errLine.Render(line)
-		} else {
-			line = st.info.Render(line)
-		}
-		b.WriteString(line)
 	}
 	b.WriteString("\n")
 	v.help.ShowAll = false

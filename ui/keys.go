@@ -24,6 +24,7 @@ type KeyMap struct {
 	Quit     key.Binding
 	Help     key.Binding
 	Close    key.Binding // close the incident once every step is settled
+	Severity key.Binding // change the severity, with a reason
 }
 
 // DefaultKeyMap is drbook's key map.
@@ -49,6 +50,7 @@ func DefaultKeyMap() KeyMap {
 		Comms:    key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "comms")),
 		Contacts: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "contacts")),
 		Close:    key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "close incident")),
+		Severity: key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "severity")),
 		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "keys")),
@@ -78,7 +80,7 @@ func (h incidentKeys) FullHelp() [][]key.Binding {
 	}
 	return [][]key.Binding{
 		{h.k.Up, h.k.Down, h.k.PageUp, h.k.PageDown, h.k.Back, h.k.Help},
-		{h.k.Enter, h.k.Done, h.k.Skip, h.k.Fail, h.k.Note, h.k.Cancel},
+		{h.k.Enter, h.k.Done, h.k.Skip, h.k.Fail, h.k.Note, h.k.Cancel, h.k.Severity},
 		{h.k.Timeline, h.k.Report, h.k.Comms, h.k.Contacts, h.k.Close, h.k.Quit},
 	}
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/textinput"
@@ -17,6 +18,7 @@ const (
 	promptConfirm                      // typed confirmation of a destructive action
 	promptClose                        // typed confirmation of closing the incident
 	promptDoneByHand                   // what was done instead of a step's action
+	promptSeverity                     // a new severity and why
 )
 
 // prompt is a one-line text input shown at the bottom of the incident view.
@@ -73,6 +75,11 @@ func (p prompt) update(msg tea.Msg) (prompt, tea.Cmd, bool) {
 				if v == "" {
 					return p, nil, true
 				}
+			case promptSeverity:
+				if _, _, err := parseSeverity(v); err != nil {
+					p.errMsg = err.Error() + " (esc cancels)"
+					return p, nil, false
+				}
 			}
 			done := promptDoneMsg{kind: p.kind, stepID: p.stepID, value: v}
 			return p, func() tea.Msg { return done }, true
@@ -112,4 +119,18 @@ func quoteAll(ss []string) []string {
 		out[i] = "'" + s + "'"
 	}
 	return out
+}
+
+// parseSeverity reads "2 contained to one broker": a severity 1-3, then
+// the reason, which is required.
+func parseSeverity(v string) (int, string, error) {
+	f := strings.Fields(v)
+	if len(f) == 0 || len(f[0]) != 1 || f[0][0] < '1' || f[0][0] > '3' {
+		return 0, "", errors.New("start with the severity, 1, 2 or 3")
+	}
+	reason := strings.TrimSpace(strings.TrimPrefix(v, f[0]))
+	if reason == "" {
+		return 0, "", errors.New("give the reason after the severity")
+	}
+	return int(f[0][0] - '0'), reason, nil
 }

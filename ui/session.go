@@ -33,6 +33,7 @@ type Session interface {
 	Skip(stepID, reason string) error
 	Fail(stepID, reason string) error
 	Note(text string) error
+	SetSeverity(sev int, reason string) error
 	Close(outcome incident.Outcome, summary string) error
 
 	Timeline() (string, error)

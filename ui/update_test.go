@@ -309,3 +309,19 @@ func TestColorProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorStatusWraps: an error in the status line is wrapped onto up to
+// three lines instead of being cut, and the body shrinks to make room.
+func TestErrorStatusWraps(t *testing.T) {
+	v := newIncidentView(testCommon(), nil, nil, &Runs{})
+	v.st = &incident.State{Phases: []incident.PhaseState{{PhaseSnapshot: incident.PhaseSnapshot{ID: "p", Title: "P"},
+		Steps: []incident.StepState{{StepSnapshot: incident.StepSnapshot{ID: "p/s", Title: "S", Kind: "manual"}}}}}}
+	v.flat = flatten(v.st)
+	long := "Action error: run immediate-actions/confirm-halt (shell) against /srv/quantai: a drill runs actions only against a drbook sandbox (hint: the reason is at the end)"
+	v = v.setStatus(long, true)
+	v, _ = v.refreshPanes()
+	out := v.view()
+	if !strings.Contains(out, "the reason is at") || len(strings.Split(out, "\n")) != 24 {
+		t.Errorf("error status cut or screen not 24 lines (%d):\n%s", len(strings.Split(out, "\n")), out)
+	}
+}
