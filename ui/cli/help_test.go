@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestEveryCommandHasHelp runs --help on every command in the table: it
+// exits 0, prints its usage once, states the exit codes, and fits 80 columns.
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			iox := &IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+			if code := Main(context.Background(), []string{c.name, "--help"}, iox); code != ExitOK {
+				t.Fatalf("exit %d, stderr %q", code, errOut.String())
+			}
+			text := out.String()
+			if n := strings.Count(text, "Usage:"); n != 1 {
+				t.Errorf("usage printed %d times:\n%s", n, text)
+			}
+			if !strings.Contains(strings.ToLower(text), "exit") {
+				t.Errorf("help does not state exit codes:\n%s", text)
+			}
+			for i, line := range strings.Split(text, "\n") {
+				if w := len([]rune(line)); w > 80 {
+					t.Errorf("line %d is %d columns wide: %q", i+1, w, line)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownCommandAndFlag(t *testing.T) {
+	for _, args := range [][]string{{"bakup"}, {"list", "--no-such-flag"}} {
+		var out, errOut bytes.Buffer
+		iox := &IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+		if code := Main(context.Background(), args, iox); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, ExitUsage)
+		}
+		if !strings.Contains(errOut.String(), "drbook") || !strings.Contains(errOut.String(), "--help") && !strings.Contains(errOut.String(), "did you mean") {
+			t.Errorf("%v: no hint in %q", args, errOut.String())
+		}
+	}
+}
