@@ -191,7 +191,7 @@ func (a SQL) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps
 		for _, s := range r.out.Statements {
 			rows += s.RowCount
 		}
-		res.Summary = fmt.Sprintf("sql: %d statements ran, %d rows returned", len(r.out.Statements), rows)
+		res.Summary = fmt.Sprintf("sql: %s ran, %s returned", count(len(r.out.Statements), "statement"), count(rows, "row"))
 		if write && req.DryRun {
 			res.Status = steps.StatusSimulated
 			res.Summary += " (dry run: every change rolled back)"
@@ -364,7 +364,7 @@ func (r *sqlRun) query(ctx context.Context, conn *sql.Conn, text string, res *St
 			var n int64
 			if err := conn.QueryRowContext(ctx, "SELECT changes()").Scan(&n); err == nil {
 				res.RowsAffected = n
-				r.print(fmt.Sprintf("(%d rows changed)", n))
+				r.print("(" + count(int(n), "row") + " changed)")
 			}
 		}
 		return nil
@@ -377,7 +377,7 @@ func (r *sqlRun) query(ctx context.Context, conn *sql.Conn, text string, res *St
 		res.Note = fmt.Sprintf("showing %d of %d rows (row cap %d; set rows=N on the block for more)", len(res.Rows), res.RowCount, r.out.RowCap)
 		r.print(res.Note)
 	default:
-		r.print(fmt.Sprintf("(%d rows)", res.RowCount))
+		r.print("(" + count(res.RowCount, "row") + ")")
 	}
 	return nil
 }
@@ -743,4 +743,12 @@ func ExpandSQL(code string, vars map[string]string) (string, error) {
 		return "", &Error{Err: fmt.Errorf("line %d: ${%s} is not set", line, name), Hint: "give the runbook variable a value when declaring the incident"}
 	}
 	return out, nil
+}
+
+// count says "1 row" or "2 rows".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

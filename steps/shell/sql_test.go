@@ -98,7 +98,8 @@ func TestSQLReadOnly(t *testing.T) {
 		want    string // in the summary
 		stdout  string // in the streamed output
 	}{
-		{"select", "SELECT symbol, quantity FROM positions ORDER BY id;", runbook.Attrs{}, steps.StatusOK, nil, "1 statements ran, 5 rows", "SYM005  5"},
+		{"select", "SELECT symbol, quantity FROM positions ORDER BY id;", runbook.Attrs{}, steps.StatusOK, nil, "1 statement ran, 5 rows", "SYM005  5"},
+		{"one row", "SELECT COUNT(*) AS n FROM positions;", runbook.Attrs{}, steps.StatusOK, nil, "1 statement ran, 1 row returned", "(1 row)"},
 		{"row cap", "SELECT * FROM positions;", runbook.Attrs{Raw: map[string]string{"rows": "2"}}, steps.StatusOK, nil, "5 rows", "showing 2 of 5 rows (row cap 2"},
 		{"integrity", "-- Verify database integrity\nPRAGMA integrity_check;\nSELECT COUNT(*) FROM positions", runbook.Attrs{}, steps.StatusOK, nil, "2 statements", "ok"},
 		{"update refused", "SELECT 1;\nUPDATE positions SET quantity = 0;", runbook.Attrs{}, steps.StatusFailed, nil, "line 2: the block is read-only", ""},
