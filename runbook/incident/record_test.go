@@ -108,7 +108,7 @@ func TestDoneByHand(t *testing.T) {
 		{"immediate/halt", "engaged at the gateway"},
 		{"immediate/notify", "marked done by hand; its notify action was not run"},
 		{"assessment/scope", "marked done by hand; its shell action was not run: looked at the logs by hand"},
-		{"recovery/wipe", "shell: exit status 0 as expected, 1 lines of output"},
+		{"recovery/wipe", "shell: exit status 0 as expected, 1 line of output"},
 	} {
 		if s := st.Step(tt.step); s == nil || s.Status != incident.StepDone || s.Reason != tt.want {
 			t.Errorf("%s: %+v, want done %q", tt.step, s, tt.want)

@@ -173,7 +173,7 @@ func (a Shell) Run(ctx context.Context, req steps.Request, emit steps.Emit) (ste
 		}
 	default:
 		res.Status = steps.StatusOK
-		res.Summary = fmt.Sprintf("shell: exit status %d as expected, %d lines of output", out.ExitCode, out.Lines)
+		res.Summary = fmt.Sprintf("shell: exit status %d as expected, %s of output", out.ExitCode, count(out.Lines, "line"))
 	}
 	if out.Capped {
 		res.Summary += fmt.Sprintf(" (output capped: kept the last %d of %d lines)", len(out.Tail), out.Lines)
