@@ -606,9 +606,24 @@ func TestAnyMarkdownLoads(t *testing.T) {
 	if len(rb.Phases) != 1 || len(rb.Phases[0].Steps) != 2 || rb.Phases[0].Title != "Steps" {
 		t.Errorf("phases = %+v", rb.Phases)
 	}
-	rb = MustParse(t, "# T\r\n## P (0-15 minutes)\r\n- a\r\n", "crlf.md")
-	if rb.Phases[0].Steps[0].Title != "a" || rb.Phases[0].Line != 2 || !rb.Phases[0].Window.Set {
-		t.Errorf("crlf: %+v", rb.Phases[0])
+	// A byte-order mark or CR LF line endings (a file saved on Windows)
+	// change nothing: front matter, title, windows, lines and code.
+	for name, src := range map[string]string{
+		"plain": "---\nid: x\nrto: 4h\n---\n# T\n## P (0-15 minutes)\n- a\n```sh\necho hi\n```\n",
+		"bom":   "\ufeff---\nid: x\nrto: 4h\n---\n# T\n## P (0-15 minutes)\n- a\n```sh\necho hi\n```\n",
+		"crlf":  "---\r\nid: x\r\nrto: 4h\r\n---\r\n# T\r\n## P (0-15 minutes)\r\n- a\r\n```sh\r\necho hi\r\n```\r\n",
+		"both":  "\ufeff---\r\nid: x\r\nrto: 4h\r\n---\r\n# T\r\n## P (0-15 minutes)\r\n- a\r\n```sh\r\necho hi\r\n```\r\n",
+	} {
+		rb := MustParse(t, src, name+".md")
+		if rb.ID != "x" || rb.Title != "T" || rb.Objectives.RTO != 4*time.Hour || len(rb.Phases) != 1 {
+			t.Errorf("%s: id %q title %q objectives %+v, %d phases", name, rb.ID, rb.Title, rb.Objectives, len(rb.Phases))
+			continue
+		}
+		ph := rb.Phases[0]
+		if ph.Title != "P (0-15 minutes)" || ph.Line != 6 || !ph.Window.Set || len(ph.Steps) != 2 ||
+			ph.Steps[0].Title != "a" || ph.Steps[1].Block.Code != "echo hi" || ph.Steps[1].Block.Line != 8 {
+			t.Errorf("%s: phase %+v", name, ph)
+		}
 	}
 }
 
