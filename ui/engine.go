@@ -373,3 +373,22 @@ func oneLine(s string) string {
 	}
 	return s
 }
+
+// SetVars gives the session runbook variables the timeline does not keep
+// (secret ones, asked again after a resume). Call it before the TUI runs.
+func (s *engineSession) SetVars(vars map[string]string) {
+	if len(vars) == 0 {
+		return
+	}
+	merged := map[string]string{}
+	for k, v := range s.env.Vars {
+		merged[k] = v
+	}
+	secrets := make([]string, 0, len(vars))
+	for k, v := range vars {
+		merged[k] = v
+		secrets = append(secrets, v)
+	}
+	s.env.Vars = merged
+	s.in.AddSecrets(secrets...)
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/drill"
@@ -310,10 +311,48 @@ func runResume(ctx context.Context, iox *IO, args []string) error {
 		}
 		return failed(err)
 	}
+	if !follow {
+		if err := askSecrets(iox, sess); err != nil {
+			return err
+		}
+	}
 	opts := o.uiOptions(iox)
 	opts.Backend = ui.NewBackend(cfg)
 	opts.Session = sess
 	opts.Follow = follow
 	res, err := ui.Run(ctx, opts, iox.Stdin, iox.Stdout)
 	return tuiExit(iox, cfg, res, err)
+}
+
+// askSecrets asks, without echo, for the runbook's secret variables: the
+// timeline never keeps them, so a resumed incident needs them again. An
+// empty answer leaves a variable unset (a step that needs it will say so).
+func askSecrets(iox *IO, sess ui.Session) error {
+	rb := sess.Runbook()
+	setter, ok := sess.(interface{ SetVars(map[string]string) })
+	f, isFile := iox.Stdin.(*os.File)
+	if rb == nil || !ok || !isFile {
+		return nil
+	}
+	vars := map[string]string{}
+	for _, v := range rb.Vars {
+		if !v.Secret {
+			continue
+		}
+		prompt := v.Prompt
+		if prompt == "" {
+			prompt = v.Name
+		}
+		fmt.Fprintf(iox.Stderr, "%s (%s, secret, not echoed; enter to leave unset): ", prompt, v.Name)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(iox.Stderr)
+		if err != nil {
+			return failed(fmt.Errorf("read %s: %w", v.Name, err))
+		}
+		if s := strings.TrimSpace(string(b)); s != "" {
+			vars[v.Name] = s
+		}
+	}
+	setter.SetVars(vars)
+	return nil
 }

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -369,5 +370,79 @@ func TestKillDuringActionResume(t *testing.T) {
 	tm.keys("q")
 	if s := tm.lastWords(); !strings.Contains(s, "is still open: drbook resume DRILL-") {
 		t.Errorf("on exit drbook does not say how to resume:\n%s", s)
+	}
+}
+
+const secretRunbook = `---
+id: paging
+title: Paging
+rto: 1h
+variables:
+  - name: PAGER_TOKEN
+    prompt: Pager API token
+    secret: true
+---
+
+# Paging
+
+## Only Phase (0-60 minutes)
+
+- Page the on-call
+
+  ` + "```sh {name=page}" + `
+  echo "paging with token $PAGER_TOKEN"
+  ` + "```" + `
+`
+
+// TestResumeAsksSecrets: secret variables are never stored, so resume asks
+// for them again (without echo), and they reach the step redacted.
+func TestResumeAsksSecrets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: slow")
+	}
+	state, books := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(books, "paging.md"), []byte(secretRunbook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tm := start(t, state, "drill", "paging", "--runbooks", books, "--scenario", "none", "--trades", "200",
+		"--var", "PAGER_TOKEN=hunter2-first")
+	tm.waitFor("Page the on-call")
+	tm.keys("q")
+	tm.waitDead()
+
+	tm = start(t, state, "resume", "--runbooks", books)
+	tm.waitFor("Pager API token (PAGER_TOKEN, secret")
+	tmux(t, "send-keys", "-t", tm.name, "-l", "hunter2-again")
+	tm.keys("Enter")
+	tm.waitFor("Page the on-call", "enter: run the sh")
+	if strings.Contains(tm.screen(), "hunter2") {
+		t.Fatal("the secret was echoed")
+	}
+	tm.keys("Enter")
+	s := tm.waitFor("[x] Page the on-call", "paging with token [REDACTED]")
+	if strings.Contains(s, "hunter2") {
+		t.Errorf("the secret reached the screen:\n%s", s)
+	}
+	tm.keys("q")
+	tm.waitDead()
+	store, err := incident.OpenStore(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	sums, err := store.Incidents(context.Background())
+	if err != nil || len(sums) != 1 {
+		t.Fatalf("incidents %v %+v", err, sums)
+	}
+	evs, err := store.Events(context.Background(), sums[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(evs)
+	if strings.Contains(string(b), "hunter2") {
+		t.Errorf("a secret reached the timeline")
+	}
+	if !strings.Contains(string(b), "paging with token [REDACTED]") {
+		t.Errorf("the step's output is not in the timeline")
 	}
 }
