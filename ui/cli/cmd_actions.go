@@ -19,6 +19,7 @@ import (
 	"github.com/drbook/drbook/steps/failover"
 	"github.com/drbook/drbook/steps/killswitch"
 	"github.com/drbook/drbook/steps/reconcile"
+	"github.com/drbook/drbook/steps/sandbox"
 )
 
 // actionOptions are the flags the kill switch, reconcile and failover share.
@@ -79,6 +80,9 @@ func openIncidentLink(ctx context.Context, iox *IO, cmd, ref, stateDir, root str
 		in, err = incident.Open(ctx, store, id, nil, nil, incident.OpenOptions{Operator: incident.OperatorFromEnv(iox.Getenv)})
 		if err == nil && in.State().Status != incident.StatusOpen {
 			err = fmt.Errorf("%s is %s: nothing more can be recorded in it", id, in.State().Status)
+		}
+		if err == nil && in.State().Declaration.Mode == incident.Drill && !sandbox.IsSandbox(root) {
+			err = fmt.Errorf("%s is a drill, and --root %s is not a drbook sandbox: a drill's record never mixes with a real system", id, root)
 		}
 		if err == nil {
 			return &incidentLink{store: store, in: in, root: root, start: time.Now()}, nil

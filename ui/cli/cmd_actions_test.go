@@ -223,6 +223,20 @@ func TestActionCommandsRecordInIncident(t *testing.T) {
 		t.Errorf("failover wrote its plan for an unknown incident: %v", err)
 	}
 
+	// A drill's timeline never records an action on a real system.
+	sb := actionSandbox(t)
+	st0, _ := incident.OpenStore(state)
+	dr, err := incident.Declare(context.Background(), st0, rb, incident.DeclareOptions{Mode: incident.Drill, Root: sb}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st0.Close()
+	real := t.TempDir()
+	if r := runActionCmd(t, "", false, env, "reconcile", "--root", real, "--incident", dr.ID(), "--state-dir", state); r.code != 2 ||
+		!strings.Contains(r.stderr, "not a drbook sandbox") {
+		t.Errorf("reconcile of a real root into a drill: %+v", r)
+	}
+
 	if r := runActionCmd(t, "", false, env, "reconcile", "--root", root, "--incident", id, "--state-dir", state); r.code != 1 {
 		t.Fatalf("reconcile: %+v", r)
 	}
