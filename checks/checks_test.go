@@ -526,3 +526,65 @@ func TestActions(t *testing.T) {
 		})
 	}
 }
+
+func TestParseEnv(t *testing.T) {
+	long := strings.Repeat("x", 2<<20) // past bufio.Scanner's limits
+	src := "\ufeffOPENAI_API_KEY=sk-1\r\n" +
+		"# a comment\r\n" +
+		"\n" +
+		"export IBKR_HOST=127.0.0.1\n" +
+		"export\tIBKR_PORT = \"7497\"\n" +
+		"exporter=yes\n" +
+		"LONG=" + long + "\n" +
+		"=no key\n" +
+		"no equals sign\n" +
+		"QUOTED='a b'\n" +
+		"MISMATCHED=\"a'\n" +
+		"OPENAI_API_KEY=sk-2\n" +
+		"LAST=1"
+	want := []checks.EnvVar{
+		{"OPENAI_API_KEY", "sk-1", 1}, {"IBKR_HOST", "127.0.0.1", 4}, {"IBKR_PORT", "7497", 5}, {"exporter", "yes", 6},
+		{"LONG", long, 7}, {"QUOTED", "a b", 10}, {"MISMATCHED", "\"a'", 11}, {"OPENAI_API_KEY", "sk-2", 12}, {"LAST", "1", 13},
+	}
+	got := checks.ParseEnvVars([]byte(src))
+	if !slices.Equal(got, want) {
+		for i := range max(len(got), len(want)) {
+			var g, w checks.EnvVar
+			if i < len(got) {
+				g = got[i]
+			}
+			if i < len(want) {
+				w = want[i]
+			}
+			if g != w {
+				t.Errorf("var %d: got %s=%.20q line %d, want %s=%.20q line %d", i, g.Key, g.Value, g.Line, w.Key, w.Value, w.Line)
+			}
+		}
+	}
+	env := checks.ParseEnv([]byte(src))
+	if env["OPENAI_API_KEY"] != "sk-2" || env["LAST"] != "1" || len(env) != 8 {
+		t.Errorf("ParseEnv: the later line must win and every key be there: %d keys, OPENAI_API_KEY=%q", len(env), env["OPENAI_API_KEY"])
+	}
+
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".env")
+	if err := os.WriteFile(p, []byte(strings.Replace(src, long, "short", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := checks.ReadEnv(p); err != nil || m["IBKR_PORT"] != "7497" || len(m) != 8 {
+		t.Errorf("ReadEnv: %v, %d keys", err, len(m))
+	}
+	if _, err := checks.ReadEnv(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadEnv(missing) = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := checks.ReadEnv(dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("ReadEnv(directory) = %v", err)
+	}
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, []byte("A="+strings.Repeat("x", checks.MaxEnvSize)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := checks.ReadEnv(big); err == nil || !strings.Contains(err.Error(), "not a .env file") {
+		t.Errorf("ReadEnv(over the limit) = %v", err)
+	}
+}

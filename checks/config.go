@@ -1,12 +1,12 @@
 package checks
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,43 +19,94 @@ import (
 // RequiredEnv lists the variables the DR plan (section 3.2) requires.
 var RequiredEnv = []string{"OPENAI_API_KEY", "IBKR_HOST", "IBKR_PORT", "ALPACA_API_KEY", "TRADING_MODE"}
 
-// ParseEnv reads a .env file's KEY=VALUE lines (comments, blank lines and
-// an "export " prefix allowed; quotes around values removed).
-func ParseEnv(data []byte) map[string]string {
-	env := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+// EnvVar is one KEY=VALUE line of a .env file.
+type EnvVar struct {
+	Key, Value string
+	Line       int // 1-based
+}
+
+// MaxEnvSize caps what ReadEnv reads: a .env file is a few hundred bytes,
+// and a bigger one is something else given by mistake.
+const MaxEnvSize = 1 << 20
+
+// ParseEnvVars reads a .env file's KEY=VALUE lines in order, duplicates
+// included, so a redactor can hide every value ever given. Comments, blank
+// lines, an "export " prefix, CR LF line endings and a leading byte-order
+// mark are allowed; quotes around a value are removed. There is no line
+// length limit: a long line is a long value, never the silent end of the
+// file. This is drbook's one .env parser: read .env through it (or
+// ParseEnv, ReadEnv), never through a copy that drifts.
+func ParseEnvVars(data []byte) []EnvVar {
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	var out []EnvVar
+	for i, raw := range bytes.Split(data, []byte("\n")) {
+		line := strings.TrimSpace(string(raw))
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		line = strings.TrimPrefix(line, "export ")
+		if rest, ok := strings.CutPrefix(line, "export"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+			line = strings.TrimSpace(rest)
+		}
 		k, v, ok := strings.Cut(line, "=")
-		if !ok {
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" {
 			continue
 		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
 			v = v[1 : len(v)-1]
 		}
-		env[k] = v
+		out = append(out, EnvVar{Key: k, Value: v, Line: i + 1})
+	}
+	return out
+}
+
+// ParseEnv reads a .env file's KEY=VALUE lines into a map (see
+// ParseEnvVars); when a key is given twice the later line wins.
+func ParseEnv(data []byte) map[string]string {
+	env := map[string]string{}
+	for _, e := range ParseEnvVars(data) {
+		env[e.Key] = e.Value
 	}
 	return env
+}
+
+// ReadEnv reads and parses the .env file at path. A missing file is an
+// error that wraps fs.ErrNotExist; a directory or a file over MaxEnvSize is
+// refused.
+func ReadEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("read %s: is a directory, not a .env file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxEnvSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > MaxEnvSize {
+		return nil, fmt.Errorf("read %s: over %d KiB, not a .env file", path, MaxEnvSize>>10)
+	}
+	return ParseEnv(data), nil
 }
 
 func checkConfig(ctx context.Context, r *run, out func(Finding)) {
 	root := r.opts.Root
 
 	t := timed()
-	data, err := os.ReadFile(filepath.Join(root, ".env"))
+	env, err := ReadEnv(filepath.Join(root, ".env"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		out(t(Finding{Item: "env", Status: Fail, Message: ".env does not exist: restore it from a backup"}))
 	case err != nil:
 		out(t(Finding{Item: "env", Status: Fail, Message: ".env is unreadable: " + err.Error()}))
 	default:
-		env := ParseEnv(data)
 		var missing []string
 		for _, k := range RequiredEnv {
 			if env[k] == "" {
