@@ -139,16 +139,27 @@ func openFailure(item string, err error) Finding {
 	case errors.Is(err, ErrNoDatabase):
 		msg = "data/quantai.db does not exist: restore it from a backup"
 	case errors.Is(err, ErrNotDatabase):
-		msg = "data/quantai.db is not a SQLite database: " + strings.TrimPrefix(msg, "")
+		msg = "data/quantai.db is not a SQLite database: " + msg
 	}
 	return Finding{Item: item, Status: Fail, Message: msg}
 }
 
-func checkDB(ctx context.Context, r *run, out func(Finding)) {
-	t := timed()
+// openOrReport opens the database for a check; when it cannot, it reports
+// the failure as the check's one finding (item) and returns a nil db;
+// t times the finding.
+func (r *run) openOrReport(item string, t func(Finding) Finding, out func(Finding)) (*sql.DB, *dbFile) {
 	db, d, err := r.open()
 	if err != nil {
-		out(t(openFailure("file", err)))
+		out(t(openFailure(item, err)))
+		return nil, nil
+	}
+	return db, d
+}
+
+func checkDB(ctx context.Context, r *run, out func(Finding)) {
+	t := timed()
+	db, d := r.openOrReport("file", t, out)
+	if db == nil {
 		return
 	}
 	defer db.Close()
@@ -241,10 +252,8 @@ func firstProblem(lines []string) string {
 var CriticalTableNames = []string{"trades", "positions", "audit_trail", "accounts"}
 
 func checkTables(ctx context.Context, r *run, out func(Finding)) {
-	t := timed()
-	db, _, err := r.open()
-	if err != nil {
-		out(t(openFailure("database", err)))
+	db, _ := r.openOrReport("database", timed(), out)
+	if db == nil {
 		return
 	}
 	defer db.Close()
@@ -335,9 +344,8 @@ var validations = []validation{
 
 func checkData(ctx context.Context, r *run, out func(Finding)) {
 	t := timed()
-	db, _, err := r.open()
-	if err != nil {
-		out(t(openFailure("database", err)))
+	db, _ := r.openOrReport("database", t, out)
+	if db == nil {
 		return
 	}
 	defer db.Close()
