@@ -142,9 +142,10 @@ func openDB(ctx context.Context, dbPath string) (*sql.DB, error) {
 	return db, nil
 }
 
-// execDB runs statements in one transaction; closing the last connection
-// checkpoints the WAL into the database file.
-func execDB(ctx context.Context, dbPath string, stmts ...string) error {
+// inTx runs fn in one write transaction on the sandbox database and
+// commits; closing the last connection checkpoints the WAL into the
+// database file.
+func inTx(ctx context.Context, dbPath string, fn func(tx *sql.Tx) error) error {
 	db, err := openDB(ctx, dbPath)
 	if err != nil {
 		return err
@@ -155,19 +156,29 @@ func execDB(ctx context.Context, dbPath string, stmts ...string) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, s := range stmts {
-		res, err := tx.ExecContext(ctx, s)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			return fmt.Errorf("nothing to damage: %s", strings.Join(strings.Fields(s), " "))
-		}
+	if err := fn(tx); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
 	return db.Close()
+}
+
+// execDB runs statements in one transaction; each must change a row.
+func execDB(ctx context.Context, dbPath string, stmts ...string) error {
+	return inTx(ctx, dbPath, func(tx *sql.Tx) error {
+		for _, s := range stmts {
+			res, err := tx.ExecContext(ctx, s)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err == nil && n == 0 {
+				return fmt.Errorf("nothing to damage: %s", strings.Join(strings.Fields(s), " "))
+			}
+		}
+		return nil
+	})
 }
 
 // checkpoint folds any WAL into the database file and removes it, so that
@@ -455,16 +466,10 @@ func missingEnv(root string) error {
 // pendingOrders adds orders and trades in flight: open and pending orders,
 // the pending trades of the pending ones, with their audit rows.
 func pendingOrders(ctx context.Context, dbPath string) error {
-	db, err := openDB(ctx, dbPath)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	return inTx(ctx, dbPath, func(tx *sql.Tx) error { return addPendingOrders(ctx, tx) })
+}
+
+func addPendingOrders(ctx context.Context, tx *sql.Tx) error {
 	var lastTS string
 	var order, trade, audit int64
 	if err := tx.QueryRowContext(ctx, `SELECT (SELECT MAX(timestamp) FROM audit_trail), (SELECT MAX(id) FROM orders),
@@ -524,8 +529,5 @@ func pendingOrders(ctx context.Context, dbPath string) error {
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	return db.Close()
+	return nil
 }
