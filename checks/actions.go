@@ -69,7 +69,7 @@ func problems(rep Report) string {
 }
 
 // Line renders a finding as one line of text: "FAIL data-validation
-// audit-gaps: 1 gaps in the audit trail".
+// audit-gaps: 1 gap in the audit trail".
 func Line(f Finding) string {
 	return fmt.Sprintf("%s %s %s: %s", strings.ToUpper(string(f.Status)), f.Check, f.Item, f.Message)
 }

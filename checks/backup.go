@@ -51,7 +51,7 @@ func checkBackups(ctx context.Context, r *run, out func(Finding)) {
 		}
 	}
 	if newest == nil {
-		out(t(Finding{Item: "newest", Status: Fail, Message: fmt.Sprintf("%d backups but none verified: verify one (drbook verify)", len(backups)), Evidence: ev}))
+		out(t(Finding{Item: "newest", Status: Fail, Message: fmt.Sprintf("%d %s but none verified: verify one (drbook verify)", len(backups), plural(len(backups), "backup", "backups")), Evidence: ev}))
 		return
 	}
 	age := r.now.Sub(newest.Time)
@@ -95,7 +95,7 @@ func checkBackups(ctx context.Context, r *run, out func(Finding)) {
 		}
 	}
 	if len(late) > 0 {
-		out(t(Finding{Item: "schedule", Status: Warn, Message: fmt.Sprintf("%d tiers or locations behind their schedule", len(late)),
+		out(t(Finding{Item: "schedule", Status: Warn, Message: fmt.Sprintf("%d %s behind %s schedule", len(late), plural(len(late), "tier or location", "tiers or locations"), plural(len(late), "its", "their")),
 			Evidence: &Evidence{Count: int64(len(late)), Columns: []string{"scope", "newest", "age", "schedule"}, Rows: late}}))
 	} else {
 		out(t(Finding{Item: "schedule", Status: Pass, Message: "every tier and location within its schedule"}))

@@ -204,8 +204,8 @@ func TestEvidence(t *testing.T) {
 		{"torn-page", checks.DBIntegrity, "quick_check", "malformed", false},
 		{"orphan-trades", checks.DataValidation, "orphaned-trades", "missing position", true},
 		{"negative-balance", checks.DataValidation, "negative-balances", "negative balance", true},
-		{"audit-gap", checks.DataValidation, "audit-gaps", "1 gaps", true},
-		{"position-drift", checks.DataValidation, "positions-vs-trades", "1 positions", true},
+		{"audit-gap", checks.DataValidation, "audit-gaps", "1 gap in", true},
+		{"position-drift", checks.DataValidation, "positions-vs-trades", "1 position differs", true},
 		{"pending-orders", checks.DataValidation, "pending-trades", "2 pending", true},
 		{"bad-config", checks.Config, "agents", "risk_manager.json", true},
 		{"missing-env", checks.Config, "env", "ALPACA_API_KEY", true},
@@ -407,10 +407,10 @@ func TestBackupFreshness(t *testing.T) {
 		{"no backups", list(), checks.Fail, "no backups exist"},
 		{"fresh", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-10 * time.Minute), Verified: true}), checks.Pass, "within the RPO"},
 		{"stale", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-40 * time.Minute), Verified: true}), checks.Fail, "older than the RPO"},
-		{"unverified only", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-1 * time.Minute)}), checks.Fail, "none verified"},
+		{"unverified only", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-1 * time.Minute)}), checks.Fail, "1 backup but none verified"},
 		{"fresh local, old s3", list(
 			checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-3 * time.Minute), Verified: true},
-			checks.BackupInfo{Name: "b", Location: "s3", Tier: 1, Time: now.Add(-50 * time.Hour), Verified: true}), checks.Warn, "behind their schedule"},
+			checks.BackupInfo{Name: "b", Location: "s3", Tier: 1, Time: now.Add(-50 * time.Hour), Verified: true}), checks.Warn, "1 tier or location behind its schedule"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

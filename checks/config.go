@@ -183,7 +183,7 @@ func fileFinding(item string, n int, bad [][]string, what string) Finding {
 		names = append(names, b[0])
 	}
 	ev := &Evidence{Count: int64(len(bad)), Columns: []string{"file", "error"}, Rows: bad[:min(len(bad), MaxRows)]}
-	return Finding{Item: item, Status: Fail, Message: fmt.Sprintf("%d of %d %s do not parse: %s", len(bad), n, what, strings.Join(names, ", ")), Evidence: ev}
+	return Finding{Item: item, Status: Fail, Message: fmt.Sprintf("%d of %d %s %s: %s", len(bad), n, what, plural(len(bad), "does not parse", "do not parse"), strings.Join(names, ", ")), Evidence: ev}
 }
 
 // parseConfigFile parses a JSON or YAML file; other files need only be
@@ -224,4 +224,12 @@ func jsonErr(data []byte, err error) error {
 	line := 1 + bytes.Count(data[:min(off, int64(len(data)))], []byte("\n"))
 	col := off - int64(bytes.LastIndexByte(data[:min(off, int64(len(data)))], '\n'))
 	return fmt.Errorf("line %d, column %d: %v", line, col, err)
+}
+
+// plural picks the form for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

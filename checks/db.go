@@ -284,7 +284,8 @@ type validation struct {
 	rows  string // the first offending rows, run only when count > 0
 	bad   Status // status when count > 0
 	ok    string // message when count is 0
-	found string // message format with the count
+	found string // message format with the count (more than one)
+	one   string // message when count is 1
 }
 
 // Validations are the DR plan's section 3.1 queries, verbatim, plus the
@@ -297,7 +298,7 @@ var validations = []validation{
         WHERE p.id IS NULL`,
 		rows: `SELECT t.id, t.position_id, t.symbol, t.quantity, t.status, t.executed_at FROM trades t
         LEFT JOIN positions p ON t.position_id = p.id WHERE p.id IS NULL ORDER BY t.id LIMIT 5`,
-		bad: Fail, ok: "every trade belongs to a position", found: "%d trades point at a missing position",
+		bad: Fail, ok: "every trade belongs to a position", found: "%d trades point at a missing position", one: "1 trade points at a missing position",
 	},
 	{
 		item: "negative-balances",
@@ -305,7 +306,7 @@ var validations = []validation{
         WHERE balance < 0 AND account_type != 'margin'`,
 		rows: `SELECT id, name, account_type, broker, balance FROM accounts
         WHERE balance < 0 AND account_type != 'margin' ORDER BY id LIMIT 5`,
-		bad: Fail, ok: "no cash account below zero", found: "%d cash accounts have a negative balance",
+		bad: Fail, ok: "no cash account below zero", found: "%d cash accounts have a negative balance", one: "1 cash account has a negative balance",
 	},
 	{
 		item: "audit-gaps",
@@ -316,7 +317,7 @@ var validations = []validation{
 		rows: `SELECT prev_id, id, id - prev_id - 1 AS missing, timestamp FROM (
             SELECT id, timestamp, LAG(id) OVER (ORDER BY timestamp) AS prev_id FROM audit_trail
         ) WHERE id - prev_id > 1 LIMIT 5`,
-		bad: Fail, ok: "audit trail is continuous", found: "%d gaps in the audit trail",
+		bad: Fail, ok: "audit trail is continuous", found: "%d gaps in the audit trail", one: "1 gap in the audit trail",
 	},
 	{
 		item: "positions-vs-trades",
@@ -326,19 +327,19 @@ var validations = []validation{
 		rows: `SELECT p.id, p.broker, p.symbol, p.quantity, coalesce(s.q, 0) AS filled_sum FROM positions p
         LEFT JOIN (SELECT position_id, SUM(quantity) AS q FROM trades WHERE status = 'filled' GROUP BY position_id) s
         ON s.position_id = p.id WHERE abs(p.quantity - coalesce(s.q, 0)) > 1e-6 ORDER BY p.id LIMIT 5`,
-		bad: Fail, ok: "every position equals the sum of its filled trades", found: "%d positions differ from the sum of their filled trades",
+		bad: Fail, ok: "every position equals the sum of its filled trades", found: "%d positions differ from the sum of their filled trades", one: "1 position differs from the sum of its filled trades",
 	},
 	{
 		item:  "pending-trades",
 		count: `SELECT COUNT(*) FROM trades WHERE status = 'pending'`,
 		rows:  `SELECT id, order_id, position_id, symbol, side, quantity, price, executed_at FROM trades WHERE status = 'pending' ORDER BY id LIMIT 5`,
-		bad:   Warn, ok: "no pending trades", found: "%d pending trades: confirm each with the broker",
+		bad:   Warn, ok: "no pending trades", found: "%d pending trades: confirm each with the broker", one: "1 pending trade: confirm it with the broker",
 	},
 	{
 		item:  "open-orders",
 		count: `SELECT COUNT(*) FROM orders WHERE status IN ('open', 'pending')`,
 		rows:  `SELECT id, broker, symbol, side, quantity, limit_price, status, created_at FROM orders WHERE status IN ('open', 'pending') ORDER BY id LIMIT 5`,
-		bad:   Warn, ok: "no open or pending orders", found: "%d open or pending orders: cancel or confirm each with the broker",
+		bad:   Warn, ok: "no open or pending orders", found: "%d open or pending orders: cancel or confirm each with the broker", one: "1 open or pending order: cancel or confirm it with the broker",
 	},
 }
 
@@ -351,16 +352,22 @@ func checkData(ctx context.Context, r *run, out func(Finding)) {
 	defer db.Close()
 	// The heavy queries each scan millions of rows: run them side by side,
 	// each on its own connection.
+	// Their findings are reported in the table's order, not the order they
+	// finish in, so two runs read the same.
 	db.SetMaxOpenConns(3)
+	found := make([]Finding, len(validations))
 	var wg sync.WaitGroup
-	for _, v := range validations {
+	for i, v := range validations {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out(validate(ctx, db, v))
+			found[i] = validate(ctx, db, v)
 		}()
 	}
 	wg.Wait()
+	for _, f := range found {
+		out(f)
+	}
 	// Open positions are information, not a problem: the plan lists them
 	// so the operator can compare them with the brokers.
 	t = timed()
@@ -390,7 +397,11 @@ func validate(ctx context.Context, db *sql.DB, v validation) Finding {
 	if cols, rows, _, err := queryRows(ctx, db, v.rows, MaxRows); err == nil {
 		ev.Columns, ev.Rows = cols, rows
 	}
-	return t(Finding{Item: v.item, Status: v.bad, Message: fmt.Sprintf(v.found, n), Evidence: ev})
+	msg := fmt.Sprintf(v.found, n)
+	if n == 1 {
+		msg = v.one
+	}
+	return t(Finding{Item: v.item, Status: v.bad, Message: msg, Evidence: ev})
 }
 
 // queryStrings returns the first column of every row.
