@@ -171,6 +171,9 @@ func Create(ctx context.Context, root string, opts Options) error {
 
 // prepareRoot makes root ready to receive a sandbox.
 func prepareRoot(root string, replace bool) error {
+	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
+		return fmt.Errorf("create sandbox in %s: it is a file, not a directory; name a new or empty directory", root)
+	}
 	entries, err := os.ReadDir(root)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
