@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,6 +88,9 @@ func runDemo(ctx context.Context, iox *IO, args []string) error {
 	if root == "" {
 		return usageErr("demo: --root DIR is required (run 'drbook demo --help')")
 	}
+	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
+		return usageErr("demo: --root %s is a file, not a directory: name a new or empty directory, or a sandbox", root)
+	}
 	if trades < sandbox.MinTrades {
 		return usageErr("demo: --trades %d: at least %d", trades, sandbox.MinTrades)
 	}
@@ -164,8 +168,8 @@ Usage: drbook check [--root DIR] [--only NAME,...] [--full] [--json]
 
 Check that a QuantAI system is sound. The checks only look: the database is
 opened read-only without creating any -wal, -shm or journal file next to it,
-and no byte of the system changes. Checks run concurrently; findings print
-as they come.
+and no byte of the system changes. Checks run concurrently; the table lists
+them in a fixed order once all have finished.
 
 Checks:
 `)
@@ -202,22 +206,25 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErr("check: unexpected argument %q (run 'drbook check --help')", fs.Arg(0))
 	}
-	if st, err := os.Stat(root); err != nil || !st.IsDir() {
-		if err == nil {
-			err = errors.New("not a directory")
-		}
+	switch st, err := os.Stat(root); {
+	case errors.Is(err, os.ErrNotExist):
+		return usageErr("check: --root %s does not exist", root)
+	case err != nil:
 		return usageErr("check: --root %s: %v", root, err)
+	case !st.IsDir():
+		return usageErr("check: --root %s is a file, not a directory (the QuantAI root holds data/, config/ and .env)", root)
+	}
+	if !looksLikeRoot(root) {
+		fmt.Fprintf(iox.Stderr, "check: %s holds none of data/quantai.db, config/, .env: is it the QuantAI root?\n", root)
 	}
 	opts := checks.Options{Root: root, Only: only, Full: full, RPO: rpo}
 	if backupDir != "" {
 		opts.Backups = backup.Catalogue(backupDir, backup.S3FromEnv(iox.Getenv))
 	}
-	var emit func(checks.Finding)
-	if !asJSON {
-		fmt.Fprintf(iox.Stdout, "%-4s  %-16s  %-19s  %s\n", "", "CHECK", "ITEM", "RESULT")
-		emit = func(f checks.Finding) { printFinding(iox.Stdout, f) }
-	}
-	rep, err := checks.Run(ctx, opts, emit)
+	// The table is printed once every check has finished, in the report's
+	// fixed order (checks in order, items in order): at 3 a.m. two runs
+	// are compared by eye, and completion order changes from run to run.
+	rep, err := checks.Run(ctx, opts, nil)
 	if errors.Is(err, checks.ErrUnknownCheck) {
 		return usageErr("check: %v", err)
 	}
@@ -229,17 +236,47 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 			return err
 		}
 	} else {
-		counts := map[checks.Status]int{}
-		for _, c := range rep.Checks {
-			counts[c.Status]++
+		fmt.Fprintf(iox.Stdout, "%-4s  %-16s  %-19s  %s\n", "", "CHECK", "ITEM", "RESULT")
+		for _, f := range rep.Findings {
+			printFinding(iox.Stdout, f)
 		}
-		fmt.Fprintf(iox.Stdout, "%d checks: %d pass, %d warn, %d fail (%s)\n", len(rep.Checks),
-			counts[checks.Pass], counts[checks.Warn], counts[checks.Fail], rep.Duration.Round(time.Millisecond))
+		fmt.Fprintln(iox.Stdout, checkSummary(rep))
 	}
 	if rep.Failed() {
 		return failed(nil)
 	}
 	return nil
+}
+
+// looksLikeRoot reports whether root holds any part of a QuantAI system.
+func looksLikeRoot(root string) bool {
+	for _, p := range []string{sandbox.DBFile, "config", ".env"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSummary counts checks and items, so "5 checks fail" does not read
+// as if nothing passed: "checks: 0 pass, 0 warn, 5 fail; items: 6 pass,
+// 0 warn, 15 fail (1.2s)".
+func checkSummary(rep checks.Report) string {
+	count := func(statuses []checks.Status) string {
+		n := map[checks.Status]int{}
+		for _, s := range statuses {
+			n[s]++
+		}
+		return fmt.Sprintf("%d pass, %d warn, %d fail", n[checks.Pass], n[checks.Warn], n[checks.Fail])
+	}
+	var cs, is []checks.Status
+	for _, c := range rep.Checks {
+		cs = append(cs, c.Status)
+	}
+	for _, f := range rep.Findings {
+		is = append(is, f.Status)
+	}
+	return fmt.Sprintf("checks: %s; items: %s (%s)", count(cs), count(is), rep.Duration.Round(time.Millisecond))
 }
 
 // printFinding prints a finding as a row of at most 80 columns, the
@@ -257,6 +294,14 @@ func printFinding(w io.Writer, f checks.Finding) {
 	if said {
 		return
 	}
+	// A file and its error read as "file: error", wrapped, never cut: the
+	// error says where the file is broken.
+	if slices.Equal(f.Evidence.Columns, []string{"file", "error"}) {
+		for _, r := range f.Evidence.Rows {
+			fmt.Fprintf(w, "      %s\n", wrap(strings.Join(r, ": "), 74, 8))
+		}
+		return
+	}
 	if len(f.Evidence.Columns) > 1 {
 		fmt.Fprintf(w, "      %s\n", clip(strings.Join(f.Evidence.Columns, " | "), 74))
 	}
@@ -268,10 +313,11 @@ func printFinding(w io.Writer, f checks.Finding) {
 	}
 }
 
+// clip cuts s to n columns (runes), marking the cut with "~".
 func clip(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) <= n {
-		return s
+	r := []rune(strings.ReplaceAll(s, "\n", " "))
+	if len(r) <= n {
+		return string(r)
 	}
-	return s[:n-1] + "~"
+	return string(r[:n-1]) + "~"
 }

@@ -242,3 +242,85 @@ func TestCheckBackupFreshnessWithARealBackup(t *testing.T) {
 		t.Errorf("after a backup: exit %d\n%s", code, out)
 	}
 }
+
+// TestCheckTableOrder: the human table lists checks in checks.Names()
+// order and items in a fixed order, whatever order the concurrent checks
+// finish in, so two runs print the same table; the summary counts items
+// too, and a file's parse error is printed whole as "file: error".
+func TestCheckTableOrder(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "sb")
+	if code, _, errs := drbook(t, "demo", "--root", root, "--trades", "300", "--fault", "stale-wal,bad-config,missing-env"); code != 0 {
+		t.Fatal(errs)
+	}
+	args := []string{"check", "--root", root, "--only", "db-integrity,critical-tables,data-validation,config"}
+	table := func() string {
+		code, out, errs := drbook(t, args...)
+		if code != 1 {
+			t.Fatalf("exit %d: %s%s", code, out, errs)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		return strings.Join(lines[:len(lines)-1], "\n") // the summary holds the run's duration
+	}
+	first := table()
+	for range 3 {
+		if again := table(); again != first {
+			t.Fatalf("two runs print different tables:\n%s\n---\n%s", first, again)
+		}
+	}
+	var order []string
+	for _, l := range strings.Split(first, "\n")[1:] {
+		if f := strings.Fields(l); len(f) > 2 && (f[0] == "PASS" || f[0] == "WARN" || f[0] == "FAIL") {
+			if len(order) == 0 || order[len(order)-1] != f[1] {
+				order = append(order, f[1])
+			}
+		}
+	}
+	if want := []string{"db-integrity", "critical-tables", "data-validation", "config"}; strings.Join(order, ",") != strings.Join(want, ",") {
+		t.Errorf("checks printed in order %v, want %v", order, want)
+	}
+	if !strings.Contains(first, "config/agents/risk_manager.json: line ") || strings.Contains(first, "~") {
+		t.Errorf("the agent's parse error is not printed whole:\n%s", first)
+	}
+	_, out, _ := drbook(t, args...)
+	if !strings.Contains(out, "checks: 0 pass, 0 warn, 4 fail; items: ") {
+		t.Errorf("summary: %s", out)
+	}
+}
+
+// TestBadRoots: a --root that is missing or a file is a usage error that
+// names the problem and changes nothing.
+func TestBadRoots(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "quantai.db")
+	if err := os.WriteFile(file, []byte("production data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := hashTree(t, dir)
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"check", "--root", filepath.Join(dir, "missing")}, 2, "does not exist"},
+		{[]string{"check", "--root", file}, 2, "is a file, not a directory"},
+		{[]string{"demo", "--root", file}, 2, "is a file, not a directory"},
+		{[]string{"demo", "--root", file, "--fault", "delete-db"}, 2, "is a file, not a directory"},
+		{[]string{"demo", "--root", file, "--force"}, 2, "is a file, not a directory"},
+		{[]string{"check", "--root", dir, "--only", "nonsense"}, 2, `check "nonsense"`},
+		{[]string{"check", "--root", dir, "--only", "config"}, 1, "is it the QuantAI root?"},
+	} {
+		code, out, errs := drbook(t, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%v: exit %d (want %d), stderr %q (want %q)\n%s", tc.args, code, tc.code, errs, tc.msg, out)
+		}
+	}
+	after := hashTree(t, dir)
+	if len(after) != len(before) {
+		t.Errorf("files changed: %v", after)
+	}
+	for p, h := range before {
+		if after[p] != h {
+			t.Errorf("%s changed", p)
+		}
+	}
+}
