@@ -214,7 +214,7 @@ func runValidate(ctx context.Context, iox *IO, args []string) error {
 				check(p, rb, err)
 			}
 			if n == 0 {
-				check(t, nil, fmt.Errorf("%s: folder holds no .md files", t))
+				check(t, nil, errors.New("folder holds no .md files"))
 			}
 		case statErr == nil:
 			rb, err := runbook.ReadFile(t)

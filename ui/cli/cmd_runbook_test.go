@@ -226,10 +226,16 @@ func TestValidateCommand(t *testing.T) {
 	good := filepath.Join(dir, "good.md")
 	bad := filepath.Join(dir, "bad.md")
 	malformed := filepath.Join(dir, "malformed.md")
+	other := t.TempDir()
+	windows := filepath.Join(other, "windows.md") // BOM and CR LF
+	latin1 := filepath.Join(other, "latin1.md")
+	empty := t.TempDir()
 	for p, src := range map[string]string{
 		good:      "# Good\n## P (0-15 minutes)\n- a\n```drbook {confirm=true}\nrestore\n```\n",
 		bad:       "# Bad\n## P (0-30 minutes)\n```drbook\nteleport\n```\n## Q (15-60 minutes)\n```drbook\nrestore\n```\n",
 		malformed: "# M\n## P\n```sh\necho never closed\n",
+		windows:   "\ufeff# W\r\n## P (0-15 minutes)\r\n- a\r\n",
+		latin1:    "# L\n## P\n- caf\xe9\n",
 	} {
 		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
@@ -253,6 +259,9 @@ func TestValidateCommand(t *testing.T) {
 		{"missing", []string{"validate", filepath.Join(dir, "missing.md")}, 2, []string{"cannot read"}},
 		{"missing and bad", []string{"validate", bad, filepath.Join(dir, "missing.md")}, 2, []string{bad + ":3:"}},
 		{"unknown flag", []string{"validate", "--strict"}, 2, nil},
+		{"bom and crlf", []string{"validate", windows}, 0, []string{windows + ": ok"}},
+		{"not utf-8", []string{"validate", latin1}, 1, []string{latin1 + ":3: file is not valid UTF-8"}},
+		{"empty folder", []string{"validate", empty}, 2, []string{empty + ": cannot read: folder holds no .md files\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runbookCLI(t, tc.args...)
