@@ -263,7 +263,8 @@ func TestNotADatabase(t *testing.T) {
 			assertUnchanged(t, before, snapshot(t, root))
 			for _, c := range []string{checks.DBIntegrity, checks.CriticalTables, checks.DataValidation} {
 				fs := findings(rep, c, "")
-				if len(fs) != 1 || fs[0].Status != checks.Fail || !strings.Contains(fs[0].Message, "not a SQLite database") {
+				if len(fs) != 1 || fs[0].Status != checks.Fail || !strings.HasPrefix(fs[0].Message, "data/quantai.db is not a SQLite database (") ||
+					strings.Count(fs[0].Message, "not a SQLite database") != 1 {
 					t.Errorf("%s: %+v, want one failure saying it is not a SQLite database", c, fs)
 				}
 			}

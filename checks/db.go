@@ -139,7 +139,9 @@ func openFailure(item string, err error) Finding {
 	case errors.Is(err, ErrNoDatabase):
 		msg = "data/quantai.db does not exist: restore it from a backup"
 	case errors.Is(err, ErrNotDatabase):
-		msg = "data/quantai.db is not a SQLite database: " + msg
+		// "PATH: not a SQLite database (detail)" -> the detail only once.
+		_, detail, _ := strings.Cut(msg, ErrNotDatabase.Error())
+		msg = "data/quantai.db is not a SQLite database" + detail
 	}
 	return Finding{Item: item, Status: Fail, Message: msg}
 }
