@@ -75,23 +75,28 @@ func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "sb")
 	tests := []struct {
-		name string
-		args []string
-		code int
-		out  string
+		name      string
+		args      []string
+		code      int
+		out, errs string
 	}{
-		{"no root", []string{"demo"}, 2, ""},
-		{"unknown fault", []string{"demo", "--root", root, "--fault", "meteor"}, 2, ""},
-		{"too few trades", []string{"demo", "--root", root, "--trades", "3"}, 2, ""},
-		{"create", []string{"demo", "--root", root, "--seed", "9"}, 0, "created sandbox"},
-		{"exists", []string{"demo", "--root", root}, 1, ""},
-		{"inject into existing", []string{"demo", "--root", root, "--fault", "audit-gap"}, 0, "injected audit-gap"},
-		{"recreate with a fault", []string{"demo", "--root", root, "--force", "--fault", "missing-env,bad-config"}, 0, "injected bad-config"},
+		{"no root", []string{"demo"}, 2, "", "--root DIR is required"},
+		{"unknown fault", []string{"demo", "--root", root, "--fault", "meteor"}, 2, "", `unknown fault "meteor" (known: corrupt-db,`},
+		{"too few trades", []string{"demo", "--root", root, "--trades", "3"}, 2, "", "--trades 3: at least 200"},
+		{"create", []string{"demo", "--root", root, "--seed", "9"}, 0, "created sandbox", ""},
+		{"exists", []string{"demo", "--root", root}, 1, "", "is already a sandbox; use --force"},
+		{"inject into existing", []string{"demo", "--root", root, "--fault", "audit-gap"}, 0, "injected audit-gap", ""},
+		{"recreate with a fault", []string{"demo", "--root", root, "--force", "--fault", "missing-env,bad-config"}, 0, "injected bad-config", ""},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		code, out, errs := drbook(t, tt.args...)
-		if code != tt.code || !strings.Contains(out, tt.out) {
+		if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errs, tt.errs) || tt.errs == "" && errs != "" {
 			t.Errorf("%s: exit %d (want %d)\nstdout: %s\nstderr: %s", tt.name, code, tt.code, out, errs)
+		}
+		if i < 3 {
+			if _, err := os.Stat(root); err == nil {
+				t.Errorf("%s: a refused demo created %s", tt.name, root)
+			}
 		}
 	}
 	m, err := sandbox.ReadMarker(root)
