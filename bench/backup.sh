@@ -6,6 +6,7 @@
 #
 #   bench/backup.sh              # ~1 GB database (5,000,000 trades)
 #   TRADES=500000 bench/backup.sh
+#   RESTORES=3 bench/backup.sh   # best of 3 restores each
 #
 # Needs: go, gpg, sqlite3, tar, GNU time (/usr/bin/time). Works in
 # $BENCH_DIR (default /tmp/drbook-bench-backup); the sandbox is kept there
@@ -84,18 +85,38 @@ PLAN_ARCHIVE=$(ls "$W"/plan/*.tar.gz.gpg | head -1)
 DRBOOK_ARCHIVE=$(ls "$W"/backups/*.tar.gz.gpg | head -1)
 
 # --- restore ----------------------------------------------------------------
-rm -rf "$W/base" "$W/live"
-mkdir -p "$W/base"
-cp -a --reflink=auto "$W/sys" "$W/live"
-sync
-measure plan-restore bash -c 'gpg --batch --pinentry-mode loopback --passphrase-file "$0" -d "$1" 2>/dev/null | tar xz -C "$2" &&
-	db=$(find "$2" -name "quantai_*.db" | head -1) && test "$(sqlite3 "$db" "PRAGMA integrity_check")" = ok' \
-	"$PASS" "$PLAN_ARCHIVE" "$W/base"
-# drbook: archive hash, decrypt + MDC, gunzip to EOF, tar guard, per-file
-# hashes, full integrity_check on the staged db, swap keeping originals,
-# quick_check after the swap.
-measure drbook-restore "$W/drbook" restore --root "$W/live" --from "$DRBOOK_ARCHIVE" --only db,config,env,logs \
-	--passphrase-file "$PASS" --yes --no-progress --json
+# RESTORES=N runs both restores N times, alternating, and keeps each one's
+# best time (the machine is shared; best-of-N in one run is the fair
+# comparison).
+best() { # best NAME RUN: keep RUN's time in NAME if it is the first or faster
+	if [ -z "${SECS[$1]:-}" ] || awk -v a="${SECS[$2]}" -v b="${SECS[$1]}" 'BEGIN {exit !(a < b)}'; then
+		SECS[$1]=${SECS[$2]}
+		cp "$W/out.$2" "$W/out.$1"
+	fi
+	if [ -z "${RSS[$1]:-}" ] || [ "${RSS[$2]}" -gt "${RSS[$1]}" ]; then RSS[$1]=${RSS[$2]}; fi
+}
+for i in $(seq "${RESTORES:-1}"); do
+	rm -rf "$W/base" "$W/live"
+	mkdir -p "$W/base"
+	cp -a --reflink=auto "$W/sys" "$W/live"
+	sync
+	measure plan-restore.$i bash -c 'gpg --batch --pinentry-mode loopback --passphrase-file "$0" -d "$1" 2>/dev/null | tar xz -C "$2" &&
+		db=$(find "$2" -name "quantai_*.db" | head -1) && test "$(sqlite3 "$db" "PRAGMA integrity_check")" = ok' \
+		"$PASS" "$PLAN_ARCHIVE" "$W/base"
+	# drbook: archive hash, decrypt + MDC, gunzip to EOF, tar guard, per-file
+	# hashes, full integrity_check and the data validation on the staged db,
+	# swap keeping originals, quick_check after the swap.
+	measure drbook-restore.$i "$W/drbook" restore --root "$W/live" --from "$DRBOOK_ARCHIVE" --only db,config,env,logs \
+		--passphrase-file "$PASS" --yes --no-progress --json
+	best plan-restore plan-restore.$i
+	best drbook-restore drbook-restore.$i
+done
+# The staged integrity_check runs in a checker process (drbook re-run)
+# beside the data validation. GNU time reports the larger of the two
+# processes' peaks, not their sum: run the checker alone on the restored
+# database for its own peak; the two peaks added bound the sum.
+DRBOOK_INTERNAL_INTEGRITY_CHECK=1 DRBOOK_INTERNAL_INTEGRITY_CHECK_DB="$W/live/data/quantai.db" \
+	measure drbook-checker "$W/drbook"
 if command -v python3 >/dev/null; then
 	# Phase breakdown. data_checks (the plan's data validation, which the
 	# plan's pipeline does not run) overlaps integrity_check.
@@ -104,9 +125,9 @@ fi
 
 echo
 awk -v pb="${SECS[plan-backup]}" -v db="${SECS[drbook-backup]}" -v pr="${SECS[plan-restore]}" -v dr="${SECS[drbook-restore]}" \
-	-v rb="${RSS[drbook-backup]}" -v rr="${RSS[drbook-restore]}" 'BEGIN {
+	-v rb="${RSS[drbook-backup]}" -v rr="${RSS[drbook-restore]}" -v rc="${RSS[drbook-checker]}" 'BEGIN {
 	printf "backup  ratio drbook/plan: %.2fx (target <= 0.50x)\n", db / pb
 	printf "restore ratio drbook/plan: %.2fx (target <= 1.00x)\n", dr / pr
-	printf "peak RSS: backup %.0f MiB, restore %.0f MiB (target < 150 MiB)\n", rb / 1024, rr / 1024
+	printf "peak RSS: backup %.0f MiB, restore %.0f MiB + checker %.0f MiB = %.0f MiB at most (target < 150 MiB)\n", rb / 1024, rr / 1024, rc / 1024, (rr + rc) / 1024
 }'
 ls -l "$PLAN_ARCHIVE" "$DRBOOK_ARCHIVE" | awk '{print "archive:", $5, $NF}'
