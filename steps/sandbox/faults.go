@@ -74,8 +74,7 @@ func Inject(root, name string) error {
 	}
 	ctx := context.Background()
 	dbPath := filepath.Join(root, DBFile)
-	needDB := name != "bad-config" && name != "missing-env" && name != "delete-db"
-	if needDB {
+	if needsDB(name) {
 		if _, err := os.Stat(dbPath); err != nil {
 			return fmt.Errorf("inject %s: the database is gone: %w", name, err)
 		}
@@ -118,6 +117,41 @@ func Inject(root, name string) error {
 	}
 	m.Faults = append(m.Faults, name)
 	return writeMarker(root, m)
+}
+
+// needsDB reports whether the fault changes the database (and so needs
+// one).
+func needsDB(name string) bool {
+	return name != "bad-config" && name != "missing-env" && name != "delete-db"
+}
+
+// oneShot faults cannot be injected twice: the second has nothing to do.
+var oneShot = map[string]bool{"delete-db": true, "bad-config": true, "missing-env": true}
+
+// CheckFaults says, before anything changes, whether injecting names in
+// order can succeed on a sandbox that already has the faults in done and
+// whose database is gone when dbGone: every name must be known, no fault
+// that needs the database may come after delete-db, and a one-shot fault
+// (delete-db, bad-config, missing-env) cannot be given twice. A stack of
+// faults then either goes in whole or is refused before the first.
+func CheckFaults(done []string, dbGone bool, names []string) error {
+	seen := map[string]bool{}
+	for _, n := range done {
+		seen[n] = true
+	}
+	for _, n := range names {
+		if _, ok := LookupFault(n); !ok {
+			return fmt.Errorf("fault %q: %w (known: %s)", n, ErrUnknownFault, strings.Join(faultNames(), ", "))
+		}
+		if oneShot[n] && seen[n] {
+			return fmt.Errorf("fault %s is already injected: give it once", n)
+		}
+		if needsDB(n) && (dbGone || seen["delete-db"]) {
+			return fmt.Errorf("fault %s changes the database, and data/quantai.db is gone (delete-db): inject delete-db last, or recreate the sandbox with --force", n)
+		}
+		seen[n] = true
+	}
+	return nil
 }
 
 func faultNames() []string {

@@ -403,3 +403,38 @@ func TestCreateCancelled(t *testing.T) {
 		t.Errorf("replace after an interrupted Create: %v", err)
 	}
 }
+
+func TestCheckFaults(t *testing.T) {
+	for _, tc := range []struct {
+		done   []string
+		dbGone bool
+		names  []string
+		want   string // "" means accepted
+	}{
+		{nil, false, []string{"audit-gap", "bad-config", "delete-db"}, ""},
+		{nil, false, []string{"audit-gap", "audit-gap"}, ""},
+		{nil, false, []string{"delete-db", "corrupt-db"}, "inject delete-db last"},
+		{[]string{"delete-db"}, true, []string{"bad-config"}, ""},
+		{[]string{"delete-db"}, true, []string{"orphan-trades"}, "data/quantai.db is gone"},
+		{nil, true, []string{"torn-page"}, "data/quantai.db is gone"},
+		{[]string{"missing-env"}, false, []string{"missing-env"}, "already injected"},
+		{nil, false, []string{"bad-config", "bad-config"}, "already injected"},
+		{nil, false, []string{"meteor"}, "unknown fault"},
+	} {
+		err := sandbox.CheckFaults(tc.done, tc.dbGone, tc.names)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("CheckFaults(%v, %v, %v) = %v, want %q", tc.done, tc.dbGone, tc.names, err, tc.want)
+		}
+	}
+	// What CheckFaults accepts, Inject does: every accepted stack goes in.
+	root := MustCreate(t, sandbox.Options{Trades: sandbox.MinTrades})
+	stack := []string{"audit-gap", "missing-env", "bad-config", "delete-db"}
+	if err := sandbox.CheckFaults(nil, false, stack); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range stack {
+		if err := sandbox.Inject(root, f); err != nil {
+			t.Fatalf("inject %s after CheckFaults accepted the stack: %v", f, err)
+		}
+	}
+}
