@@ -113,6 +113,22 @@ func runDemo(ctx context.Context, iox *IO, args []string) error {
 		}
 		create = false
 	}
+	// A stack of faults goes in whole or not at all: refuse one that
+	// cannot follow another before the first changes anything.
+	var done []string
+	dbGone := false
+	if !create {
+		m, err := sandbox.ReadMarker(root)
+		if err != nil {
+			return failed(fmt.Errorf("demo: %w", err))
+		}
+		done = m.Faults
+		_, err = os.Stat(filepath.Join(root, sandbox.DBFile))
+		dbGone = errors.Is(err, os.ErrNotExist)
+	}
+	if err := sandbox.CheckFaults(done, dbGone, faults); err != nil {
+		return usageErr("demo: %v", err)
+	}
 	if create {
 		opts := sandbox.Options{Trades: trades, Seed: seed, Replace: force}
 		if trades >= 200000 {
@@ -205,6 +221,9 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usageErr("check: unexpected argument %q (run 'drbook check --help')", fs.Arg(0))
+	}
+	if rpo <= 0 {
+		return usageErr("check: --rpo %s: want a positive duration such as 15m", rpo)
 	}
 	switch st, err := os.Stat(root); {
 	case errors.Is(err, os.ErrNotExist):

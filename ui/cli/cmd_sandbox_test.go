@@ -83,17 +83,19 @@ func TestDemo(t *testing.T) {
 		{"no root", []string{"demo"}, 2, "", "--root DIR is required"},
 		{"unknown fault", []string{"demo", "--root", root, "--fault", "meteor"}, 2, "", `unknown fault "meteor" (known: corrupt-db,`},
 		{"too few trades", []string{"demo", "--root", root, "--trades", "3"}, 2, "", "--trades 3: at least 200"},
+		{"fault after delete-db", []string{"demo", "--root", root, "--fault", "delete-db,corrupt-db"}, 2, "", "inject delete-db last"},
 		{"create", []string{"demo", "--root", root, "--seed", "9"}, 0, "created sandbox", ""},
 		{"exists", []string{"demo", "--root", root}, 1, "", "is already a sandbox; use --force"},
 		{"inject into existing", []string{"demo", "--root", root, "--fault", "audit-gap"}, 0, "injected audit-gap", ""},
 		{"recreate with a fault", []string{"demo", "--root", root, "--force", "--fault", "missing-env,bad-config"}, 0, "injected bad-config", ""},
+		{"one-shot fault twice", []string{"demo", "--root", root, "--fault", "audit-gap,missing-env"}, 2, "", "missing-env is already injected"},
 	}
 	for i, tt := range tests {
 		code, out, errs := drbook(t, tt.args...)
 		if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errs, tt.errs) || tt.errs == "" && errs != "" {
 			t.Errorf("%s: exit %d (want %d)\nstdout: %s\nstderr: %s", tt.name, code, tt.code, out, errs)
 		}
-		if i < 3 {
+		if i < 4 {
 			if _, err := os.Stat(root); err == nil {
 				t.Errorf("%s: a refused demo created %s", tt.name, root)
 			}
@@ -312,6 +314,8 @@ func TestBadRoots(t *testing.T) {
 		{[]string{"demo", "--root", file, "--fault", "delete-db"}, 2, "is a file, not a directory"},
 		{[]string{"demo", "--root", file, "--force"}, 2, "is a file, not a directory"},
 		{[]string{"check", "--root", dir, "--only", "nonsense"}, 2, `check "nonsense"`},
+		{[]string{"check", "--root", dir, "--rpo", "-5m"}, 2, "--rpo -5m0s: want a positive duration"},
+		{[]string{"check", "--root", dir, "--rpo", "0"}, 2, "want a positive duration"},
 		{[]string{"check", "--root", dir, "--only", "config"}, 1, "is it the QuantAI root?"},
 	} {
 		code, out, errs := drbook(t, tc.args...)
