@@ -163,7 +163,7 @@ func TestOpenStoreRefusesBadFiles(t *testing.T) {
 	})
 	t.Run("read-only", func(t *testing.T) {
 		if os.Geteuid() == 0 {
-			t.Skip("root ignores file permissions")
+			t.Skip("root ignores file permissions; TestReadOnlyStateDatabase (kill_test.go) covers ErrReadOnly as root, with a child running as nobody")
 		}
 		dir := t.TempDir()
 		s, err := incident.OpenStore(dir)
