@@ -1,14 +1,14 @@
 package incident
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/drbook/drbook/checks"
 )
 
 // Redacted replaces a secret value in everything drbook records.
@@ -150,24 +150,9 @@ func EnvSecrets(root string) []string {
 		return nil
 	}
 	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = strings.TrimPrefix(line, "export ")
-		_, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
-			v = v[1 : len(v)-1]
-		}
-		key, _, _ := strings.Cut(line, "=")
-		if secretEnvValue(strings.TrimSpace(key), v) {
-			out = append(out, v)
+	for _, e := range checks.ParseEnvVars(b) { // duplicates kept: every value given is redacted
+		if secretEnvValue(e.Key, e.Value) {
+			out = append(out, e.Value)
 		}
 	}
 	return out

@@ -154,3 +154,22 @@ func TestSecretVariableFromTheEnvironment(t *testing.T) {
 		t.Errorf("the block did not see the variable, or it was not redacted:\n%s", all)
 	}
 }
+
+// TestEnvSecretsAfterALongLine: a .env whose first line is 100 KiB long
+// (a pasted certificate) still has its later secrets found, every value
+// of a key given twice included.
+func TestEnvSecretsAfterALongLine(t *testing.T) {
+	root := t.TempDir()
+	env := "\ufeffTLS_CERT=" + strings.Repeat("B", 100<<10) + "\r\n" +
+		"ALPACA_API_KEY=PKAFTERLONGLINE0001\r\nexport ALPACA_API_KEY=PKAFTERLONGLINE0002\r\nIBKR_PORT=7497\r\n"
+	must(t, os.WriteFile(filepath.Join(root, ".env"), []byte(env), 0o600))
+	got := strings.Join(incident.EnvSecrets(root), " ")
+	for _, want := range []string{"PKAFTERLONGLINE0001", "PKAFTERLONGLINE0002"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("EnvSecrets misses %s", want)
+		}
+	}
+	if strings.Contains(" "+got+" ", " 7497 ") {
+		t.Error("a port is not a secret")
+	}
+}

@@ -1,10 +1,10 @@
 package killswitch
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/drbook/drbook/checks"
 )
 
 // Configuration keys, read from the runbook's variables, then the process
@@ -61,30 +61,12 @@ func (c *config) secrets() []string {
 	return out
 }
 
-// readDotenv reads KEY=VALUE lines; a missing or unreadable file is empty.
+// readDotenv reads the root's .env with drbook's one parser; a missing or
+// unreadable file is empty.
 func readDotenv(path string) map[string]string {
-	m := map[string]string{}
-	f, err := os.Open(path)
+	m, err := checks.ReadEnv(path)
 	if err != nil {
-		return m
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = strings.TrimPrefix(line, "export ")
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
-			v = v[1 : len(v)-1]
-		}
-		m[strings.TrimSpace(k)] = v
+		return map[string]string{}
 	}
 	return m
 }

@@ -462,3 +462,26 @@ func TestDescribeFits80Columns(t *testing.T) {
 		t.Errorf("status:\n%s", text)
 	}
 }
+
+// TestBrokerSettingsAfterALongEnvLine: the broker settings come from the
+// root's .env even after a 100 KiB line (a pasted certificate), which once
+// silently ended the file for a line scanner.
+func TestBrokerSettingsAfterALongEnvLine(t *testing.T) {
+	root := MustSystem(t)
+	var calls atomic.Int32
+	srv := alpacaServer(t, http.StatusMultiStatus, `[]`, &calls)
+	env := "TLS_CERT=" + strings.Repeat("A", 100<<10) + "\n" +
+		"ALPACA_BASE_URL=" + srv.URL + "\nALPACA_API_KEY=PKTESTKEY\nALPACA_SECRET_KEY=s3cr3t-value\n"
+	if err := os.WriteFile(filepath.Join(root, ".env"), []byte(env), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := opts(root)
+	o.Brokers = []string{"alpaca"}
+	st, err := killswitch.Engage(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 1 || len(st.Problems) != 0 {
+		t.Errorf("alpaca called %d times (want 1, with the keys from .env); problems %v", calls.Load(), st.Problems)
+	}
+}
