@@ -407,6 +407,7 @@ func Exec(ctx context.Context, c Command, emit steps.Emit) (Output, error) {
 	outW.Close()
 	errW.Close()
 	pgid := cmd.Process.Pid
+	defer watchdog(pgid)()
 
 	col := newCollector(c.Secrets, emit, now)
 	var readers sync.WaitGroup
@@ -470,6 +471,26 @@ func Exec(ctx context.Context, c Command, emit steps.Emit) (Output, error) {
 		return out, ctx.Err()
 	}
 	return out, nil
+}
+
+// watchdog starts a small process that outlives drbook: if drbook dies
+// while the block runs (SIGKILL, the OOM killer, a hang-up that takes the
+// whole session), it kills the block's process group within about a
+// second, so no script goes on changing the system with nobody watching.
+// The returned func stops it once the block has ended. Without /bin/sh
+// there is no watchdog; the block runs as before.
+func watchdog(pgid int) (stop func()) {
+	script := fmt.Sprintf(`while kill -0 %d 2>/dev/null; do sleep 1; done
+kill -TERM -%d 2>/dev/null; sleep %d; kill -KILL -%d 2>/dev/null`, os.Getpid(), pgid, int(KillGrace/time.Second)+1, pgid)
+	w := exec.Command("/bin/sh", "-c", script)
+	w.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own group: stopped whole, never in the block's
+	if err := w.Start(); err != nil {
+		return func() {}
+	}
+	return func() {
+		_ = syscall.Kill(-w.Process.Pid, syscall.SIGKILL)
+		_ = w.Wait()
+	}
 }
 
 // processDone reports whether the process has already exited, storing its
