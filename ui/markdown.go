@@ -49,4 +49,7 @@ func renderMarkdownNow(profile termenv.Profile, width int, md string) string {
 	return strings.Trim(out, "\n")
 }
 
-var mailtoRE = regexp.MustCompile(` mailto:[^\s]+`)
+// mailtoRE matches the repeated address, its leading space and the colour
+// codes glamour puts between them (" ^[[4m^[[38;5;30mmailto:x"); the codes
+// after it stay, and reset what those before it set.
+var mailtoRE = regexp.MustCompile(` (?:\x1b\[[0-9;]*m)*mailto:[^\s\x1b]+`)
