@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -101,4 +102,36 @@ func checkInChild(ctx context.Context, path string) ([]byte, error) {
 		return nil, errors.New("integrity checker: no result")
 	}
 	return out.Bytes(), nil
+}
+
+// procs counts the restores in this process that left a core to a checker.
+var procs struct {
+	sync.Mutex
+	held, prev int
+}
+
+// leaveCoreForChecker lowers this process's GOMAXPROCS by one while the
+// checker process runs, so the integrity check, the longest of the checks,
+// gets a core of its own instead of an equal share with the data
+// validation's three queries here (on two cores that share made the check,
+// and so the restore, wait). The returned func puts it back; overlapping
+// restores in one process put it back when the last one ends.
+func leaveCoreForChecker() func() {
+	procs.Lock()
+	defer procs.Unlock()
+	if procs.held == 0 {
+		n := runtime.GOMAXPROCS(0)
+		if n <= 1 {
+			return func() {}
+		}
+		procs.prev = runtime.GOMAXPROCS(n - 1)
+	}
+	procs.held++
+	return sync.OnceFunc(func() {
+		procs.Lock()
+		defer procs.Unlock()
+		if procs.held--; procs.held == 0 {
+			runtime.GOMAXPROCS(procs.prev)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -141,5 +142,31 @@ func TestCheckStagedDBCancelled(t *testing.T) {
 	cancel()
 	if err := checkStagedDB(ctx, path); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// TestLeaveCoreForChecker: one core fewer while any restore checks, and
+// back as it was when the last one is done, whatever the order.
+func TestLeaveCoreForChecker(t *testing.T) {
+	prev := runtime.GOMAXPROCS(4)
+	defer runtime.GOMAXPROCS(prev)
+	a := leaveCoreForChecker()
+	b := leaveCoreForChecker()
+	if n := runtime.GOMAXPROCS(0); n != 3 {
+		t.Fatalf("two restores checking: GOMAXPROCS %d, want 3", n)
+	}
+	a()
+	a()
+	if n := runtime.GOMAXPROCS(0); n != 3 {
+		t.Fatalf("one restore still checking: GOMAXPROCS %d, want 3", n)
+	}
+	b()
+	if n := runtime.GOMAXPROCS(0); n != 4 {
+		t.Fatalf("none checking: GOMAXPROCS %d, want 4", n)
+	}
+	runtime.GOMAXPROCS(1)
+	leaveCoreForChecker()()
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Fatalf("one core: GOMAXPROCS %d, want 1", n)
 	}
 }

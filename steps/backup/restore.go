@@ -172,6 +172,10 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	// staged files are fsynced, the integrity check runs, and the changes
 	// are described, all at once: they are independent.
 	bo.infof("check the staged backup: integrity_check, data and configuration checks")
+	release := func() {}
+	if contains(res.Parts, PartDB) {
+		release = leaveCoreForChecker()
+	}
 	var wg sync.WaitGroup
 	var syncErr, checkErr, valErr error
 	var dataTime float64
@@ -199,6 +203,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		res.Timings["integrity_check"] = since(t)
 	}
 	wg.Wait()
+	release()
 	res.Timings["data_checks"] = dataTime
 	if checkErr != nil {
 		return nil, fmt.Errorf("restore: staged database: %w", checkErr)
