@@ -62,8 +62,12 @@ type incidentView struct {
 	prog      progress.Model
 	prompt    *prompt
 	pager     *pager
-	help      help.Model
-	showHelp  bool
+	// secrets asked after a resume from the home screen: the timeline
+	// never keeps them. askVars are the ones still to ask.
+	askVars  []runbook.Var
+	gotVars  map[string]string
+	help     help.Model
+	showHelp bool
 
 	// stale is set between a change (a run ending, a step marked) and the
 	// reload of the state that shows it: keys acting on a step wait.

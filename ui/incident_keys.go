@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
@@ -200,6 +201,11 @@ func (v incidentView) handlePromptDone(m promptDoneMsg) (incidentView, tea.Cmd) 
 		return v, opCmd(fmt.Sprintf("Severity %d (%s)", n, why), "", func() error { return sess.SetSeverity(n, why) })
 	case promptDoneByHand:
 		return v, opCmd("Marked done by hand ("+m.value+")", m.stepID, func() error { return sess.Done(m.stepID, m.value) })
+	case promptSecretVar:
+		if m.value != "" {
+			v.gotVars[m.stepID] = m.value
+		}
+		return v.askNextSecret()
 	case promptClose:
 		return v, tea.Sequence(
 			opCmd("Incident closed as resolved", "", func() error { return sess.Close(incident.StatusResolved, "") }),
@@ -248,4 +254,49 @@ func (v incidentView) ranOK(sel *incident.StepState) bool {
 		}
 	}
 	return false
+}
+
+// askSecrets starts asking, one prompt each and without echo, for the
+// runbook's secret variables: after a resume the timeline does not have
+// them ('drbook resume' asks on the terminal before the TUI starts; a
+// resume from the home screen asks here). An empty answer leaves one unset.
+func (v incidentView) askSecrets() incidentView {
+	rb := v.sess.Runbook()
+	if rb == nil || v.sess.ReadOnly() {
+		return v
+	}
+	if _, ok := v.sess.(interface{ SetVars(map[string]string) }); !ok {
+		return v
+	}
+	for _, rv := range rb.Vars {
+		if rv.Secret {
+			v.askVars = append(v.askVars, rv)
+		}
+	}
+	v.gotVars = map[string]string{}
+	v, _ = v.askNextSecret()
+	return v
+}
+
+// askNextSecret opens the prompt for the next secret variable, or hands the
+// answers to the session when all have been asked.
+func (v incidentView) askNextSecret() (incidentView, tea.Cmd) {
+	if len(v.askVars) == 0 {
+		if len(v.gotVars) > 0 {
+			v.sess.(interface{ SetVars(map[string]string) }).SetVars(v.gotVars)
+			v = v.setStatus(fmt.Sprintf("%d secret variable(s) set for this session", len(v.gotVars)), false)
+		}
+		v.gotVars = nil
+		return v, nil
+	}
+	rv := v.askVars[0]
+	v.askVars = v.askVars[1:]
+	label := rv.Prompt
+	if label == "" {
+		label = rv.Name
+	}
+	p := newPrompt(v.c, promptSecretVar, rv.Name, label+" ("+rv.Name+", secret, not echoed; enter alone leaves it unset)")
+	p.input.EchoMode = textinput.EchoPassword
+	v.prompt = &p
+	return v, nil
 }

@@ -19,6 +19,7 @@ const (
 	promptClose                        // typed confirmation of closing the incident
 	promptDoneByHand                   // what was done instead of a step's action
 	promptSeverity                     // a new severity and why
+	promptSecretVar                    // a secret runbook variable, not echoed (stepID holds its name)
 )
 
 // prompt is a one-line text input shown at the bottom of the incident view.
@@ -75,6 +76,8 @@ func (p prompt) update(msg tea.Msg) (prompt, tea.Cmd, bool) {
 				if v == "" {
 					return p, nil, true
 				}
+			case promptSecretVar:
+				v = p.input.Value() // as typed: a secret may have spaces at its ends
 			case promptSeverity:
 				if _, _, err := parseSeverity(v); err != nil {
 					p.errMsg = err.Error() + " (esc cancels)"

@@ -95,8 +95,9 @@ type (
 		err  error
 	}
 	sessionMsg struct {
-		sess Session
-		err  error
+		sess    Session
+		err     error
+		resumed bool // reopened from the home screen: ask for its secrets
 	}
 	startingMsg struct{ text string }
 )
@@ -211,7 +212,7 @@ func (m Model) handleHome(msg tea.Msg) (tea.Model, tea.Cmd) {
 			b, ctx, id := m.opts.Backend, m.opts.Ctx, msg.id
 			return m, func() tea.Msg {
 				s, err := b.Open(ctx, id)
-				return sessionMsg{sess: s, err: err}
+				return sessionMsg{sess: s, err: err, resumed: true}
 			}
 		}
 		return m, nil
@@ -300,6 +301,9 @@ func (m Model) handleStarting(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.loadHome()
 		}
 		m.inc = newIncidentView(m.c, msg.sess, m.opts.Ctx, m.opts.Runs)
+		if msg.resumed {
+			m.inc = m.inc.askSecrets()
+		}
 		m.haveInc = true
 		m.state = stateIncident
 		var cmd tea.Cmd
