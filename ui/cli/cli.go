@@ -139,8 +139,9 @@ func mainUsage() string {
 	b.WriteString(`drbook: executable disaster-recovery runbooks in the terminal.
 
 Usage:
-  drbook [--runbooks DIR] [--state-dir DIR] [--live --root DIR] [--no-color]
-                       open the TUI (a drill against a sandbox unless --live)
+  drbook [--runbooks DIR] [--state-dir DIR] [--live --root DIR]
+         [--operator NAME] [--no-color]
+                       open the TUI (drills against a sandbox unless --live)
   drbook COMMAND [flags]
 
 Commands:
@@ -151,8 +152,9 @@ Commands:
 	b.WriteString(`
 Run 'drbook COMMAND --help' for a command's flags.
 
-Exit codes: 0 success, 1 the command found problems (failed checks, invalid
-runbooks, breaks, RTO missed), 2 usage errors or unreadable input, 130 interrupted.
+Exit codes: 0 success; 1 the command found problems (failed checks, invalid
+runbooks, breaks, a missed RTO); 2 usage errors or unreadable input;
+130 interrupted.
 `)
 	return b.String()
 }
@@ -184,6 +186,9 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return errHelpShown // pflag has already called fs.Usage
+		}
+		if fs.Name() == "drbook" { // the TUI's own flags
+			return usageErr("%v (run 'drbook --help')", err)
 		}
 		return usageErr("%s: %v (run 'drbook %s --help')", fs.Name(), err, fs.Name())
 	}
