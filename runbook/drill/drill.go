@@ -40,8 +40,13 @@ type Options struct {
 	Title    string
 	// DetectedAgo backdates the incident: the outage began this long ago.
 	DetectedAgo time.Duration
-	Clock       incident.Clock // nil: the system clock
-	Trades      int            // sandbox size; 0: the sandbox default
+	// BackupAge stamps the baseline backup as taken this long before the
+	// detection, as the plan's 15-minute snapshots would be, so that the
+	// RPO achieved of a drill means something. The baseline always
+	// precedes the detection, however far that is backdated.
+	BackupAge time.Duration
+	Clock     incident.Clock // nil: the system clock
+	Trades    int            // sandbox size; 0: the sandbox default
 	// Progress receives one line per preparation stage; may be nil.
 	Progress func(string)
 	// Vars are the runbook variables' values (secret ones are never
@@ -110,11 +115,20 @@ func Start(ctx context.Context, o Options) (*Drill, error) {
 	if err := sandbox.Create(ctx, root, sandbox.Options{Trades: o.Trades}); err != nil {
 		return nil, fmt.Errorf("drill: %w", err)
 	}
+	clock := o.Clock
+	if clock == nil {
+		clock = incident.SystemClock{}
+	}
 	env := steps.Env{Root: root, Drill: true, BackupDir: filepath.Join(dir, BackupsDir), Operator: o.Operator.Name}
 	if steps.Implemented("backup") {
 		progress("taking the baseline backup (the plan's latest 15-minute snapshot)")
 		a, _ := steps.Lookup("backup")
-		res, err := a.Run(ctx, steps.Request{Env: env, Params: map[string]string{}}, nil)
+		benv := env
+		if back := o.DetectedAgo + o.BackupAge; back > 0 {
+			taken := clock.Now().Add(-back)
+			benv.Now = func() time.Time { return taken }
+		}
+		res, err := a.Run(ctx, steps.Request{Env: benv, Params: map[string]string{}}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("drill: baseline backup: %w", err)
 		}
@@ -127,10 +141,6 @@ func Start(ctx context.Context, o Options) (*Drill, error) {
 		if err := sandbox.Inject(root, o.Scenario); err != nil {
 			return nil, fmt.Errorf("drill: inject %s: %w", o.Scenario, err)
 		}
-	}
-	clock := o.Clock
-	if clock == nil {
-		clock = incident.SystemClock{}
 	}
 	var detected time.Time
 	if o.DetectedAgo > 0 {

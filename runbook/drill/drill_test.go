@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/drill"
@@ -99,5 +100,43 @@ func TestAutoInterrupted(t *testing.T) {
 	}
 	if st := d.Incident.State(); st.Status != incident.StatusOpen {
 		t.Errorf("status %s, want open (resumable)", st.Status)
+	}
+}
+
+// TestBackupAgeGivesTheRPO: the baseline backup is stamped BackupAge before
+// the (backdated) detection, so restoring it gives that RPO achieved; by
+// default it is taken just before the drill and the RPO is about zero.
+func TestBackupAgeGivesTheRPO(t *testing.T) {
+	for _, tt := range []struct {
+		age, ago time.Duration
+		want     incident.Verdict
+	}{
+		{10 * time.Minute, 0, incident.Met},
+		{10 * time.Minute, 30 * time.Minute, incident.Met},   // still before the detection
+		{20 * time.Minute, 5 * time.Minute, incident.Missed}, // older than the 15m objective
+	} {
+		store, state := mustStore(t)
+		clock := incident.NewManualClock(time.Date(2026, 3, 13, 20, 0, 0, 0, time.UTC))
+		d, err := drill.Start(context.Background(), drill.Options{Runbook: mustRunbook(t), Scenario: "corrupt-db",
+			Dir: filepath.Join(t.TempDir(), "d"), StateDir: state, Store: store, Trades: 200, Clock: clock,
+			BackupAge: tt.age, DetectedAgo: tt.ago})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := ""
+		for _, p := range d.Incident.State().Phases {
+			for _, s := range p.Steps {
+				if s.Action == "restore" && id == "" {
+					id = s.ID
+				}
+			}
+		}
+		if _, err := d.Incident.RunStep(context.Background(), id, d.Env, true, nil); err != nil {
+			t.Fatal(err)
+		}
+		rpo := d.Incident.State().Clocks(clock.Now()).RPO
+		if rpo.Achieved != tt.age || rpo.Verdict != tt.want {
+			t.Errorf("age %s, detected %s ago: RPO achieved %s %s, want %s %s", tt.age, tt.ago, rpo.Achieved, rpo.Verdict, tt.age, tt.want)
+		}
 	}
 }
