@@ -103,6 +103,7 @@ for i in $(seq "${RESTORES:-1}"); do
 	measure plan-restore.$i bash -c 'gpg --batch --pinentry-mode loopback --passphrase-file "$0" -d "$1" 2>/dev/null | tar xz -C "$2" &&
 		db=$(find "$2" -name "quantai_*.db" | head -1) && test "$(sqlite3 "$db" "PRAGMA integrity_check")" = ok' \
 		"$PASS" "$PLAN_ARCHIVE" "$W/base"
+	sync # each restore starts with no other's writes still in flight
 	# drbook: archive hash, decrypt + MDC, gunzip to EOF, tar guard, per-file
 	# hashes, full integrity_check and the data validation on the staged db,
 	# swap keeping originals, quick_check after the swap.
