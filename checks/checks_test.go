@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -580,6 +581,26 @@ func TestParseEnv(t *testing.T) {
 	}
 	if _, err := checks.ReadEnv(dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("ReadEnv(directory) = %v", err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Refused before it is opened: opening a FIFO blocks until someone
+	// writes, and no signal interrupts the wait. (The 30 s only guards
+	// against hanging the suite.)
+	done := make(chan error, 1)
+	go func() { _, err := checks.ReadEnv(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("ReadEnv(FIFO) = %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("ReadEnv blocked opening a FIFO")
 	}
 	big := filepath.Join(dir, "big")
 	if err := os.WriteFile(big, []byte("A="+strings.Repeat("x", checks.MaxEnvSize)), 0o600); err != nil {

@@ -71,21 +71,17 @@ func ParseEnv(data []byte) map[string]string {
 }
 
 // ReadEnv reads and parses the .env file at path. A missing file is an
-// error that wraps fs.ErrNotExist; a directory or a file over MaxEnvSize is
-// refused.
+// error that wraps fs.ErrNotExist; a directory, a FIFO or device, or a file
+// over MaxEnvSize is refused.
 func ReadEnv(path string) (map[string]string, error) {
+	if err := regularFile(path); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("read %s: is a directory, not a .env file", path)
-	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxEnvSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
@@ -189,6 +185,9 @@ func fileFinding(item string, n int, bad [][]string, what string) Finding {
 // parseConfigFile parses a JSON or YAML file; other files need only be
 // readable.
 func parseConfigFile(path string) error {
+	if err := regularFile(path); err != nil {
+		return fmt.Errorf("unreadable: %w", err)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("unreadable: %w", err)
@@ -232,4 +231,20 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// regularFile refuses what is not a regular file before it is opened:
+// opening a FIFO blocks until someone writes to it, and no signal
+// interrupts the wait, so a check would hang and ignore Ctrl-C.
+func regularFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return fmt.Errorf("read %s: is a directory, not a file", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("read %s: not a regular file (a FIFO, device or socket)", path)
+	}
+	return nil
 }

@@ -39,6 +39,15 @@ func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 // ReadFile reads and parses a runbook file, refusing files over MaxSize
 // before reading them.
 func ReadFile(path string) (*Runbook, error) {
+	// Look before opening: opening a FIFO blocks until someone writes to
+	// it, and no signal interrupts the wait.
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("read runbook: %w", err)
+	} else if st.IsDir() {
+		return nil, fmt.Errorf("read runbook %s: is a directory", path)
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read runbook %s: not a regular file (a FIFO, device or socket)", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read runbook: %w", err)
@@ -47,9 +56,6 @@ func ReadFile(path string) (*Runbook, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("read runbook: %w", err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("read runbook %s: is a directory", path)
 	}
 	if st.Size() > MaxSize {
 		return nil, Problems{{File: path, Line: 1,

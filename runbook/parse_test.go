@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -810,5 +811,29 @@ func TestUnknownActionHint(t *testing.T) {
 	ps = rb.Validate(struct{ runbook.Catalog }{steps.Catalog{}})
 	if len(ps) != 1 || !strings.Contains(ps[0].Hint, "docs/actions.md") {
 		t.Errorf("problems = %v", ps)
+	}
+}
+
+// TestReadFileRefusesAFIFO: opening a named pipe blocks until someone
+// writes to it, and no signal interrupts the wait; ReadFile must refuse it
+// without opening it. (The 30 s only guards against hanging the suite.)
+func TestReadFileRefusesAFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pipe.md")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skipf("cannot make a FIFO here: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := runbook.ReadFile(p); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("ReadFile(FIFO) = %v, want 'not a regular file'", err)
+		}
+	case <-time.After(30 * time.Second):
+		// Unblock the reader so the suite can go on.
+		if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("ReadFile blocked opening a FIFO")
 	}
 }
