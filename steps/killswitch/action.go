@@ -179,6 +179,8 @@ func Describe(st State) []string {
 		}
 	}
 	switch {
+	case strings.HasPrefix(st.DB.Error, ErrDatabaseDamaged.Error()):
+		out = append(out, "  database:  DAMAGED, not written: "+strings.TrimPrefix(st.DB.Error, ErrDatabaseDamaged.Error()+": "))
 	case st.DB.Error != "":
 		out = append(out, "  database:  unreadable: "+st.DB.Error)
 	case st.DB.Halted:

@@ -162,9 +162,14 @@ func Engage(ctx context.Context, o Options) (State, error) {
 
 	if o.DryRun {
 		st.Changed = append(st.Changed, "dry run: would write "+FlagFile)
-		db := dbStatus(ctx, o.Root)
+		damage := checkDatabase(ctx, o.Root)
+		db := o.dbStatus(ctx, damage)
 		st.DB = db
-		st.Changed = append(st.Changed, fmt.Sprintf("dry run: would set %s=1 and cancel %d open or pending orders", ControlKey, db.OpenOrders))
+		if errors.Is(damage, ErrDatabaseDamaged) {
+			st.Problems = append(st.Problems, damage.Error()+": would be left untouched; the flag file alone would halt trading")
+		} else {
+			st.Changed = append(st.Changed, fmt.Sprintf("dry run: would set %s=1 and cancel %d open or pending orders", ControlKey, db.OpenOrders))
+		}
 		for _, b := range o.Brokers {
 			st.Changed = append(st.Changed, "dry run: would ask "+b+" to cancel all open orders")
 		}
@@ -182,9 +187,21 @@ func Engage(ctx context.Context, o Options) (State, error) {
 		o.log("wrote %s: trading processes polling it halt now", FlagFile)
 	}
 
-	// 2. The database: halt flag, cancelled orders, audit trail.
-	cancelled, dbChanged, dbErr := engageDB(ctx, o, now)
-	if dbErr != nil {
+	// 2. The database: halt flag, cancelled orders, audit trail — only
+	// into a database that passes the sanity check.
+	var cancelled []int64
+	var dbChanged bool
+	damage := checkDatabase(ctx, o.Root)
+	dbErr := damage
+	if damage == nil {
+		cancelled, dbChanged, dbErr = engageDB(ctx, o, now)
+	}
+	if errors.Is(damage, ErrDatabaseDamaged) {
+		msg := "database not updated: " + damage.Error() + ": left untouched; the flag file alone halts trading; restore or salvage the database before releasing"
+		st.Problems = append(st.Problems, msg)
+		flag.DBError = damage.Error()
+		o.log("%s", msg)
+	} else if dbErr != nil {
 		msg := "database not updated: " + dbErr.Error()
 		st.Problems = append(st.Problems, msg)
 		flag.DBError = dbErr.Error()
@@ -202,7 +219,7 @@ func Engage(ctx context.Context, o Options) (State, error) {
 		o.log("database: %s=1, %d orders cancelled", ControlKey, len(cancelled))
 	}
 	if flagErr != nil && dbErr != nil {
-		st.DB = dbStatus(ctx, o.Root)
+		st.DB = o.dbStatus(ctx, damage)
 		return st, fmt.Errorf("kill switch: %w: flag file: %v; database: %v", ErrNotHalted, flagErr, dbErr)
 	}
 
@@ -227,7 +244,7 @@ func Engage(ctx context.Context, o Options) (State, error) {
 		}
 		st.Flag = &flag
 	}
-	st.DB = dbStatus(ctx, o.Root)
+	st.DB = o.dbStatus(ctx, damage)
 	st.Engaged = true
 	return st, nil
 }
@@ -251,6 +268,10 @@ func Release(ctx context.Context, o Options) (State, error) {
 	if o.DryRun {
 		st.Changed = append(st.Changed, "dry run: would set "+ControlKey+"=0 and archive "+FlagFile)
 		return st, nil
+	}
+	if err := checkDatabase(ctx, o.Root); err != nil {
+		st.Problems = append(st.Problems, err.Error()+": left untouched")
+		return st, fmt.Errorf("kill switch: %w: %v (restore or salvage the database first)", ErrReleaseRefused, err)
 	}
 	if err := releaseDB(ctx, o, now); err != nil {
 		st.Problems = append(st.Problems, "database not updated: "+err.Error())
@@ -370,6 +391,12 @@ func writeFlag(path string, f Flag) error {
 
 // openDB opens the system database for writing without ever creating it.
 func openDB(root string, write bool) (*sql.DB, error) {
+	return openDBWith(root, write, false)
+}
+
+// openDBWith is openDB; immutable (read-only only) reads the file without
+// locks, -wal or -shm.
+func openDBWith(root string, write, immutable bool) (*sql.DB, error) {
 	path, err := filepath.Abs(filepath.Join(root, "data", "quantai.db"))
 	if err != nil {
 		return nil, err
@@ -387,6 +414,9 @@ func openDB(root string, write bool) (*sql.DB, error) {
 	} else {
 		q.Set("mode", "ro")
 		q.Add("_pragma", "query_only(1)")
+		if immutable {
+			q.Set("immutable", "1")
+		}
 	}
 	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
 	db, err := sql.Open("sqlite", u.String())
@@ -554,6 +584,15 @@ func (a *audit) append(ctx context.Context, tx *sql.Tx, actor, action, detail st
 	a.next++
 	a.last = ts
 	return nil
+}
+
+// dbStatus is the database's state after an engage; a database that
+// failed the sanity check is not opened again.
+func (o *Options) dbStatus(ctx context.Context, damage error) DBState {
+	if errors.Is(damage, ErrDatabaseDamaged) {
+		return DBState{Error: damage.Error() + " (left untouched)"}
+	}
+	return dbStatus(ctx, o.Root)
 }
 
 // dbStatus reads the halt flag and open orders read-only.
