@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -124,6 +125,9 @@ func (a Shell) Run(ctx context.Context, req steps.Request, emit steps.Emit) (ste
 	if err := drillGuard(req.Env, b.Code); err != nil {
 		return failedResult("shell", err)
 	}
+	if err := drillEscape(req.Env.Root, dir, b.Code, req.Env.Drill); err != nil {
+		return failedResult("shell", err)
+	}
 	interp := strings.Fields(b.Attrs.Interpreter)
 	if len(interp) == 0 {
 		interp = strings.Fields(DefaultInterpreter)
@@ -142,11 +146,18 @@ func (a Shell) Run(ctx context.Context, req steps.Request, emit steps.Emit) (ste
 	if timeout == 0 {
 		timeout = a.Spec().Timeout
 	}
+	env := blockEnv(req.Env)
+	if req.Env.Drill {
+		if env, err = drillEnv(env, req.Env.Root, dir); err != nil {
+			return failedResult("shell", err)
+		}
+		emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Info, Line: DrillGuardNote})
+	}
 	out, err := Exec(ctx, Command{
 		Interpreter: interp,
 		Code:        b.Code,
 		Dir:         dir,
-		Env:         blockEnv(req.Env),
+		Env:         env,
 		Timeout:     timeout,
 		Secrets:     req.Env.Secrets,
 		Now:         req.Env.Clock,
@@ -259,6 +270,89 @@ func outsidePath(root, code string) string {
 		}
 	}
 	return ""
+}
+
+// DrillGuardNote is said at the start of every shell block run in a
+// drill, so nobody mistakes the guard for isolation.
+const DrillGuardNote = "drill guard: a safety net, not a sandbox: the block runs as you; its text was checked for paths out of the sandbox, and HOME, TMPDIR and PWD are inside it"
+
+// drillEnv points HOME, TMPDIR and PWD into the sandbox, so that a block's
+// ~/, mktemp and $PWD stay there.
+func drillEnv(env []string, root, dir string) ([]string, error) {
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("root: %w", err)
+	}
+	home := filepath.Join(absRoot, ".drill", "home")
+	tmp := filepath.Join(absRoot, ".drill", "tmp")
+	for _, d := range []string{home, tmp} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("drill: %w", err)
+		}
+	}
+	set := map[string]string{"HOME": home, "TMPDIR": tmp, "PWD": dir}
+	out := env[:0:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := set[k]; !ok {
+			out = append(out, kv)
+		}
+	}
+	for _, k := range []string{"HOME", "PWD", "TMPDIR"} {
+		out = append(out, k+"="+set[k])
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// pathField splits a line into the words a shell would see as paths.
+var pathField = regexp.MustCompile("[^\\s\"'=:(<>;|&`]+")
+
+// drillEscape refuses a drill's block whose text climbs out of the sandbox
+// with "..": each word with a ".." component is resolved against the
+// block's working directory ($DRBOOK_ROOT, ${DRBOOK_ROOT} and ~ against
+// the root) and must stay inside the root. It reads text, so it is a net
+// for mistakes, not a wall against a block that means to escape.
+func drillEscape(root, dir, code string, drill bool) error {
+	if !drill {
+		return nil
+	}
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("root: %w", err)
+	}
+	for _, line := range strings.Split(code, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "#") {
+			continue
+		}
+		for _, w := range pathField.FindAllString(line, -1) {
+			if !slices.Contains(strings.Split(w, "/"), "..") {
+				continue
+			}
+			base, rest := dir, w
+			for _, v := range []string{"$DRBOOK_ROOT", "${DRBOOK_ROOT}", "~"} {
+				if r, ok := strings.CutPrefix(w, v); ok && (r == "" || r[0] == '/') {
+					base, rest = absRoot, "."+r
+				}
+			}
+			if strings.HasPrefix(rest, "$") {
+				continue // another variable: unknown here
+			}
+			p := rest
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(base, p)
+			}
+			p = filepath.Clean(p)
+			if p == absRoot || strings.HasPrefix(p, absRoot+"/") || filepath.IsAbs(rest) && outsidePath(absRoot, p) == "" {
+				continue
+			}
+			return &Error{
+				Err:  fmt.Errorf("drill: block climbs out of the sandbox with %s (to %s)", w, p),
+				Hint: "keep paths inside the root, or mark the block drill=simulate",
+			}
+		}
+	}
+	return nil
 }
 
 // workDir resolves a block's cwd= against the root and refuses escapes.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -329,15 +330,25 @@ func TestShellDrillGuard(t *testing.T) {
 		{"live root", live, "touch ran", runbook.Attrs{}, steps.StatusFailed},
 		{"outside path", sandbox, "cp /backups/quantai/latest/config/* config/ && touch ran", runbook.Attrs{}, steps.StatusFailed},
 		{"sandbox", sandbox, `touch "$DRBOOK_ROOT/ran" && ls /usr/bin >/dev/null && [ "$DRBOOK_DRILL" = 1 ]`, runbook.Attrs{}, steps.StatusOK},
+		{"climbs out with ..", sandbox, "cd ../../.. && touch ran", runbook.Attrs{}, steps.StatusFailed},
+		{"climbs out of a cwd", sandbox, "mkdir -p data && touch ran && cp x ../../x", runbook.Attrs{Cwd: "."}, steps.StatusFailed},
+		{"climbs out from the root variable", sandbox, `touch ran; cat "${DRBOOK_ROOT}/../secret"`, runbook.Attrs{}, steps.StatusFailed},
+		{"climbs out from home", sandbox, `touch ran; ls ~/../../..`, runbook.Attrs{}, steps.StatusFailed},
+		{"absolute with ..", sandbox, `touch ran; ls /tmp/../home`, runbook.Attrs{}, steps.StatusFailed},
+		{".. that stays inside", sandbox, `mkdir -p data && ls data/.. >/dev/null && echo loading... {1..3} && touch "$DRBOOK_ROOT/data/../ran"`, runbook.Attrs{}, steps.StatusOK},
+		{"home, tmpdir and pwd inside", sandbox, `for d in "$HOME" "$TMPDIR" "$PWD" "$(mktemp)"; do case "$d" in "$DRBOOK_ROOT"/*|"$DRBOOK_ROOT") ;; *) echo "outside: $d"; exit 1;; esac; done; touch ran`, runbook.Attrs{}, steps.StatusOK},
 		{"simulate", live, "touch ran", runbook.Attrs{Drill: runbook.DrillSimulate}, steps.StatusSimulated},
 		{"skip", live, "touch ran", runbook.Attrs{Drill: runbook.DrillSkip}, steps.StatusSkipped},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			os.Remove(filepath.Join(tt.root, "ran"))
-			res, _, err := runBlock(t, context.Background(), steps.Env{Root: tt.root, Drill: true}, tt.code, tt.attrs)
+			res, rec, err := runBlock(t, context.Background(), steps.Env{Root: tt.root, Drill: true}, tt.code, tt.attrs)
 			if res.Status != tt.want {
-				t.Fatalf("status %s, want %s: %s (%v)", res.Status, tt.want, res.Summary, err)
+				t.Fatalf("status %s, want %s: %s (%v) %q", res.Status, tt.want, res.Summary, err, rec.lines(steps.Stdout))
+			}
+			if tt.want == steps.StatusOK && !slices.Contains(rec.lines(steps.Info), shell.DrillGuardNote) {
+				t.Errorf("no guard note in %q", rec.lines(steps.Info))
 			}
 			_, statErr := os.Stat(filepath.Join(tt.root, "ran"))
 			if ran := statErr == nil; ran != (tt.want == steps.StatusOK) {
