@@ -27,13 +27,27 @@ var UpdateInterval = map[int]time.Duration{1: 30 * time.Minute, 2: time.Hour, 3:
 
 // CommsStatus is the template's status word: INVESTIGATING until recovery
 // work starts (a phase after the first two, or for short runbooks a closed
-// step), then RESOLVING, then RESOLVED (or ABANDONED).
+// step), then RESOLVING, then RESOLVED (or ABANDONED). While a recovery
+// step (a phase after the first two; any step of a short runbook) stands
+// failed it is RECOVERY FAILED: an update must not say "resolving" when
+// the recovery did not work.
 func CommsStatus(st *State) string {
 	switch st.Status {
 	case StatusResolved:
 		return "RESOLVED"
 	case StatusAbandoned:
 		return "ABANDONED"
+	}
+	recovery := st.Phases
+	if len(recovery) >= 3 {
+		recovery = recovery[2:]
+	}
+	for _, p := range recovery {
+		for _, s := range p.Steps {
+			if s.Status == StepFailed {
+				return "RECOVERY FAILED"
+			}
+		}
 	}
 	if len(st.Phases) >= 3 {
 		for _, p := range st.Phases[2:] {

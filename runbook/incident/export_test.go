@@ -117,6 +117,38 @@ func TestCommsGolden(t *testing.T) {
 	golden(t, "comms-update-resolved.txt", []byte(m.Body))
 }
 
+// TestCommsStatusAfterAFailedRecovery: an update sent while a recovery
+// step stands failed says so, not RESOLVING; a retry that works says
+// RESOLVING again.
+func TestCommsStatusAfterAFailedRecovery(t *testing.T) {
+	s := MustStore(t)
+	clock := incident.NewManualClock(t0)
+	in := MustDeclare(t, s, clock, incident.DeclareOptions{ID: "INC-20260302-0900-f00d", Title: "Trading database corrupted"})
+	subject := func() string {
+		t.Helper()
+		m, err := incident.Comms(in.State(), "update", in.Now())
+		must(t, err)
+		return m.Subject
+	}
+	steps := []struct {
+		do   func() error
+		want string
+	}{
+		{func() error { return nil }, "QuantAI Recovery Update - INVESTIGATING"},
+		{func() error { return in.FailStep("assessment/scope", "log server unreachable") }, "QuantAI Recovery Update - INVESTIGATING"},
+		{func() error { return in.StartStep("recovery/restore") }, "QuantAI Recovery Update - RESOLVING"},
+		{func() error { return in.FailStep("recovery/restore", "backup corrupt") }, "QuantAI Recovery Update - RECOVERY FAILED"},
+		{func() error { return in.DoneStep("recovery/restore", "restored from the older backup") }, "QuantAI Recovery Update - RESOLVING"},
+	}
+	for i, st := range steps {
+		clock.Set(t0.Add(time.Duration(i+1) * time.Minute))
+		must(t, st.do())
+		if got := subject(); got != st.want {
+			t.Errorf("after step %d: %q, want %q", i, got, st.want)
+		}
+	}
+}
+
 func TestTimelineExports(t *testing.T) {
 	s := MustStore(t)
 	in, _ := scripted(t, s, true)
