@@ -129,7 +129,13 @@ func TestDrillFlow(t *testing.T) {
 	typeLine(tm, "y")
 	waitFor(t, tm, "not confirmed")
 	typeLine(tm, "YES") // case does not matter
-	waitFor(t, tm, "OK: trading HALTED")
+	// corrupt-db: the flag file halts; the damaged database is not written,
+	// so the step fails and says why. The operator marks it done by hand.
+	waitFor(t, tm, "FAILED: trading HALTED")
+	waitFor(t, tm, "looks damaged")
+	key(tm, 'd')
+	waitFor(t, tm, "What did you do instead?")
+	typeLine(tm, "flag file holds; database left for the restore")
 
 	// Each finished step moves the cursor to the next open one.
 	waitFor(t, tm, "> [ ] Stop all automated")

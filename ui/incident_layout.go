@@ -143,8 +143,17 @@ func (v incidentView) hint(sel *incident.StepState) string {
 	if v.readOnly() {
 		return "read-only view"
 	}
+	if v.run != nil && v.run.stepID == sel.ID {
+		if v.run.canceled {
+			return "cancelling: waiting for the action to stop"
+		}
+		return "RUNNING: x cancels it"
+	}
 	if sel.Status.Closed() {
 		return fmt.Sprintf("%s.  ↓ next step", sel.Status)
+	}
+	if sel.Status == incident.StepRunning {
+		return "RUNNING in another drbook session"
 	}
 	switch runbook.Kind(sel.Kind) {
 	case runbook.KindManual:

@@ -290,6 +290,41 @@ func TestProgressBar(t *testing.T) {
 	}
 }
 
+// TestRunningStepHint: while a step's action runs, its pane says so and
+// that x cancels it, never "enter: run ...".
+func TestRunningStepHint(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  *runState
+		step incident.StepStatus
+		want string
+	}{
+		{"idle", nil, incident.StepPending, "enter: run the shell block"},
+		{"running here", &runState{id: 1, stepID: "p/sh"}, incident.StepRunning, "RUNNING: x cancels it"},
+		{"cancelling", &runState{id: 1, stepID: "p/sh", canceled: true}, incident.StepRunning, "cancelling: waiting for the action to stop"},
+		{"running in another session", nil, incident.StepRunning, "RUNNING in another drbook session"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newIncidentView(testCommon(), nil, nil, &Runs{})
+			v.st = &incident.State{Phases: []incident.PhaseState{{
+				PhaseSnapshot: incident.PhaseSnapshot{ID: "p", Title: "Recovery"},
+				Steps: []incident.StepState{{StepSnapshot: incident.StepSnapshot{ID: "p/sh", Title: "Look around", Kind: "shell", Action: "shell"},
+					Status: tc.step}},
+			}}}
+			v.flat = flatten(v.st)
+			v.run = tc.run
+			v, _ = v.refreshPanes()
+			out := v.view()
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("pane lacks %q:\n%s", tc.want, out)
+			}
+			if tc.step == incident.StepRunning && strings.Contains(out, "enter: run") {
+				t.Errorf("a running step offers to run it:\n%s", out)
+			}
+		})
+	}
+}
+
 func TestColorProfile(t *testing.T) {
 	for _, tc := range []struct {
 		env     map[string]string
