@@ -201,7 +201,7 @@ func TestCompleteSystemRecoveryBindings(t *testing.T) {
 		"immediate-actions": {"kill-switch", "notify"},
 		"assessment-phase":  {"integrity-check", "validate-data", "validate-config", "notify"},
 		"recovery-phase":    {"restore", "integrity-check", "validate-config"},
-		"validation-phase":  {"validate-data", "validate-config", "reconcile"},
+		"validation-phase":  {"validate-data", "reconcile"},
 		"resume-operations": {"kill-switch"},
 	}
 	for _, ph := range rb.Phases {
