@@ -6,6 +6,8 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/glamour"
+	"github.com/charmbracelet/glamour/ansi"
+	glamstyles "github.com/charmbracelet/glamour/styles"
 	"github.com/muesli/termenv"
 )
 
@@ -18,7 +20,7 @@ type markdownMsg struct {
 }
 
 // renderMarkdown renders md with glamour in a Cmd. The style is explicit
-// ("dark", or "notty" without colour): glamour's auto style asks the
+// ("dark", or plainStyle without colour): glamour's auto style asks the
 // terminal for its background, which can hang over SSH.
 func renderMarkdown(profile termenv.Profile, key string, width int, md string) tea.Cmd {
 	return func() tea.Msg {
@@ -27,12 +29,12 @@ func renderMarkdown(profile termenv.Profile, key string, width int, md string) t
 }
 
 func renderMarkdownNow(profile termenv.Profile, width int, md string) string {
-	style := "dark"
+	style := glamour.WithStandardStyle(glamstyles.DarkStyle)
 	if profile == termenv.Ascii {
-		style = "notty"
+		style = glamour.WithStyles(plainStyle)
 	}
 	r, err := glamour.NewTermRenderer(
-		glamour.WithStandardStyle(style),
+		style,
 		glamour.WithColorProfile(profile),
 		glamour.WithWordWrap(max(20, width-2)),
 	)
@@ -48,6 +50,21 @@ func renderMarkdownNow(profile termenv.Profile, width int, md string) string {
 	out = mailtoRE.ReplaceAllString(out, "")
 	return strings.Trim(out, "\n")
 }
+
+// plainStyle is glamour's ASCII style for a terminal without colour, minus
+// the Markdown markers it keeps around emphasis: "**Alpaca Support:**"
+// reads as "Alpaca Support:". (Without colour termenv drops bold and
+// italic too, so the markers were the only trace of emphasis, and they
+// read as noise on an 80-column screen.) Inline code keeps its backticks:
+// they say what to type.
+var plainStyle = func() ansi.StyleConfig {
+	s := glamstyles.ASCIIStyleConfig
+	s.Strong = ansi.StylePrimitive{}
+	s.Emph = ansi.StylePrimitive{}
+	s.Strikethrough = ansi.StylePrimitive{}
+	s.Code.Prefix, s.Code.Suffix = "`", "`"
+	return s
+}()
 
 // mailtoRE matches the repeated address, its leading space and the colour
 // codes glamour puts between them (" ^[[4m^[[38;5;30mmailto:x"); the codes

@@ -19,3 +19,23 @@ func TestMarkdownAddressOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownPlainEmphasis: without colour, emphasis loses its Markdown
+// markers instead of showing raw "**"; inline code keeps its backticks.
+func TestMarkdownPlainEmphasis(t *testing.T) {
+	md := "- **Alpaca Support:** call *now*, not ~~later~~; run `drbook check`\n\n**Do not** restart trading.\n"
+	out := renderMarkdownNow(termenv.Ascii, 80, md)
+	for _, bad := range []string{"**", "*now*", "~~"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("raw %q in:\n%s", bad, out)
+		}
+	}
+	for _, want := range []string{"Alpaca Support: call now, not later; run `drbook check`", "Do not restart trading."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("escape codes without colour:\n%q", out)
+	}
+}
