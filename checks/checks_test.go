@@ -610,3 +610,34 @@ func TestParseEnv(t *testing.T) {
 		t.Errorf("ReadEnv(over the limit) = %v", err)
 	}
 }
+
+func TestInspectDB(t *testing.T) {
+	good := filepath.Join(MustSandbox(t), "data", "quantai.db")
+	if err := checks.InspectDB(good); err != nil {
+		t.Fatalf("a clean sandbox: %v", err)
+	}
+	corrupt := filepath.Join(MustSandbox(t, "corrupt-db"), "data", "quantai.db")
+	dir := t.TempDir()
+	text := filepath.Join(dir, "text.db")
+	if err := os.WriteFile(text, []byte("not a database at all, just some words to fill a header"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want error
+		msg  string
+	}{
+		{corrupt, checks.ErrDamagedDatabase, "stray bytes"},
+		{text, checks.ErrNotDatabase, "shorter than a database header"},
+		{filepath.Join(dir, "missing.db"), checks.ErrNoDatabase, "does not exist"},
+		{dir, checks.ErrNotDatabase, "not a regular file"},
+	} {
+		err := checks.InspectDB(tc.path)
+		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("InspectDB(%s) = %v, want %v mentioning %q", filepath.Base(tc.path), err, tc.want, tc.msg)
+		}
+	}
+	if _, err := os.Stat(good + "-wal"); err == nil {
+		t.Error("InspectDB left a -wal")
+	}
+}

@@ -36,6 +36,39 @@ var ErrNoDatabase = errors.New("database file does not exist")
 // ErrNotDatabase means the file is not a SQLite database.
 var ErrNotDatabase = errors.New("not a SQLite database")
 
+// ErrDamagedDatabase means the file is a SQLite database whose size does
+// not fit its pages: bytes appended after the last page, or fewer or more
+// pages than the header says.
+var ErrDamagedDatabase = errors.New("database file is damaged")
+
+// InspectDB looks at the database file's bytes without SQLite, as the
+// db-integrity check's "file" item does: nil, or the first structural
+// problem, wrapping ErrNoDatabase, ErrNotDatabase or ErrDamagedDatabase.
+// It opens nothing next to the file. A page-level check (quick_check)
+// is still needed to find a torn page.
+func InspectDB(path string) error {
+	d, err := inspect(path)
+	if err != nil {
+		return err
+	}
+	if msg := d.damage(); msg != "" {
+		return fmt.Errorf("%s: %w: %s", path, ErrDamagedDatabase, msg)
+	}
+	return nil
+}
+
+// damage names what is wrong with the file's size against its pages, or
+// returns "".
+func (d *dbFile) damage() string {
+	switch {
+	case d.size%d.pageSize != 0:
+		return fmt.Sprintf("%d stray bytes after the last page (data appended to the file?)", d.size%d.pageSize)
+	case d.wal <= 0 && d.pages > 0 && d.pages*d.pageSize != d.size:
+		return fmt.Sprintf("header says %d pages (%d bytes) but the file has %d bytes", d.pages, d.pages*d.pageSize, d.size)
+	}
+	return ""
+}
+
 // inspect reads the database header without SQLite.
 func inspect(path string) (*dbFile, error) {
 	fi, err := os.Stat(path)
@@ -179,14 +212,13 @@ func checkDB(ctx context.Context, r *run, out func(Finding)) {
 		facts["wal_size"] = strconv.FormatInt(d.wal, 10)
 	}
 	f := Finding{Item: "file", Status: Pass, Message: fmt.Sprintf("%d bytes, %d-byte pages", d.size, d.pageSize), Evidence: &Evidence{Facts: facts}}
-	switch {
-	case d.size%d.pageSize != 0:
-		extra := d.size % d.pageSize
+	if extra := d.size % d.pageSize; extra != 0 {
 		facts["trailing_bytes"] = strconv.FormatInt(extra, 10)
 		facts["trailing_start"] = strconv.Quote(string(d.tail))
-		f.Status, f.Message = Fail, fmt.Sprintf("%d stray bytes after the last page (data appended to the file?)", extra)
-	case d.wal <= 0 && d.pages > 0 && d.pages*d.pageSize != d.size:
-		f.Status, f.Message = Fail, fmt.Sprintf("header says %d pages (%d bytes) but the file has %d bytes", d.pages, d.pages*d.pageSize, d.size)
+	}
+	switch msg := d.damage(); {
+	case msg != "":
+		f.Status, f.Message = Fail, msg
 	case d.journal:
 		f.Status, f.Message = Warn, "a rollback journal (-journal) is present: the last write did not finish"
 	case d.wal > 0 && !d.shmLive:
