@@ -45,6 +45,24 @@ func hashTree(t *testing.T, root string) map[string][32]byte {
 	return out
 }
 
+// assertSameTree fails the test for every file or folder that changed,
+// disappeared or appeared between two hashTree snapshots.
+func assertSameTree(t *testing.T, before, after map[string][32]byte) {
+	t.Helper()
+	for p, h := range before {
+		if g, ok := after[p]; !ok {
+			t.Errorf("%s disappeared", p)
+		} else if g != h {
+			t.Errorf("%s changed", p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			t.Errorf("%s appeared", p)
+		}
+	}
+}
+
 func TestDemoHelpListsEveryFault(t *testing.T) {
 	code, out, _ := drbook(t, "demo", "--help")
 	if code != 0 {
@@ -123,15 +141,7 @@ func TestDemoNeverClobbers(t *testing.T) {
 			t.Errorf("%v: exit %d, %s", args, code, errs)
 		}
 	}
-	after := hashTree(t, root)
-	if len(after) != len(before) {
-		t.Fatalf("files changed: %v", after)
-	}
-	for p, h := range before {
-		if after[p] != h {
-			t.Errorf("%s changed", p)
-		}
-	}
+	assertSameTree(t, before, hashTree(t, root))
 }
 
 // TestCheckLeavesEveryScenarioUntouched runs drbook check on a sandbox with
@@ -159,17 +169,7 @@ func TestCheckLeavesEveryScenarioUntouched(t *testing.T) {
 			// backup-freshness depends on the machine's backups; the checks
 			// package tests it with its own catalogues.
 			code, out, errs := drbook(t, "check", "--root", root, "--full", "--only", "db-integrity,critical-tables,data-validation,config")
-			after := hashTree(t, root)
-			for p, h := range before {
-				if g, ok := after[p]; !ok || g != h {
-					t.Errorf("%s changed or disappeared", p)
-				}
-			}
-			for p := range after {
-				if _, ok := before[p]; !ok {
-					t.Errorf("%s appeared", p)
-				}
-			}
+			assertSameTree(t, before, hashTree(t, root))
 			wantCode := 0
 			if f, ok := sandbox.LookupFault(fault); ok && fault != "pending-orders" && len(f.Checks) > 0 {
 				wantCode = 1
@@ -323,13 +323,5 @@ func TestBadRoots(t *testing.T) {
 			t.Errorf("%v: exit %d (want %d), stderr %q (want %q)\n%s", tc.args, code, tc.code, errs, tc.msg, out)
 		}
 	}
-	after := hashTree(t, dir)
-	if len(after) != len(before) {
-		t.Errorf("files changed: %v", after)
-	}
-	for p, h := range before {
-		if after[p] != h {
-			t.Errorf("%s changed", p)
-		}
-	}
+	assertSameTree(t, before, hashTree(t, dir))
 }
