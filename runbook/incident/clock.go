@@ -17,25 +17,38 @@ func (SystemClock) Now() time.Time { return time.Now() }
 
 // Scaled returns a clock that, from origin on, runs factor times faster than
 // base: with factor 60 one real minute counts as one hour. A factor of 0 or
-// 1 returns base unchanged. Because the incident stores its origin (the real
-// time it was declared) and its factor, a resumed drill keeps the same
-// clock: real time spent away counts at the same speed.
+// 1 returns base unchanged.
 func Scaled(base Clock, origin time.Time, factor float64) Clock {
 	if factor == 0 || factor == 1 {
 		return base
 	}
-	return scaledClock{base: base, origin: origin, factor: factor}
+	return &anchoredClock{base: base, real: origin, at: origin, factor: factor}
 }
 
-type scaledClock struct {
+// anchoredClock is a sped-up drill's clock: at the real instant real the
+// drill time was at, and from there it runs factor times faster. A resume
+// moves the anchor (see Open): the drill clock runs only while someone
+// attends the drill.
+type anchoredClock struct {
 	base   Clock
-	origin time.Time
 	factor float64
+	mu     sync.Mutex
+	real   time.Time
+	at     time.Time
 }
 
-func (c scaledClock) Now() time.Time {
-	real := c.base.Now().Sub(c.origin)
-	return c.origin.Add(time.Duration(float64(real) * c.factor))
+func (c *anchoredClock) Now() time.Time {
+	c.mu.Lock()
+	real, at := c.real, c.at
+	c.mu.Unlock()
+	return at.Add(time.Duration(float64(c.base.Now().Sub(real)) * c.factor))
+}
+
+// anchor makes drill time at correspond to the real instant real.
+func (c *anchoredClock) anchor(real, at time.Time) {
+	c.mu.Lock()
+	c.real, c.at = real, at
+	c.mu.Unlock()
 }
 
 // ManualClock is a clock that only moves when told to. It is safe for

@@ -2,6 +2,7 @@ package incident_test
 
 import (
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,21 +177,50 @@ func TestSpeedFactor(t *testing.T) {
 	}
 	must(t, in.Note("an hour in"))
 
-	// A new process resumes with its own clock: the factor still applies
-	// from the original declaration, so 2 real minutes are 2 hours.
-	later := incident.NewManualClock(t0.Add(2 * time.Minute))
+	// Left open, nobody attending: 9 real minutes pass. The drill clock
+	// runs only while someone attends, so the list shows it as of its last
+	// event, and a resume restarts it there and records the time away.
+	later := incident.NewManualClock(t0.Add(10 * time.Minute))
+	sums, err := s.Incidents(ctx)
+	must(t, err)
+	if len(sums) != 1 || sums[0].Elapsed(later.Now()) != time.Hour {
+		t.Errorf("listed while away: %+v elapsed %s, want 1h", sums, sums[0].Elapsed(later.Now()))
+	}
 	in2, err := incident.Open(ctx, s, in.ID(), testRunbook(), later, incident.OpenOptions{Operator: alice, Resume: true})
 	must(t, err)
-	if got := in2.Clocks().Elapsed; got != 2*time.Hour {
-		t.Errorf("after resume at 2 real minutes: elapsed %s, want 2h", got)
+	if got := in2.Clocks().Elapsed; got != time.Hour {
+		t.Errorf("after resume 9 real minutes later: elapsed %s, want 1h (the last event)", got)
 	}
 	st := in2.State()
 	if len(st.Notes) != 1 || !st.Notes[0].At.Equal(t0.Add(time.Hour)) {
 		t.Errorf("note recorded at %v, want incident time %v", st.Notes, t0.Add(time.Hour))
 	}
-	later.Set(t0.Add(2*time.Minute + 30*time.Second))
-	if got := in2.Clocks().Elapsed; got != 150*time.Minute {
-		t.Errorf("2m30s real: elapsed %s, want 2h30m", got)
+	evs, err := s.Events(ctx, in.ID())
+	must(t, err)
+	last := evs[len(evs)-1]
+	if last.Kind != incident.KindResumed || !last.At.Equal(t0.Add(time.Hour)) ||
+		!strings.Contains(incident.Describe(last), "9m00s real away, 9h00m of drill time not counted") {
+		t.Errorf("resumed event: %s at %v", incident.Describe(last), last.At)
+	}
+	// Attended again: 30 real seconds are 30 drill minutes, in this
+	// process and in another that opens the drill (drbook note).
+	later.Set(t0.Add(10*time.Minute + 30*time.Second))
+	if got := in2.Clocks().Elapsed; got != 90*time.Minute {
+		t.Errorf("30s real after the resume: elapsed %s, want 1h30m", got)
+	}
+	other, err := incident.Open(ctx, s, in.ID(), testRunbook(), later, incident.OpenOptions{Operator: alice})
+	must(t, err)
+	if got := other.Clocks().Elapsed; got != 90*time.Minute {
+		t.Errorf("another process: elapsed %s, want 1h30m", got)
+	}
+	// A process that opened the drill before the resume catches up on
+	// Refresh.
+	if _, err := in.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(t0.Add(10*time.Minute + 30*time.Second))
+	if got := in.Clocks().Elapsed; got != 90*time.Minute {
+		t.Errorf("refreshed process: elapsed %s, want 1h30m", got)
 	}
 
 	if _, err := incident.Declare(ctx, s, testRunbook(), incident.DeclareOptions{Speed: 60}, clock); err == nil {

@@ -69,6 +69,9 @@ type EventData struct {
 	// Process that wrote a resumed or action_started event.
 	Host string `json:"host,omitempty"`
 	PID  int    `json:"pid,omitempty"`
+	// ClockReal, on the resumed event of a sped-up drill, is the real
+	// instant at which the drill clock restarted from the event's time.
+	ClockReal *time.Time `json:"clock_real,omitempty"`
 
 	Declared *Declaration `json:"declared,omitempty"`
 	Comms    *Message     `json:"comms,omitempty"`

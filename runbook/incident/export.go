@@ -256,7 +256,7 @@ func WriteTimelineText(w io.Writer, events []Event) error {
 	var b strings.Builder
 	if len(events) > 0 && events[0].Data.Declared != nil && events[0].Data.Declared.Speed > 1 {
 		f := events[0].Data.Declared.Speed
-		b.WriteString(wrapText(fmt.Sprintf("-- drill clock at %gx: times below are drill time, %g times faster than the wall clock from the declaration on",
+		b.WriteString(wrapText(fmt.Sprintf("-- drill clock at %gx: times below are drill time, %g times faster than the wall clock while attended (stopped between sessions)",
 			f, f), textWidth, "   ") + "\n")
 	}
 	day, actor := "", "\x00"

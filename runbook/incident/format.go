@@ -72,7 +72,7 @@ func Describe(ev Event) string {
 			return s
 		}
 	case KindResumed:
-		return fmt.Sprintf("resumed (pid %d on %s)", d.PID, d.Host)
+		return withReason(fmt.Sprintf("resumed (pid %d on %s)", d.PID, d.Host), d.Reason)
 	case KindSeverity:
 		return withReason(fmt.Sprintf("severity changed to %d", d.Severity), d.Reason)
 	case KindPhaseStarted:

@@ -239,13 +239,27 @@ func Open(ctx context.Context, store *Store, id string, rb *runbook.Runbook, clo
 	rd.add(PassphraseSecrets(nil, os.Getenv)...)
 	in := &Incident{store: store, rb: rb, base: clock, clock: Scaled(clock, d.DeclaredAt, d.Speed),
 		actor: opts.Operator, redact: rd, state: st}
+	in.syncClock()
 	if !opts.Resume {
 		return in, nil
 	}
 	host, _ := os.Hostname()
 	err = in.record(ctx, func(st *State) ([]Event, error) {
 		now := in.clock.Now()
-		evs := []Event{{Kind: KindResumed, At: now, Data: EventData{Host: host, PID: os.Getpid()}}}
+		ev := Event{Kind: KindResumed, At: now, Data: EventData{Host: host, PID: os.Getpid()}}
+		// A sped-up drill's clock runs only while someone attends it: it
+		// restarts from the last event, and the time away is recorded,
+		// not counted (9 real minutes away at 60x are not 9 drill hours).
+		if c, ok := in.clock.(*anchoredClock); ok && !st.LastEvent.IsZero() && now.After(st.LastEvent) {
+			real := in.base.Now()
+			away := now.Sub(st.LastEvent)
+			now = st.LastEvent
+			c.anchor(real, now)
+			ev.At, ev.Data.ClockReal = now, &real
+			ev.Data.Reason = fmt.Sprintf("drill clock (%gx) stopped while nobody attended: %s real away, %s of drill time not counted",
+				d.Speed, FormatDuration(time.Duration(float64(away)/d.Speed)), FormatDuration(away))
+		}
+		evs := []Event{ev}
 		for _, r := range st.Runs {
 			if r.FinishedAt.IsZero() && r.Status == "" && !stillRunning(st, r.Step, host) {
 				evs = append(evs, Event{Kind: KindActionInterrupted, At: now, Step: r.Step, Data: EventData{Action: r.Action,
@@ -306,7 +320,22 @@ func (in *Incident) Refresh(ctx context.Context) (bool, error) {
 	for i := range evs {
 		in.state.apply(&evs[i])
 	}
+	in.syncClockLocked()
 	return len(evs) > 0, nil
+}
+
+// syncClock anchors a sped-up drill's clock where the timeline's last
+// resume put it, so every process that opens the drill tells the same time.
+func (in *Incident) syncClock() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.syncClockLocked()
+}
+
+func (in *Incident) syncClockLocked() {
+	if c, ok := in.clock.(*anchoredClock); ok && !in.state.ClockReal.IsZero() {
+		c.anchor(in.state.ClockReal, in.state.ClockAt)
+	}
 }
 
 // record appends the events build returns (plus the phase and RTO events
@@ -320,6 +349,7 @@ func (in *Incident) record(ctx context.Context, build func(st *State) ([]Event, 
 			for i := range newer {
 				in.state.apply(&newer[i])
 			}
+			in.syncClockLocked()
 			return nil
 		},
 		func() ([]Event, error) {

@@ -56,6 +56,9 @@ func (st *State) apply(ev *Event) {
 		}
 	case KindResumed:
 		st.Resumes++
+		if r := ev.Data.ClockReal; r != nil {
+			st.ClockAt, st.ClockReal = ev.At, *r
+		}
 	case KindSeverity:
 		st.Severity = ev.Data.Severity
 	case KindPhaseStarted:

@@ -239,7 +239,7 @@ func (r *Report) Markdown(w io.Writer) error {
 
 	p("## Times\n\n")
 	if r.Speed > 1 {
-		p("_Drill clock at %gx: these times, the timeline's and the objectives' durations are drill time, which runs %g times faster than the wall clock from the declaration on._\n\n", r.Speed, r.Speed)
+		p("_Drill clock at %gx: these times, the timeline's and the objectives' durations are drill time, which runs %g times faster than the wall clock while the drill is attended (it stops between sessions; see the resumed events)._\n\n", r.Speed, r.Speed)
 	}
 	p("| Moment | Time | Since detection |\n|---|---|---|\n")
 	p("| Detected | %s | 0s |\n", FormatTime(r.Times.Detected))

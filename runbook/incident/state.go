@@ -84,6 +84,9 @@ type State struct {
 
 	Resumes   int
 	LastEvent time.Time
+	// ClockAt and ClockReal anchor a sped-up drill's clock after a resume:
+	// drill time ClockAt was real time ClockReal. Zero until a resume.
+	ClockAt, ClockReal time.Time
 
 	// The process that started each run (index into Runs), for resume.
 	runProc map[int]int

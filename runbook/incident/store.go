@@ -262,10 +262,14 @@ type Summary struct {
 }
 
 // Elapsed is the incident time from detection to now (wall time), or to
-// its close, with a drill's speed factor applied.
+// its close. A sped-up drill's clock runs only while someone attends it
+// (see Open), so an open one is shown as of its last event.
 func (sm Summary) Elapsed(now time.Time) time.Duration {
 	if !sm.ClosedAt.IsZero() {
 		return sm.ClosedAt.Sub(sm.DetectedAt)
+	}
+	if sm.Speed > 1 && !sm.LastEventAt.IsZero() {
+		return sm.LastEventAt.Sub(sm.DetectedAt)
 	}
 	return Scaled(fixedClock(now), sm.DeclaredAt, sm.Speed).Now().Sub(sm.DetectedAt)
 }
