@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
@@ -185,5 +186,45 @@ func TestPreviews(t *testing.T) {
 	}
 	if len(st.Notes) != 1 || st.Notes[0].Text != "bridge call opened" || st.Notes[0].Actor != "alice" {
 		t.Errorf("notes %+v", st.Notes)
+	}
+}
+
+// TestResumeSpedUpDrill: a drill at 60x left alone for 9 real minutes does
+// not come back 9 drill hours on, everything overdue: its clock stood
+// still while nobody attended, and the resume screen says so.
+func TestResumeSpedUpDrill(t *testing.T) {
+	env := newTestEnv(t)
+	path := filepath.Join(t.TempDir(), "slow.md")
+	if err := os.WriteFile(path, []byte(slowRunbook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := runbook.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.cfg.RunbookDirs = []string{filepath.Dir(path)}
+	d, err := drill.Start(context.Background(), drill.Options{ID: "DRILL-FAST", Runbook: rb, StateDir: env.cfg.StateDir,
+		Store: env.cfg.Store, Operator: env.cfg.Operator, Clock: env.clock, Trades: 200, Speed: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.clock.Advance(time.Minute) // one attended minute: one drill hour
+	if err := d.Incident.Note("an hour in"); err != nil {
+		t.Fatal(err)
+	}
+	env.clock.Advance(9 * time.Minute) // away
+	sess, err := ui.OpenSession(context.Background(), env.cfg, "DRILL-FAST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := &ui.Runs{}
+	opts := env.options(runs)
+	opts.Session = sess
+	tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(80, 24)))
+	waitFor(t, tm, "Drill clock (60x) stopped while nobody attended")
+	screen := finalScreen(t, tm)
+	runs.CancelAndWait()
+	if !strings.Contains(screen, "elapsed 1h00m") || strings.Contains(screen, "OVERDUE") {
+		t.Errorf("resumed drill clock:\n%s", screen)
 	}
 }

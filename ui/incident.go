@@ -199,6 +199,11 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 		if v.cursor >= len(v.flat) {
 			v.cursor = max(0, len(v.flat)-1)
 		}
+		if d := v.st.Declaration; first && v.status == "" && v.st.Status == incident.StatusOpen && d.Speed > 1 && !v.st.ClockReal.IsZero() {
+			// A resumed sped-up drill: its clock stood still while away.
+			v = v.setStatus(fmt.Sprintf("Drill clock (%gx) stopped while nobody attended; it runs again from %s elapsed (t: timeline).",
+				d.Speed, incident.FormatDuration(v.st.ClockAt.Sub(d.DetectedAt))), false)
+		}
 		if v.st.Status != incident.StatusOpen && !v.closedMsg {
 			v.closedMsg = true
 			v = v.setStatus(fmt.Sprintf("Incident %s. r: report   t: timeline   q: quit", strings.ToLower(string(v.st.Status))), false)
