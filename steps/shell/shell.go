@@ -274,7 +274,7 @@ func outsidePath(root, code string) string {
 
 // DrillGuardNote is said at the start of every shell block run in a
 // drill, so nobody mistakes the guard for isolation.
-const DrillGuardNote = "drill guard: a safety net, not a sandbox: the block runs as you; its text was checked for paths out of the sandbox, and HOME, TMPDIR and PWD are inside it"
+const DrillGuardNote = "drill guard is a safety net, not a sandbox: the block runs as you"
 
 // drillEnv points HOME, TMPDIR and PWD into the sandbox, so that a block's
 // ~/, mktemp and $PWD stay there.
