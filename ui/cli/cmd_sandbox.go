@@ -238,6 +238,15 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 	}
 	opts := checks.Options{Root: root, Only: only, Full: full, RPO: rpo}
 	if backupDir != "" {
+		// A typo must not read as a bare "no backups exist".
+		switch st, err := os.Stat(backupDir); {
+		case errors.Is(err, os.ErrNotExist):
+			fmt.Fprintf(iox.Stderr, "check: --backup-dir %s does not exist: no backups there (a typo?)\n", backupDir)
+		case err != nil:
+			return usageErr("check: --backup-dir %s: %v", backupDir, err)
+		case !st.IsDir():
+			return usageErr("check: --backup-dir %s is a file, not a directory", backupDir)
+		}
 		opts.Backups = backup.Catalogue(backupDir, backup.S3FromEnv(iox.Getenv))
 	}
 	// The table is printed once every check has finished, in the report's

@@ -316,6 +316,8 @@ func TestBadRoots(t *testing.T) {
 		{[]string{"check", "--root", dir, "--only", "nonsense"}, 2, `check "nonsense"`},
 		{[]string{"check", "--root", dir, "--rpo", "-5m"}, 2, "--rpo -5m0s: want a positive duration"},
 		{[]string{"check", "--root", dir, "--rpo", "0"}, 2, "want a positive duration"},
+		{[]string{"check", "--root", dir, "--only", "backup-freshness", "--backup-dir", filepath.Join(dir, "bakups")}, 1, "--backup-dir " + filepath.Join(dir, "bakups") + " does not exist"},
+		{[]string{"check", "--root", dir, "--backup-dir", file}, 2, "is a file, not a directory"},
 		{[]string{"check", "--root", dir, "--only", "config"}, 1, "is it the QuantAI root?"},
 	} {
 		code, out, errs := drbook(t, tc.args...)
