@@ -100,6 +100,11 @@ func runShow(ctx context.Context, iox *IO, args []string) error {
 	if fs.NArg() != 1 {
 		return usageErr("show: want one RUNBOOK, got %d arguments (run 'drbook show --help')", fs.NArg())
 	}
+	// An empty argument ("$RUNBOOK" unset) must not silently mean the
+	// default runbook.
+	if strings.TrimSpace(fs.Arg(0)) == "" {
+		return usageErr("show: RUNBOOK is an empty argument (an unset variable?)")
+	}
 	rb, err := runbook.Load(fs.Arg(0), o.dirs)
 	if err != nil {
 		return loadErr("show", err)
@@ -177,6 +182,13 @@ func runValidate(ctx context.Context, iox *IO, args []string) error {
 		results = append(results, r)
 	}
 	targets := fs.Args()
+	// validate "$FILE" with FILE unset would validate the default runbook
+	// and say "ok" about a file nobody checked.
+	for _, t := range targets {
+		if strings.TrimSpace(t) == "" {
+			return usageErr("validate: an empty argument (an unset variable?)")
+		}
+	}
 	if len(targets) == 0 {
 		rbs, err := runbook.List(o.dirs)
 		for _, rb := range rbs {

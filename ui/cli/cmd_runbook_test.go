@@ -312,6 +312,9 @@ func TestShowErrors(t *testing.T) {
 	}{
 		{[]string{"show"}, 2, "want one RUNBOOK"},
 		{[]string{"show", "a", "b"}, 2, "want one RUNBOOK"},
+		{[]string{"show", ""}, 2, "RUNBOOK is an empty argument"},
+		{[]string{"validate", ""}, 2, "validate: an empty argument"},
+		{[]string{"validate", "manual-backup", " "}, 2, "validate: an empty argument"},
 		{[]string{"show", "no-such-runbook"}, 2, "known runbooks: complete-system-recovery"},
 		{[]string{"show", filepath.Join(dir, "missing.md")}, 2, "no such file"},
 		{[]string{"show", bin}, 1, bin + ":1: file is binary"},
