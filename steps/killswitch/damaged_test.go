@@ -69,6 +69,11 @@ func TestEngageLeavesDamagedDatabaseUntouched(t *testing.T) {
 			if !st.Engaged || st.Flag == nil || !strings.Contains(st.Flag.DBError, "looks damaged") {
 				t.Errorf("state: engaged=%v flag=%+v", st.Engaged, st.Flag)
 			}
+			for _, p := range st.Problems {
+				if strings.Contains(p, "\n") || strings.Contains(p, "***") {
+					t.Errorf("problem is not one clean line: %q", p)
+				}
+			}
 			text := strings.Join(killswitch.Describe(st), "\n") + "\n" + strings.Join(lines, "\n")
 			for _, want := range []string{"database looks damaged", "left untouched", "DAMAGED, not written", "flag file alone halts trading"} {
 				if !strings.Contains(text, want) {

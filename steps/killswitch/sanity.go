@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/drbook/drbook/checks"
 )
@@ -32,7 +33,11 @@ func checkDatabase(ctx context.Context, root string) error {
 		if errors.Is(err, checks.ErrNoDatabase) {
 			return nil
 		}
-		return fmt.Errorf("%w: %v", ErrDatabaseDamaged, err)
+		// "data/quantai.db: 13 stray bytes ...", not the full path and
+		// "database file is damaged" after "looks damaged".
+		msg := strings.TrimPrefix(err.Error(), path+": ")
+		msg = strings.TrimPrefix(msg, checks.ErrDamagedDatabase.Error()+": ")
+		return fmt.Errorf("%w: data/quantai.db: %s", ErrDatabaseDamaged, msg)
 	}
 	// Without a WAL no connection has the database open in WAL mode, so
 	// it is read as immutable: a plain read-only open would leave an empty
@@ -48,10 +53,13 @@ func checkDatabase(ctx context.Context, root string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%w: quick_check: %v", ErrDatabaseDamaged, err)
+		return fmt.Errorf("%w: data/quantai.db: quick_check: %v", ErrDatabaseDamaged, err)
 	}
 	if res != "ok" {
-		return fmt.Errorf("%w: quick_check: %s", ErrDatabaseDamaged, res)
+		// "*** in database main ***\nTree 6 page 13: ..." on one line.
+		res = strings.TrimSpace(strings.TrimPrefix(res, "*** in database main ***"))
+		res = strings.Join(strings.Fields(res), " ")
+		return fmt.Errorf("%w: data/quantai.db: quick_check: %s", ErrDatabaseDamaged, res)
 	}
 	return nil
 }
