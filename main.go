@@ -17,6 +17,12 @@ func main() {
 	// SIGINT and SIGTERM cancel the root context; SIGHUP (the SSH link
 	// dropped) does too, so running actions stop cleanly and are recorded.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		// After the first signal, restore the default handlers: a second
+		// Ctrl-C kills drbook even if something ignores the cancellation.
+		<-ctx.Done()
+		stop()
+	}()
 	iox := &cli.IO{
 		Stdin:      os.Stdin,
 		Stdout:     os.Stdout,

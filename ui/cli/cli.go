@@ -226,9 +226,3 @@ func Main(ctx context.Context, args []string, iox *IO) int {
 	}
 	return code
 }
-
-// notYet is what a command that has not landed returns: it says so plainly
-// and fails.
-func notYet(name string) error {
-	return failed(fmt.Errorf("%s: not implemented in this build", name))
-}
