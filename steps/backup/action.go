@@ -113,7 +113,7 @@ func (backupAction) Run(ctx context.Context, req steps.Request, emit steps.Emit)
 		return steps.Result{Status: steps.StatusFailed, Summary: "backup failed: " + oneLine(err)}, err
 	}
 	m := out.Manifest
-	sum := fmt.Sprintf("backup %s verified (tier %d, %d files, %s) in %s", m.Archive, m.Tier, len(m.Files), humanBytes(m.ArchiveSize), dir)
+	sum := fmt.Sprintf("backup %s verified (tier %d, %d files, %s) in %s", m.Archive, m.Tier, len(m.Files), FormatSize(m.ArchiveSize), dir)
 	if out.S3URL != "" {
 		sum += "; copied to " + out.S3URL
 	}

@@ -191,7 +191,7 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	defer os.Remove(tmp)
 	defer f.Close()
-	o.infof("write %s (%d files, %s)", name, len(parts), humanBytes(total))
+	o.infof("write %s (%d files, %s)", name, len(parts), FormatSize(total))
 	h := sha256.New()
 	cw := &countingWriter{w: io.MultiWriter(f, h)}
 	level := o.GzipLevel
@@ -275,7 +275,7 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, diskErr("backup: write manifest", err)
 	}
 	out := &Outcome{Manifest: m, ArchivePath: final, ManifestPath: mpath}
-	o.infof("backup %s verified: %s, sha256 %s", name, humanBytes(m.ArchiveSize), sum[:16])
+	o.infof("backup %s verified: %s, sha256 %s", name, FormatSize(m.ArchiveSize), sum[:16])
 
 	// 6. Copy to S3: archive (checksum and size checked), manifest last.
 	if s3 != nil {
@@ -551,7 +551,8 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-func humanBytes(n int64) string {
+// FormatSize writes a byte count for people: "1.2 GiB", "512 B".
+func FormatSize(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))

@@ -65,11 +65,18 @@ func TestBackupIsConsistentUnderWrites(t *testing.T) {
 		if _, err := backup.Restore(context.Background(), o); err != nil {
 			t.Fatalf("%s: %v", e.Name, err)
 		}
-		db, _ := sql.Open("sqlite", "file:"+filepath.Join(scratch, "data", "quantai.db")+"?mode=ro")
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(scratch, "data", "quantai.db")+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
 		var qty float64
 		var n int64
-		db.QueryRow("SELECT quantity FROM positions WHERE id = 1").Scan(&qty)
-		db.QueryRow("SELECT count(*) FROM trades").Scan(&n)
+		if err := db.QueryRow("SELECT quantity FROM positions WHERE id = 1").Scan(&qty); err != nil {
+			t.Fatalf("%s: restored position: %v", e.Name, err)
+		}
+		if err := db.QueryRow("SELECT count(*) FROM trades").Scan(&n); err != nil {
+			t.Fatalf("%s: restored trades: %v", e.Name, err)
+		}
 		db.Close()
 		if int64(qty) != n {
 			t.Errorf("%s: position quantity %v but %d trades: not a consistent snapshot", e.Name, qty, n)

@@ -640,7 +640,7 @@ func checkSpace(dir string, need int64) error {
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
 	if need > free {
-		return &Error{Err: fmt.Errorf("staging in %s: %w: need %s, %s free", dir, ErrDiskFull, humanBytes(need), humanBytes(free)),
+		return &Error{Err: fmt.Errorf("staging in %s: %w: need %s, %s free", dir, ErrDiskFull, FormatSize(need), FormatSize(free)),
 			Hint: "free space on the system's filesystem; nothing was changed"}
 	}
 	return nil
@@ -836,11 +836,11 @@ func summarizeDB(ctx context.Context, path string) string {
 	}
 	db, err := sql.Open("sqlite", peekURI(path))
 	if err != nil {
-		return humanBytes(fi.Size())
+		return FormatSize(fi.Size())
 	}
 	defer db.Close()
 	var b strings.Builder
-	b.WriteString(humanBytes(fi.Size()))
+	b.WriteString(FormatSize(fi.Size()))
 	for _, t := range []string{"trades", "positions", "audit_trail"} {
 		var n int64
 		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+t).Scan(&n); err != nil {

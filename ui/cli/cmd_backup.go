@@ -278,7 +278,7 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 	r := steps.Result{Status: steps.StatusOK}
 	if out != nil {
 		m := out.Manifest
-		r.Summary = fmt.Sprintf("backup %s verified (tier %d, %d files, %s)", m.Archive, m.Tier, len(m.Files), human(m.ArchiveSize))
+		r.Summary = fmt.Sprintf("backup %s verified (tier %d, %d files, %s)", m.Archive, m.Tier, len(m.Files), backup.FormatSize(m.ArchiveSize))
 		if out.S3URL != "" {
 			r.Summary += "; copied to " + out.S3URL
 		}
@@ -304,7 +304,7 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 			"error": errString(err)})
 	} else {
 		fmt.Fprintf(iox.Stdout, "%s\n  verified: %d files, %s, sha256 %s\n", out.ArchivePath, len(out.Manifest.Files),
-			human(out.Manifest.ArchiveSize), out.Manifest.ArchiveSHA256)
+			backup.FormatSize(out.Manifest.ArchiveSize), out.Manifest.ArchiveSHA256)
 		if out.S3URL != "" {
 			fmt.Fprintf(iox.Stdout, "  copied to %s\n", out.S3URL)
 		}
@@ -320,18 +320,6 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-func human(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 const backupsUsage = `
@@ -412,7 +400,7 @@ func runBackups(ctx context.Context, iox *IO, args []string) error {
 			if e.Tier > 0 {
 				tier = fmt.Sprint(e.Tier)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", humanAge(now.Sub(e.Created)), tier, human(e.Size), status, e.Location, e.Name)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", humanAge(now.Sub(e.Created)), tier, backup.FormatSize(e.Size), status, e.Location, e.Name)
 		}
 		tw.Flush()
 		switch {

@@ -152,7 +152,7 @@ func runDemo(ctx context.Context, iox *IO, args []string) error {
 			size = fi.Size()
 		}
 		fmt.Fprintf(iox.Stdout, "created sandbox %s: %d trades, seed %d, data/quantai.db %s, in %s\n",
-			root, trades, seed, humanBytes(size), time.Since(start).Round(time.Millisecond))
+			root, trades, seed, backup.FormatSize(size), time.Since(start).Round(time.Millisecond))
 	}
 	for _, name := range faults {
 		if err := sandbox.Inject(root, name); err != nil {
@@ -162,18 +162,6 @@ func runDemo(ctx context.Context, iox *IO, args []string) error {
 		fmt.Fprintf(iox.Stdout, "injected %s: %s\n", name, f.Description)
 	}
 	return nil
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func checkUsage() string {
