@@ -182,6 +182,11 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	if fs.NArg() != 1 {
 		return usageErr("declare: want one RUNBOOK, got %d arguments (run 'drbook declare --help')", fs.NArg())
 	}
+	// An empty argument ("$RUNBOOK" unset) must not silently mean the
+	// default runbook.
+	if strings.TrimSpace(fs.Arg(0)) == "" {
+		return usageErr("declare: RUNBOOK is an empty argument (an unset variable?)")
+	}
 	if sev != 0 && (sev < 1 || sev > 3) {
 		return usageErr("declare: --severity %d: want 1, 2 or 3", sev)
 	}

@@ -225,6 +225,7 @@ func TestDeclareJSONAndDrills(t *testing.T) {
 	for _, bad := range [][]string{
 		{"declare", "complete-system-recovery", "--severity", "5"},
 		{"declare", "no-such-runbook"},
+		{"declare", ""}, // "$RUNBOOK" unset: not the default runbook
 		{"declare", "complete-system-recovery", "--detected-at", "yesterday-ish"},
 		{"declare", "complete-system-recovery", "--drill", "--test", "no-such-test"},
 		{"declare", "complete-system-recovery", "--test", "full-dr-simulation"},

@@ -196,6 +196,9 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	ref := ui.DefaultRunbook
 	if fs.NArg() == 1 {
 		ref = fs.Arg(0)
+		if strings.TrimSpace(ref) == "" {
+			return usageErr("drill: RUNBOOK is an empty argument (an unset variable?); leave it out for the default runbook")
+		}
 	}
 	switch scenario {
 	case "none":

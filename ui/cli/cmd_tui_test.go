@@ -131,6 +131,7 @@ func TestTUIUsage(t *testing.T) {
 		{false, []string{"drill", "--auto", "--speed", "0", "--state-dir", state}, cli.ExitUsage, "--speed"},
 		{false, []string{"drill", "--auto", "--scenario", "no-such-fault", "--state-dir", state, "--trades", "200"}, cli.ExitUsage, "unknown fault"},
 		{false, []string{"drill", "no-such-runbook", "--auto", "--state-dir", state}, cli.ExitUsage, "no-such-runbook"},
+		{false, []string{"drill", "", "--auto", "--state-dir", state, "--trades", "200"}, cli.ExitUsage, "RUNBOOK is an empty argument"},
 		{false, []string{"drill", "--auto", "--var", "NOEQUALS", "--state-dir", state}, cli.ExitUsage, "NAME=VALUE"},
 		{false, []string{"drill", "--help"}, cli.ExitOK, "Exit codes"},
 		{false, []string{"resume", "--help"}, cli.ExitOK, "--follow"},
