@@ -21,12 +21,8 @@ func init() {
 }
 
 func (a action) Spec() steps.Spec {
-	for _, s := range steps.Builtins {
-		if s.Name == a.name {
-			return s
-		}
-	}
-	panic("checks: action " + a.name + " not declared")
+	s, _ := steps.Declared(a.name)
+	return s
 }
 
 // Run runs the checks, streaming each finding as an info line. A failed

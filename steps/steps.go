@@ -162,7 +162,7 @@ func Register(a Action) {
 	if _, ok := registry[name]; ok {
 		panic(fmt.Sprintf("steps: action %q registered twice", name))
 	}
-	if _, ok := declared(name); !ok {
+	if _, ok := Declared(name); !ok {
 		panic(fmt.Sprintf("steps: action %q is not declared in Builtins", name))
 	}
 	registry[name] = a
@@ -177,7 +177,7 @@ func Lookup(name string) (Action, bool) {
 	if ok {
 		return a, true
 	}
-	if s, ok := declared(name); ok {
+	if s, ok := Declared(name); ok {
 		return notImplemented{s}, true
 	}
 	return nil, false
@@ -198,7 +198,10 @@ func Specs() []Spec {
 	return out
 }
 
-func declared(name string) (Spec, bool) {
+// Declared returns the declaration of the action called name in Builtins.
+// Implementations return it from their Spec method; Register has already
+// refused any name that is not declared.
+func Declared(name string) (Spec, bool) {
 	for _, s := range Builtins {
 		if s.Name == name {
 			return s, true
@@ -222,7 +225,7 @@ type Catalog struct{}
 // LookupAction implements runbook.Catalog. Shell and sql are block kinds,
 // not names a drbook block may use, so they are not found here.
 func (Catalog) LookupAction(name string) (runbook.ActionInfo, bool) {
-	s, ok := declared(name)
+	s, ok := Declared(name)
 	if !ok || s.Name == ShellAction || s.Name == SQLAction {
 		return runbook.ActionInfo{}, false
 	}

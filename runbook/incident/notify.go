@@ -18,19 +18,10 @@ var ErrNeedsIncident = errors.New("notify fills its template from an incident: r
 type notifyAction struct{}
 
 func (notifyAction) Spec() steps.Spec {
-	s, _ := specOf("notify")
+	s, _ := steps.Declared("notify")
 	return s
 }
 
 func (notifyAction) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
 	return steps.Result{Status: steps.StatusFailed, Summary: "notify: not run: " + ErrNeedsIncident.Error()}, ErrNeedsIncident
-}
-
-func specOf(name string) (steps.Spec, bool) {
-	for _, s := range steps.Builtins {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return steps.Spec{}, false
 }

@@ -174,12 +174,8 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 func isPlainDB(from string) bool { return from != "" && from != "latest" && isSQLite(from) }
 
 func spec(name string) steps.Spec {
-	for _, s := range steps.Builtins {
-		if s.Name == name {
-			return s
-		}
-	}
-	panic("backup: action " + name + " not declared")
+	s, _ := steps.Declared(name)
+	return s
 }
 
 func oneLine(err error) string {

@@ -20,12 +20,8 @@ type Action struct{}
 
 // Spec implements steps.Action.
 func (Action) Spec() steps.Spec {
-	for _, s := range steps.Builtins {
-		if s.Name == "failover-plan" {
-			return s
-		}
-	}
-	panic("failover-plan is not declared")
+	s, _ := steps.Declared("failover-plan")
+	return s
 }
 
 // Run implements steps.Action.

@@ -20,12 +20,8 @@ type Action struct{}
 
 // Spec implements steps.Action.
 func (Action) Spec() steps.Spec {
-	for _, s := range steps.Builtins {
-		if s.Name == "kill-switch" {
-			return s
-		}
-	}
-	panic("kill-switch is not declared")
+	s, _ := steps.Declared("kill-switch")
+	return s
 }
 
 // Run implements steps.Action. Engaging with problems (database not

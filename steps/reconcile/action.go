@@ -21,12 +21,8 @@ type Action struct{}
 
 // Spec implements steps.Action.
 func (Action) Spec() steps.Spec {
-	for _, s := range steps.Builtins {
-		if s.Name == "reconcile" {
-			return s
-		}
-	}
-	panic("reconcile is not declared")
+	s, _ := steps.Declared("reconcile")
+	return s
 }
 
 // Run implements steps.Action: breaks are StatusFailed; a statement or

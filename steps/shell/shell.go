@@ -92,17 +92,8 @@ type Shell struct{}
 
 // Spec implements steps.Action.
 func (Shell) Spec() steps.Spec {
-	s, _ := specOf(steps.ShellAction)
+	s, _ := steps.Declared(steps.ShellAction)
 	return s
-}
-
-func specOf(name string) (steps.Spec, bool) {
-	for _, s := range steps.Builtins {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return steps.Spec{}, false
 }
 
 // Run implements steps.Action: it runs req.Block.Code with the block's

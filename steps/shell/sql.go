@@ -63,7 +63,7 @@ type SQL struct{}
 
 // Spec implements steps.Action.
 func (SQL) Spec() steps.Spec {
-	s, _ := specOf(steps.SQLAction)
+	s, _ := steps.Declared(steps.SQLAction)
 	return s
 }
 
