@@ -32,7 +32,7 @@ func checkBackups(ctx context.Context, r *run, out func(Finding)) {
 		return
 	}
 	if len(backups) == 0 {
-		out(t(Finding{Item: "newest", Status: Fail, Message: fmt.Sprintf("no backups exist: the RPO of %s cannot be met (take one: drbook backup)", short(r.opts.RPO))}))
+		out(t(Finding{Item: "newest", Status: Fail, Message: fmt.Sprintf("no backups exist: the RPO of %s cannot be met (take one: drbook backup)", FormatAge(r.opts.RPO))}))
 		return
 	}
 	sort.SliceStable(backups, func(i, j int) bool { return backups[i].Time.After(backups[j].Time) })
@@ -47,7 +47,7 @@ func checkBackups(ctx context.Context, r *run, out func(Finding)) {
 		// The newest backup of each location is the evidence.
 		if !seen[b.Location] {
 			seen[b.Location] = true
-			ev.Rows = append(ev.Rows, []string{b.Name, b.Location, fmt.Sprint(b.Tier), b.Time.UTC().Format(time.RFC3339), short(r.now.Sub(b.Time)), fmt.Sprint(b.Verified)})
+			ev.Rows = append(ev.Rows, []string{b.Name, b.Location, fmt.Sprint(b.Tier), b.Time.UTC().Format(time.RFC3339), FormatAge(r.now.Sub(b.Time)), fmt.Sprint(b.Verified)})
 		}
 	}
 	if newest == nil {
@@ -56,10 +56,10 @@ func checkBackups(ctx context.Context, r *run, out func(Finding)) {
 	}
 	age := r.now.Sub(newest.Time)
 	f := Finding{Item: "newest", Status: Pass, Evidence: ev,
-		Message: fmt.Sprintf("newest verified backup %s (%s) is %s old, within the RPO of %s", newest.Name, newest.Location, short(age), short(r.opts.RPO))}
+		Message: fmt.Sprintf("newest verified backup %s (%s) is %s old, within the RPO of %s", newest.Name, newest.Location, FormatAge(age), FormatAge(r.opts.RPO))}
 	if age > r.opts.RPO {
 		f.Status = Fail
-		f.Message = fmt.Sprintf("newest verified backup %s (%s) is %s old: older than the RPO of %s", newest.Name, newest.Location, short(age), short(r.opts.RPO))
+		f.Message = fmt.Sprintf("newest verified backup %s (%s) is %s old: older than the RPO of %s", newest.Name, newest.Location, FormatAge(age), FormatAge(r.opts.RPO))
 	}
 	out(t(f))
 
@@ -91,7 +91,7 @@ func checkBackups(ctx context.Context, r *run, out func(Finding)) {
 			every = TierSchedule[b.Tier]
 		}
 		if every > 0 && r.now.Sub(b.Time) > every {
-			late = append(late, []string{k, b.Name, short(r.now.Sub(b.Time)), short(every)})
+			late = append(late, []string{k, b.Name, FormatAge(r.now.Sub(b.Time)), FormatAge(every)})
 		}
 	}
 	if len(late) > 0 {
@@ -103,9 +103,10 @@ func checkBackups(ctx context.Context, r *run, out func(Finding)) {
 }
 
 // short formats a duration for people: 14m, 3h05m, 2d4h.
-func short(d time.Duration) string {
+// FormatAge writes an age for people: "45s", "12m", "3h05m", "9d4h".
+func FormatAge(d time.Duration) string {
 	if d < 0 {
-		return "in the future " + short(-d)
+		return "in the future " + FormatAge(-d)
 	}
 	switch {
 	case d < time.Minute:

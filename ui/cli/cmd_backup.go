@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/drbook/drbook/checks"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/backup"
@@ -400,7 +401,7 @@ func runBackups(ctx context.Context, iox *IO, args []string) error {
 			if e.Tier > 0 {
 				tier = fmt.Sprint(e.Tier)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", humanAge(now.Sub(e.Created)), tier, backup.FormatSize(e.Size), status, e.Location, e.Name)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", checks.FormatAge(now.Sub(e.Created)), tier, backup.FormatSize(e.Size), status, e.Location, e.Name)
 		}
 		tw.Flush()
 		switch {
@@ -409,9 +410,9 @@ func runBackups(ctx context.Context, iox *IO, args []string) error {
 		case lerr != nil:
 			fmt.Fprintln(iox.Stdout, "RPO NOT MET: no verified backup")
 		case met:
-			fmt.Fprintf(iox.Stdout, "RPO %s met: newest verified backup is %s old\n", humanAge(rpo), humanAge(now.Sub(latest.Created)))
+			fmt.Fprintf(iox.Stdout, "RPO %s met: newest verified backup is %s old\n", checks.FormatAge(rpo), checks.FormatAge(now.Sub(latest.Created)))
 		default:
-			fmt.Fprintf(iox.Stdout, "RPO %s NOT MET: newest verified backup is %s old\n", humanAge(rpo), humanAge(now.Sub(latest.Created)))
+			fmt.Fprintf(iox.Stdout, "RPO %s NOT MET: newest verified backup is %s old\n", checks.FormatAge(rpo), checks.FormatAge(now.Sub(latest.Created)))
 		}
 		if err != nil {
 			fmt.Fprintf(iox.Stderr, "drbook: backups: %v\n", err)
@@ -421,20 +422,6 @@ func runBackups(ctx context.Context, iox *IO, args []string) error {
 		return failed(nil)
 	}
 	return nil
-}
-
-func humanAge(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "future"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 const restoreUsage = `
@@ -589,7 +576,7 @@ func printRestore(iox *IO, asJSON bool, res *backup.RestoreResult, err error) er
 		verb = "would restore"
 	}
 	fmt.Fprintf(iox.Stdout, "%s %s from %s\n", verb, strings.Join(res.Parts, ", "), res.Source)
-	fmt.Fprintf(iox.Stdout, "  backup taken %s (%s ago)\n", res.BackupTime.Format(time.RFC3339), humanAge(time.Since(res.BackupTime)))
+	fmt.Fprintf(iox.Stdout, "  backup taken %s (%s ago)\n", res.BackupTime.Format(time.RFC3339), checks.FormatAge(time.Since(res.BackupTime)))
 	fmt.Fprintf(iox.Stdout, "  verified: %s\n", res.Verified)
 	for _, c := range res.Changes {
 		fmt.Fprintf(iox.Stdout, "  %s: %s\n", c.Path, c.Detail)
