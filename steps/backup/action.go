@@ -171,7 +171,7 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 	return steps.Result{Status: steps.StatusOK, Summary: sum, BackupTime: res.BackupTime, Data: res}, nil
 }
 
-func isPlainDB(from string) bool { return from != "" && from != "latest" && isSQLite(from) }
+func isPlainDB(from string) bool { return from != "" && from != "latest" && IsSQLite(from) }
 
 func spec(name string) steps.Spec {
 	s, _ := steps.Declared(name)

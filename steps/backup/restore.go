@@ -440,7 +440,7 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 		if err != nil {
 			return "", &Error{Err: fmt.Errorf("backup %s: %w", archive, err), Hint: "run 'drbook backups' to list them"}
 		}
-		if isSQLite(archive) {
+		if IsSQLite(archive) {
 			return stageSQLite(ctx, bo, archive, staging, fi, res)
 		}
 		if m == nil {
@@ -618,7 +618,9 @@ func stageSQLite(ctx context.Context, bo *Options, path, staging string, fi fs.F
 	return out, nil
 }
 
-func isSQLite(path string) bool {
+// IsSQLite reports whether path is a readable file that starts with the
+// SQLite header: a plain database given where an archive was expected.
+func IsSQLite(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
 		return false

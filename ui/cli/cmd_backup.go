@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -489,7 +488,7 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 		}
 	}
 	var pass []byte
-	plainDB := from != "latest" && !strings.HasPrefix(from, "s3://") && isSQLiteFile(from)
+	plainDB := from != "latest" && !strings.HasPrefix(from, "s3://") && backup.IsSQLite(from)
 	if !plainDB {
 		var err error
 		if pass, err = o.passphrase(iox, false); err != nil {
@@ -552,19 +551,6 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 		return backupErr(iox, "restore", err)
 	}
 	return printRestore(iox, o.json, res, nil)
-}
-
-func isSQLiteFile(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var hdr [16]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
-		return false
-	}
-	return string(hdr[:]) == "SQLite format 3\x00"
 }
 
 func printRestore(iox *IO, asJSON bool, res *backup.RestoreResult, err error) error {
