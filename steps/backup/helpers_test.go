@@ -69,31 +69,35 @@ func MustDB(tb testing.TB, path, marker string, trades int) {
 // MustMarker reads the control row 'marker' from a database.
 func MustMarker(tb testing.TB, path string) string {
 	tb.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	v, err := queryString(path, "SELECT value FROM control WHERE key='marker'")
 	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	var v string
-	if err := db.QueryRow("SELECT value FROM control WHERE key='marker'").Scan(&v); err != nil {
 		tb.Fatalf("read marker from %s: %v", path, err)
 	}
 	return v
 }
 
-// Integrity runs PRAGMA integrity_check through the driver.
+// Integrity runs PRAGMA integrity_check through the driver; an error is
+// returned as the result.
 func Integrity(tb testing.TB, path string) string {
 	tb.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	v, err := queryString(path, "PRAGMA integrity_check")
 	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	var v string
-	if err := db.QueryRow("PRAGMA integrity_check").Scan(&v); err != nil {
 		return err.Error()
 	}
 	return v
+}
+
+// queryString runs q on the database at path, read-only, and returns the
+// first column of its first row.
+func queryString(path, q string) (string, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	var v string
+	err = db.QueryRow(q).Scan(&v)
+	return v, err
 }
 
 func MustWrite(tb testing.TB, path, data string) {

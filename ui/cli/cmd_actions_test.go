@@ -194,20 +194,7 @@ func TestActionCommandsHelp(t *testing.T) {
 func TestActionCommandsRecordInIncident(t *testing.T) {
 	root := actionSandbox(t, "position-drift", "pending-orders")
 	state := t.TempDir()
-	store, err := incident.OpenStore(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := runbook.Load("complete-system-recovery", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := incident.Declare(context.Background(), store, rb, incident.DeclareOptions{Root: root, Operator: incident.Operator{Name: "erin"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := in.ID()
-	store.Close()
+	id := mustDeclare(t, state, "complete-system-recovery", root)
 	env := map[string]string{"USER": "erin"}
 	plan := filepath.Join(t.TempDir(), "plan.csv")
 
@@ -226,6 +213,10 @@ func TestActionCommandsRecordInIncident(t *testing.T) {
 	// A drill's timeline never records an action on a real system.
 	sb := actionSandbox(t)
 	st0, _ := incident.OpenStore(state)
+	rb, err := runbook.Load("complete-system-recovery", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dr, err := incident.Declare(context.Background(), st0, rb, incident.DeclareOptions{Mode: incident.Drill, Root: sb}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +241,7 @@ func TestActionCommandsRecordInIncident(t *testing.T) {
 		t.Fatalf("killswitch status: %+v", r)
 	}
 
-	store, err = incident.OpenStore(state)
+	store, err := incident.OpenStore(state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,4 +276,24 @@ func TestActionCommandsRecordInIncident(t *testing.T) {
 	if v, err := store.Verify(context.Background(), id); err != nil || !v.OK {
 		t.Errorf("verify: %+v %v", v, err)
 	}
+}
+
+// mustDeclare declares an incident of runbook id on root, operated by
+// "erin", in the state directory, and returns its id.
+func mustDeclare(tb testing.TB, state, id, root string) string {
+	tb.Helper()
+	store, err := incident.OpenStore(state)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer store.Close()
+	rb, err := runbook.Load(id, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in, err := incident.Declare(context.Background(), store, rb, incident.DeclareOptions{Root: root, Operator: incident.Operator{Name: "erin"}}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return in.ID()
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	_ "modernc.org/sqlite"
 
-	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/ui/cli"
 )
@@ -246,20 +245,7 @@ func TestBackupCommandsWithS3(t *testing.T) {
 func TestBackupAndRestoreRecordInIncident(t *testing.T) {
 	sys := mustSystem(t, "inc")
 	state := t.TempDir()
-	store, err := incident.OpenStore(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := runbook.Load("database-recovery", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := incident.Declare(context.Background(), store, rb, incident.DeclareOptions{Root: sys, Operator: incident.Operator{Name: "erin"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := in.ID()
-	store.Close()
+	id := mustDeclare(t, state, "database-recovery", sys)
 	env := map[string]string{"DRBOOK_BACKUP_DIR": t.TempDir(), "DRBOOK_PASSPHRASE": "pw", "USER": "erin"}
 	if _, errOut, code := runCLI(t, env, "restore", "--root", sys, "--yes", "--incident", "NOPE", "--state-dir", state); code != 2 || !strings.Contains(errOut, "--incident NOPE") {
 		t.Errorf("unknown incident: %d %q", code, errOut)
@@ -270,7 +256,7 @@ func TestBackupAndRestoreRecordInIncident(t *testing.T) {
 	if _, errOut, code := runCLI(t, env, "restore", "--root", sys, "--yes", "--incident", id, "--state-dir", state); code != 0 {
 		t.Fatalf("restore --incident: %s", errOut)
 	}
-	store, err = incident.OpenStore(state)
+	store, err := incident.OpenStore(state)
 	if err != nil {
 		t.Fatal(err)
 	}
