@@ -24,6 +24,7 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" driver
 
+	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/shell"
 )
 
@@ -407,24 +408,14 @@ func openDBWith(root string, write, immutable bool) (*sql.DB, error) {
 		}
 		return nil, err // *PathError: names the path once
 	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	if write {
-		q.Set("mode", "rw")
-	} else {
-		q.Set("mode", "ro")
-		q.Add("_pragma", "query_only(1)")
-		if immutable {
-			q.Set("immutable", "1")
-		}
+	mode := steps.ReadOnly
+	switch {
+	case write:
+		mode = steps.ReadWrite
+	case immutable:
+		mode = steps.Immutable
 	}
-	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	return db, nil
+	return steps.OpenDB(path, mode)
 }
 
 // engageDB sets the halt flag and cancels open and pending orders in one

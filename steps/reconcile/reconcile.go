@@ -10,13 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver
+
+	"github.com/drbook/drbook/steps"
 )
 
 // DefaultTolerance ignores quantity differences below a ten-thousandth of
@@ -294,17 +295,7 @@ func openDB(root string) (*sql.DB, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoDatabase, path)
 	}
-	q := url.Values{}
-	q.Set("mode", "ro")
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "query_only(1)")
-	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	return db, nil
+	return steps.OpenDB(path, steps.ReadOnly)
 }
 
 // DBPositions returns the database's positions at one broker, by symbol.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -242,25 +241,10 @@ func (r *sqlRun) run(ctx context.Context, segs []segment) error {
 // openDB opens the system database: read-only with query_only unless the
 // block writes; never creating a missing file.
 func openDB(path string, write bool) (*sql.DB, error) {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
 	if write {
-		q.Set("mode", "rw")
-	} else {
-		q.Set("mode", "ro")
-		q.Add("_pragma", "query_only(1)")
+		return steps.OpenDB(path, steps.ReadWrite)
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, err
-	}
-	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	return db, nil
+	return steps.OpenDB(path, steps.ReadOnly)
 }
 
 func (r *sqlRun) statements(ctx context.Context, segs []segment) error {
