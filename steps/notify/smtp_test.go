@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drbook/drbook/steps/notify"
 )
@@ -305,7 +306,7 @@ func TestSMTPOffline(t *testing.T) {
 // greets is failed when the channel's time runs out.
 func TestSMTPServerSilent(t *testing.T) {
 	host, port := silentServer(t)
-	ch := &notify.SMTP{Channel: "ops-mail", Host: host, Port: port, From: "drbook@example.com", To: []string{"ops@example.com"}, Timeout: 100e6, Now: clock}
+	ch := &notify.SMTP{Channel: "ops-mail", Host: host, Port: port, From: "drbook@example.com", To: []string{"ops@example.com"}, Timeout: time.Second, Now: clock}
 	d, err := ch.Send(context.Background(), drillMsg)
 	if err == nil || d.Status != notify.StatusFailed || !strings.Contains(d.Reason, "no answer within") || !strings.Contains(d.Reason, "greeting") {
 		t.Fatalf("Send = %+v, %v", d, err)
