@@ -47,10 +47,11 @@ func (o Options) withDefaults() Options {
 
 // Deliver sends msg through every channel at once and returns one Delivery
 // per channel, in the channels' order. It never returns an error and never
-// keeps the caller past opts.Deadline: a channel still busy then is
-// reported failed ("no answer within ..."; it may yet arrive) and left to
-// give up on its own once its context is cancelled. A channel that panics
-// is reported failed too. The caller records every delivery in the
+// keeps the caller past opts.Deadline: each delivery is stamped when its
+// channel answers, and a channel still busy at the deadline is reported
+// failed ("no answer within ..."; it may yet arrive) and left to give up
+// on its own once its context is cancelled. A channel that panics is
+// reported failed too. The caller records every delivery in the
 // timeline and shows the reminders.
 func Deliver(ctx context.Context, msg Message, channels []Channel, opts Options) []Delivery {
 	opts = opts.withDefaults()
@@ -67,18 +68,20 @@ func Deliver(ctx context.Context, msg Message, channels []Channel, opts Options)
 	seen := map[string]bool{}
 	pending := 0
 	for i, ch := range channels {
-		if ch == nil {
-			out[i] = Delivery{Status: StatusFailed, Reason: "no channel (nil)"}
+		name, kind, err := describe(ch)
+		out[i] = Delivery{Channel: name, Kind: kind}
+		switch {
+		case err != nil:
+			out[i].Status, out[i].Reason = StatusFailed, err.Error()
+		case seen[name]:
+			out[i].Status, out[i].Reason = StatusFailed, fmt.Sprintf("not sent twice: another channel is named %q", name)
+		}
+		if out[i].Status != "" {
+			out[i].At = opts.Now()
 			answered[i] = true
 			continue
 		}
-		out[i] = Delivery{Channel: ch.Name(), Kind: ch.Kind()}
-		if seen[ch.Name()] {
-			out[i].Status, out[i].Reason = StatusFailed, fmt.Sprintf("not sent twice: another channel is named %q", ch.Name())
-			answered[i] = true
-			continue
-		}
-		seen[ch.Name()] = true
+		seen[name] = true
 		pending++
 		go func(i int, ch Channel) {
 			var d Delivery
@@ -104,6 +107,7 @@ wait:
 			base := out[r.i]
 			d := r.d
 			d.Channel, d.Kind = base.Channel, base.Kind
+			d.At = opts.Now()
 			out[r.i] = d
 		case <-ctx.Done():
 			break wait
@@ -113,6 +117,7 @@ wait:
 	for i := range out {
 		d := &out[i]
 		if !answered[i] {
+			d.At = now
 			d.Status = StatusFailed
 			d.Reason = fmt.Sprintf("no answer within %s; it may yet arrive", opts.Deadline)
 			if errors.Is(ctx.Err(), context.Canceled) {
@@ -125,7 +130,42 @@ wait:
 		if d.Status != StatusSent && opts.Reminder != "" {
 			d.Reminder = opts.Reminder
 		}
-		d.At = now
+	}
+	return out
+}
+
+// describe reads a channel's name and kind, surviving a nil channel or a
+// nil pointer inside the interface.
+func describe(ch Channel) (name, kind string, err error) {
+	if ch == nil {
+		return "", "", errors.New("no channel (nil)")
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("channel failed: %v", p)
+		}
+	}()
+	return ch.Name(), ch.Kind(), nil
+}
+
+// Secrets returns every value the channels hold that a recorder must
+// redact (webhook URLs, passwords), for the incident's redactor: a
+// delivery never contains them, but an error from elsewhere might.
+func Secrets(channels []Channel) []string {
+	var out []string
+	for _, ch := range channels {
+		s, ok := ch.(interface{ Secrets() []string })
+		if !ok {
+			continue
+		}
+		func() {
+			defer func() { _ = recover() }() // a nil pointer holds no secret
+			for _, v := range s.Secrets() {
+				if v != "" {
+					out = append(out, v)
+				}
+			}
+		}()
 	}
 	return out
 }

@@ -135,8 +135,8 @@ func TestDeliverInterrupted(t *testing.T) {
 func TestDeliverSurvivesBadChannels(t *testing.T) {
 	s, okURL := startSlack(t)
 	ds := notify.Deliver(context.Background(), drillMsg,
-		[]notify.Channel{panicChannel{}, liarChannel{}, nil, hook(okURL), hook(okURL)}, notify.Options{Now: clock})
-	if len(ds) != 5 {
+		[]notify.Channel{panicChannel{}, liarChannel{}, nil, hook(okURL), hook(okURL), (*notify.SMTP)(nil)}, notify.Options{Now: clock})
+	if len(ds) != 6 {
 		t.Fatalf("%d deliveries", len(ds))
 	}
 	if ds[0].Status != notify.StatusFailed || ds[0].Reason != "channel failed: nil map" || ds[0].Channel != "broken" {
@@ -153,6 +153,9 @@ func TestDeliverSurvivesBadChannels(t *testing.T) {
 	}
 	if ds[4].Status != notify.StatusFailed || !strings.Contains(ds[4].Reason, `another channel is named "ops-slack"`) {
 		t.Errorf("duplicate: %+v", ds[4])
+	}
+	if ds[5].Status != notify.StatusFailed || !strings.Contains(ds[5].Reason, "channel failed") {
+		t.Errorf("nil pointer: %+v", ds[5])
 	}
 	if n := len(s.got()); n != 1 {
 		t.Errorf("the duplicate was sent too: %d requests", n)
@@ -216,6 +219,22 @@ func TestRetryChannelGone(t *testing.T) {
 	ds := notify.Retry(context.Background(), drillMsg, nil, prev, notify.Options{Reminder: reminder, Now: clock})
 	if len(ds) != 1 || ds[0].Status != notify.StatusFailed || !strings.Contains(ds[0].Reason, `no channel named "old-pager"`) || ds[0].Reminder != reminder || !ds[0].At.Equal(fixedNow) {
 		t.Errorf("%+v", ds)
+	}
+}
+
+// TestSecrets: what a recorder must redact, from every channel that holds
+// one.
+func TestSecrets(t *testing.T) {
+	chans := []notify.Channel{
+		&notify.Webhook{Channel: "a", URL: "https://chat.example.com/v1/spaces/AAA/messages?key=k3y-value&token=t0ken-value"},
+		&notify.SMTP{Channel: "b", Password: "hunter2-very-secret"},
+		(*notify.Webhook)(nil), nil, panicChannel{},
+	}
+	got := strings.Join(notify.Secrets(chans), "\n")
+	for _, want := range []string{"/v1/spaces/AAA/messages", "key=k3y-value&token=t0ken-value", "hunter2-very-secret"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("secrets lack %q:\n%s", want, got)
+		}
 	}
 }
 

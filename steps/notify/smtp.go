@@ -349,7 +349,7 @@ func (s *SMTP) Compose(msg Message, from *mail.Address, to []*mail.Address, now 
 		rcpt = append(rcpt, a.String())
 	}
 	h("To", strings.Join(rcpt, ",\r\n "))
-	h("Subject", encodeHeader(msg.Title()))
+	b.WriteString(subjectHeader(msg.Title()))
 	h("Message-ID", id)
 	h("MIME-Version", "1.0")
 	h("Content-Type", "text/plain; charset=utf-8")
@@ -379,14 +379,23 @@ func (s *SMTP) Compose(msg Message, from *mail.Address, to []*mail.Address, now 
 	return b.Bytes(), nil
 }
 
-// encodeHeader encodes a header value as RFC 2047 encoded-words when it is
-// not plain ASCII, folding between words so no line runs past 78 octets.
-func encodeHeader(v string) string {
-	enc := mime.QEncoding.Encode("utf-8", v)
-	if enc == v {
-		return v
+// subjectHeader is the Subject header line: the value as RFC 2047
+// encoded-words when it is not plain ASCII, folded at spaces so lines stay
+// within 78 octets where the words allow (RFC 5322 2.1.1); an encoded-word
+// is at most 75, so a fold straight after the colon makes room for it.
+func subjectHeader(v string) string {
+	var b strings.Builder
+	b.WriteString("Subject:")
+	line := len("Subject:")
+	for _, w := range strings.Split(mime.QEncoding.Encode("utf-8", v), " ") {
+		if line+1+len(w) > 78 {
+			b.WriteString("\r\n")
+			line = 0
+		}
+		b.WriteString(" " + w)
+		line += 1 + len(w)
 	}
-	return strings.ReplaceAll(enc, "?= =?", "?=\r\n =?")
+	return b.String() + "\r\n"
 }
 
 // messageID makes a unique Message-ID in the sender's domain.

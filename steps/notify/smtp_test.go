@@ -182,6 +182,37 @@ func TestSMTPLongAndHostileBody(t *testing.T) {
 	}
 }
 
+// TestSMTPLongSubjects: long subjects, ASCII or not, are folded so no
+// header line passes 78 octets where spaces allow, and decode back whole.
+func TestSMTPLongSubjects(t *testing.T) {
+	ms := startMailServer(t, serverOpts{})
+	ch := mailChannel(ms, "ops@example.com")
+	subjects := []string{
+		"[URGENT] QuantAI System Incident - Severity 1 - trading database unreadable on the primary host",
+		"Störung: Datenbank auf dem Primärsystem ausgefallen – Wiederherstellung aus der Sicherung läuft",
+	}
+	for i, subj := range subjects {
+		if d, err := ch.Send(context.Background(), notify.Message{Subject: subj, Body: "x"}); err != nil {
+			t.Fatalf("Send = %+v, %v", d, err)
+		}
+		data := ms.Messages()[i].Data
+		head, _, _ := strings.Cut(string(data), "\r\n\r\n")
+		for _, line := range strings.Split(head, "\r\n") {
+			if len(line) > 78 {
+				t.Errorf("header line of %d octets: %q", len(line), line)
+			}
+		}
+		pm, err := mail.ReadMessage(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := new(mime.WordDecoder).DecodeHeader(pm.Header.Get("Subject"))
+		if err != nil || got != subj {
+			t.Errorf("subject decodes to %q, %v; want %q", got, err, subj)
+		}
+	}
+}
+
 // TestSMTPImplicitTLS: port 465 style, TLS from the first byte.
 func TestSMTPImplicitTLS(t *testing.T) {
 	ms := startMailServer(t, serverOpts{implicitTLS: true})

@@ -48,12 +48,21 @@ func (w *Webhook) Name() string { return w.Channel }
 // Kind returns KindWebhook.
 func (w *Webhook) Kind() string { return KindWebhook }
 
-// Secrets returns the values a recorder must redact: the URL and its path.
+// Secrets returns the values a recorder must redact: the URL, its path and
+// its query.
 func (w *Webhook) Secrets() []string {
 	raw := strings.TrimSpace(w.URL.Reveal())
 	out := []string{raw}
-	if u, err := url.Parse(raw); err == nil && len(u.Path) > 1 {
-		out = append(out, u.Path, strings.TrimPrefix(u.Path, "/"))
+	if u, err := url.Parse(raw); err == nil {
+		if len(u.Path) > 1 {
+			out = append(out, u.Path, strings.TrimPrefix(u.Path, "/"))
+		}
+		if u.RawQuery != "" { // Google Chat and others carry the key there
+			out = append(out, u.RawQuery)
+		}
+		if p, ok := u.User.Password(); ok {
+			out = append(out, p)
+		}
 	}
 	return out
 }
@@ -168,6 +177,10 @@ func (w *Webhook) Send(ctx context.Context, msg Message) (Delivery, error) {
 		host := req.URL.Host
 		if req.URL.Port() == "" {
 			host = net.JoinHostPort(req.URL.Hostname(), map[string]string{"http": "80", "https": "443"}[req.URL.Scheme])
+		}
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "proxyconnect" && op.Addr != nil {
+			host = "the proxy " + op.Addr.String()
 		}
 		if !connected.Load() {
 			if off, reason := offline(err, host); off {
