@@ -8,6 +8,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestOfflineClassification: the errors the network stack returns when a
@@ -45,3 +46,21 @@ type tlsErr struct{ err error }
 
 func (e *tlsErr) Error() string { return "tls: " + e.err.Error() }
 func (e *tlsErr) Unwrap() error { return e.err }
+
+// TestRetryAfter: both forms of the header, and nonsense.
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 2, 6, 30, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"30":                            30 * time.Second,
+		" 5 ":                           5 * time.Second,
+		"Wed, 02 Dec 2026 06:31:30 GMT": 90 * time.Second,
+		"Wed, 02 Dec 2026 06:00:00 GMT": 0,
+		"-1":                            0,
+		"soon":                          0,
+		"":                              0,
+	} {
+		if got := retryAfter(in, now); got != want {
+			t.Errorf("retryAfter(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

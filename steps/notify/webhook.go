@@ -179,8 +179,12 @@ func (w *Webhook) Send(ctx context.Context, msg Message) (Delivery, error) {
 			host = net.JoinHostPort(req.URL.Hostname(), map[string]string{"http": "80", "https": "443"}[req.URL.Scheme])
 		}
 		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "proxyconnect" && op.Addr != nil {
-			host = "the proxy " + op.Addr.String()
+		if errors.As(err, &op) && op.Op == "proxyconnect" {
+			host = "the proxy"
+			var dial *net.OpError
+			if errors.As(op.Err, &dial) && dial.Addr != nil {
+				host += " " + dial.Addr.String()
+			}
 		}
 		if !connected.Load() {
 			if off, reason := offline(err, host); off {

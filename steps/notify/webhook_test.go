@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -245,7 +246,9 @@ func TestWebhookOffline(t *testing.T) {
 
 	// .invalid never resolves (RFC 6761): offline and a wrong name look the
 	// same from here, and both mean the message did not leave.
-	w = &notify.Webhook{Channel: "ops-slack", URL: notify.Secret("https://hooks.drbook-test.invalid" + hookPath), Timeout: 5 * time.Second, Now: clock}
+	// No proxy: one from the environment would answer for the name.
+	w = &notify.Webhook{Channel: "ops-slack", URL: notify.Secret("https://hooks.drbook-test.invalid" + hookPath), Timeout: 5 * time.Second, Now: clock,
+		Client: &http.Client{Transport: &http.Transport{}}}
 	d, err = w.Send(context.Background(), drillMsg)
 	if err == nil || d.Status != notify.StatusNotSent {
 		t.Fatalf("unresolvable: Send = %+v, %v", d, err)
@@ -311,4 +314,18 @@ func TestWebhookURLNeverPrinted(t *testing.T) {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestWebhookProxyRefused: behind a proxy that is down, the reason names
+// the proxy, not the webhook's host, and the delivery is not-sent.
+func TestWebhookProxyRefused(t *testing.T) {
+	host, port := closedAddr(t)
+	proxy, _ := url.Parse(fmt.Sprintf("http://%s:%d", host, port))
+	w := &notify.Webhook{Channel: "ops-slack", URL: notify.Secret("https://hooks.slack.com" + hookPath), Now: clock,
+		Client: &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}}
+	d, err := w.Send(context.Background(), drillMsg)
+	if err == nil || d.Status != notify.StatusNotSent || d.Reason != fmt.Sprintf("connection refused by the proxy %s:%d", host, port) {
+		t.Fatalf("Send = %+v, %v", d, err)
+	}
+	assertNoSecret(t, d, err)
 }
