@@ -85,7 +85,6 @@ func Init(s Survey) []byte {
 		"S":          s,
 		"Live":       !s.Sandbox,
 		"BackupDir":  firstOr(s.BackupDirs, filepath.Join(s.Root, "backups")),
-		"Passphrase": orDefault(s.Passphrase, "/etc/drbook/backup.pass"),
 		"IBKR":       s.Statements["ibkr"],
 		"Alpaca":     s.Statements["alpaca"],
 		"Webhook":    s.hasKey("SLACK_WEBHOOK_URL"),
@@ -103,12 +102,6 @@ func firstOr(xs []string, d string) string {
 	return d
 }
 
-func orDefault(s, d string) string {
-	if s != "" {
-		return s
-	}
-	return d
-}
 
 var initTemplate = template.Must(template.New("init").Parse(`# drbook site configuration, written by 'drbook init' for {{.S.Root}}.
 # Check it with 'drbook config check'; see what drbook uses with 'drbook config'.
@@ -137,7 +130,11 @@ backup:
   #   region: us-east-1
   #   path_style: false
   # A file holding the archive passphrase, mode 0600.
-  passphrase_file: {{.Passphrase}}
+{{- if .S.Passphrase}}
+  passphrase_file: {{.S.Passphrase}}
+{{- else}}
+  # passphrase_file: /etc/drbook/backup.pass
+{{- end}}
 
 brokers:
   ibkr:
