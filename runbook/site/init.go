@@ -82,12 +82,12 @@ func (s Survey) hasKey(k string) bool {
 func Init(s Survey) []byte {
 	var b bytes.Buffer
 	data := map[string]any{
-		"S":          s,
-		"Live":       !s.Sandbox,
-		"BackupDir":  firstOr(s.BackupDirs, filepath.Join(s.Root, "backups")),
-		"IBKR":       s.Statements["ibkr"],
-		"Alpaca":     s.Statements["alpaca"],
-		"Webhook":    s.hasKey("SLACK_WEBHOOK_URL"),
+		"S":         s,
+		"Live":      !s.Sandbox,
+		"BackupDir": firstOr(s.BackupDirs, filepath.Join(s.Root, "backups")),
+		"IBKR":      s.Statements["ibkr"],
+		"Alpaca":    s.Statements["alpaca"],
+		"Webhook":   s.hasKey("SLACK_WEBHOOK_URL"),
 	}
 	if err := initTemplate.Execute(&b, data); err != nil {
 		panic(err) // the template is fixed; a failure is a bug caught by the tests
@@ -101,7 +101,6 @@ func firstOr(xs []string, d string) string {
 	}
 	return d
 }
-
 
 var initTemplate = template.Must(template.New("init").Parse(`# drbook site configuration, written by 'drbook init' for {{.S.Root}}.
 # Check it with 'drbook config check'; see what drbook uses with 'drbook config'.
