@@ -129,6 +129,21 @@ func (c *Config) Check(now time.Time, seen Verifications) []Problem {
 		}
 	}
 
+	if k := c.Evidence.SigningKey; k != "" {
+		k = c.Resolve(k)
+		switch fi, err := os.Stat(k); {
+		case err != nil:
+			add("evidence.signing_key", Error, "create one with 'drbook evidence keygen -o FILE'", "signing key %s: %v", k, unwrapPath(err))
+		case fi.Mode().Perm()&0o077 != 0:
+			add("evidence.signing_key", Error, "chmod 600 "+k, "signing key %s is readable by others (mode %04o)", k, fi.Mode().Perm())
+		}
+	}
+	if k := c.Evidence.PublicKey; k != "" {
+		if _, err := os.Stat(c.Resolve(k)); err != nil {
+			add("evidence.public_key", Error, "", "public key %s: %v", c.Resolve(k), unwrapPath(err))
+		}
+	}
+
 	for name, b := range map[string]Broker{"ibkr": c.Brokers.IBKR, "alpaca": c.Brokers.Alpaca} {
 		if s := b.Statement; s != "" {
 			s = c.Resolve(s)

@@ -182,6 +182,11 @@ notify:
   #   username: drbook
   #   password_env: SMTP_PASSWORD   # the password lives in .env
 
+# Drill evidence is signed with an ed25519 key: drbook evidence keygen -o FILE
+# evidence:
+#   signing_key: /etc/drbook/evidence.key
+#   public_key: /etc/drbook/evidence.key.pub
+
 state:
   # dir: /var/lib/drbook
   # s3: s3://quantai-drbook-state/incidents   # the replicated timeline

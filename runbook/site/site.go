@@ -31,6 +31,7 @@ type Config struct {
 	OnCall   []OnCall `yaml:"on_call"`
 	Notify   Notify   `yaml:"notify"`
 	State    State    `yaml:"state"`
+	Evidence Evidence `yaml:"evidence"`
 
 	// Path is the file the configuration was read from; "" when none.
 	Path string `yaml:"-"`
@@ -134,6 +135,15 @@ type SMTP struct {
 type State struct {
 	Dir string `yaml:"dir"`
 	S3  string `yaml:"s3"` // s3://bucket/prefix for the replicated timeline
+}
+
+// Evidence names the keys that sign and check drill evidence.
+type Evidence struct {
+	// SigningKey is an ed25519 private key (PKCS#8 PEM, mode 0600), as
+	// 'drbook evidence keygen' or `openssl genpkey -algorithm ed25519` writes.
+	SigningKey string `yaml:"signing_key"`
+	// PublicKey is the key 'drbook evidence verify' trusts.
+	PublicKey string `yaml:"public_key"`
 }
 
 // DefaultMaxAge is how long a contact's verification stays current.

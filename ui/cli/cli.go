@@ -140,6 +140,9 @@ var commands = []command{
 	{"report", "write the post-incident report", runReport},
 	{"comms", "fill a communication template from an incident", runComms},
 	{"drills", "show the drill schedule and last results", runDrills},
+	{"finding", "record or list a finding with owner and due date", runFinding},
+	{"signoff", "sign off a closed incident or drill", runSignoff},
+	{"evidence", "write, verify or key the signed record of a drill", runEvidence},
 
 	{"config", "print or check the site configuration", runConfig},
 	{"init", "write a starting site configuration for a system", runInit},
