@@ -74,6 +74,12 @@ func TestInitThenConfigThenContacts(t *testing.T) {
 	if code != 1 || !strings.Contains(out, cfgFile+":") || !strings.Contains(out, "is a placeholder ([Name])") {
 		t.Errorf("config check on the starting file: %d\n%s", code, out)
 	}
+	// drbook check on the system: the placeholder contacts are a failing
+	// finding of its own.
+	out, _, code = runCLI(t, env, "check", "--root", root)
+	if code != 1 || !strings.Contains(out, "FAIL  contacts") || !strings.Contains(out, "placeholder") {
+		t.Errorf("check with placeholder contacts: %d\n%s", code, out)
+	}
 
 	// A filled-in contact list: errors gone, one contact stale until verified.
 	filled := strings.NewReplacer(
