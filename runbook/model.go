@@ -37,6 +37,7 @@ type Runbook struct {
 	ID       string // stable identifier: front matter id, else derived from the file name
 	Title    string
 	Source   string // the name given to Parse: a path, or "embedded:NAME.md"
+	SHA256   string // hex SHA-256 of the bytes given to Parse: which text was followed
 	Severity int    // default severity (1..3), 0 when unset
 
 	Objectives Objectives

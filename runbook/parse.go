@@ -2,6 +2,8 @@ package runbook
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -50,13 +52,14 @@ func Parse(src []byte, name string) (rb *Runbook, err error) {
 	if ps := checkBytes(src, name); ps != nil {
 		return nil, ps
 	}
+	sum := sha256.Sum256(src)
 	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
 	if bytes.IndexByte(src, '\r') >= 0 {
 		src = bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n"))
 		src = bytes.ReplaceAll(src, []byte("\r"), []byte("\n"))
 	}
 
-	rb = &Runbook{Source: name, Line: 1}
+	rb = &Runbook{Source: name, Line: 1, SHA256: hex.EncodeToString(sum[:])}
 	fm, body, bodyLine, ps := splitFrontMatter(src, name)
 	if ps != nil {
 		return nil, ps

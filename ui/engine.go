@@ -29,6 +29,22 @@ type EngineConfig struct {
 	Trades      int            // drill sandbox size; 0: the sandbox default
 	// NewID, when set, names new incidents (tests pin it for golden files).
 	NewID func() string
+	// Contacts, when set, is the Emergency Contacts section from the site
+	// configuration: it replaces every runbook's own (often placeholder)
+	// section in the contacts view.
+	Contacts string
+	// Notices are lines for the home screen about the site (placeholder or
+	// stale contacts...).
+	Notices []string
+}
+
+// loadRunbook loads a runbook with the site's contacts in place of its own.
+func (c EngineConfig) loadRunbook(ref string) (*runbook.Runbook, error) {
+	rb, err := runbook.Load(ref, c.RunbookDirs)
+	if err == nil && c.Contacts != "" {
+		rb.Contacts = c.Contacts
+	}
+	return rb, err
 }
 
 func (c EngineConfig) clock() incident.Clock {
@@ -48,6 +64,7 @@ type engineBackend struct{ cfg EngineConfig }
 
 func (b engineBackend) Home(ctx context.Context) (HomeData, error) {
 	var d HomeData
+	d.Problems = append(d.Problems, b.cfg.Notices...)
 	rbs, err := runbook.List(b.cfg.RunbookDirs)
 	if err != nil {
 		d.Problems = append(d.Problems, "runbooks: "+err.Error())
@@ -107,7 +124,7 @@ func (b engineBackend) newID() string {
 }
 
 func (b engineBackend) Start(ctx context.Context, spec StartSpec, progress func(string)) (Session, error) {
-	rb, err := runbook.Load(spec.Runbook, b.cfg.RunbookDirs)
+	rb, err := b.cfg.loadRunbook(spec.Runbook)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +208,7 @@ func openRunbook(ctx context.Context, cfg EngineConfig, id string) (*runbook.Run
 	}
 	for _, s := range sums {
 		if s.ID == id {
-			if rb, err := runbook.Load(s.Runbook, cfg.RunbookDirs); err == nil {
+			if rb, err := cfg.loadRunbook(s.Runbook); err == nil {
 				return rb, s.Mode, nil
 			}
 		}
@@ -200,7 +217,7 @@ func openRunbook(ctx context.Context, cfg EngineConfig, id string) (*runbook.Run
 	if err != nil {
 		return nil, "", err
 	}
-	if rb, err := runbook.Load(st.Declaration.Runbook.Source, cfg.RunbookDirs); err == nil {
+	if rb, err := cfg.loadRunbook(st.Declaration.Runbook.Source); err == nil {
 		return rb, st.Declaration.Mode, nil
 	}
 	return nil, st.Declaration.Mode, nil

@@ -27,9 +27,9 @@ func NewFollowSession(ctx context.Context, cfg EngineConfig, ref string) (Sessio
 		return nil, err
 	}
 	d := st.Declaration
-	rb, err := runbook.Load(d.Runbook.Source, cfg.RunbookDirs)
+	rb, err := cfg.loadRunbook(d.Runbook.Source)
 	if err != nil {
-		rb, _ = runbook.Load(d.Runbook.ID, cfg.RunbookDirs)
+		rb, _ = cfg.loadRunbook(d.Runbook.ID)
 	}
 	return &followSession{ctx: ctx, store: cfg.Store, id: id, rb: rb, stateDir: cfg.StateDir,
 		clock: incident.Scaled(cfg.clock(), d.DeclaredAt, d.Speed)}, nil

@@ -28,6 +28,8 @@ const (
 	KindActionInterrupted Kind = "action_interrupted" // Step: its process died (or, Data.Status "cancelled", it was cancelled); it is not re-run
 	KindComms             Kind = "comms"              // Data.Comms: a filled communication template
 	KindClosed            Kind = "closed"             // Data.Outcome, Data.Text: the summary
+	KindFinding           Kind = "finding"            // Data.Finding: a remediation item with an owner and a due date
+	KindSignoff           Kind = "signoff"            // Data.Signoff: someone signed the record off
 )
 
 // Event is one row of an incident's timeline.
@@ -75,6 +77,25 @@ type EventData struct {
 
 	Declared *Declaration `json:"declared,omitempty"`
 	Comms    *Message     `json:"comms,omitempty"`
+	Finding  *Finding     `json:"finding,omitempty"`
+	Signoff  *Signoff     `json:"signoff,omitempty"`
+}
+
+// Finding is a remediation item raised by a drill or an incident: what
+// must change, who owns it and by when (the plan's section 6 action items;
+// regulators ask for remediation with an owner and a date).
+type Finding struct {
+	ID    int    `json:"id"` // 1, 2, 3... within the incident
+	Text  string `json:"text"`
+	Owner string `json:"owner"`
+	Due   string `json:"due"` // YYYY-MM-DD
+}
+
+// Signoff records that someone reviewed and accepted the record.
+type Signoff struct {
+	By        string `json:"by"`
+	Role      string `json:"role,omitempty"`
+	Statement string `json:"statement,omitempty"`
 }
 
 // Declaration is the payload of the declared event: everything about the
@@ -102,6 +123,7 @@ type RunbookSnapshot struct {
 	ID       string                `json:"id"`
 	Title    string                `json:"title"`
 	Source   string                `json:"source"`
+	SHA256   string                `json:"sha256,omitempty"` // of the runbook file as read
 	RTO      time.Duration         `json:"rto"`
 	RPO      time.Duration         `json:"rpo"`
 	MTD      time.Duration         `json:"mtd"`

@@ -127,6 +127,18 @@ func Describe(ev Event) string {
 		}
 	case KindClosed:
 		return withReason("closed as "+string(d.Outcome), d.Text)
+	case KindFinding:
+		if f := d.Finding; f != nil {
+			return fmt.Sprintf("finding %d: %s (owner %s, due %s)", f.ID, f.Text, f.Owner, f.Due)
+		}
+	case KindSignoff:
+		if so := d.Signoff; so != nil {
+			s := "signed off by " + so.By
+			if so.Role != "" {
+				s += " (" + so.Role + ")"
+			}
+			return withReason(s, so.Statement)
+		}
 	}
 	return string(ev.Kind)
 }

@@ -44,6 +44,10 @@ type OpenOptions struct {
 	Resume bool
 	// Secrets are values never to record (passphrases, secret variables).
 	Secrets []string
+	// Review opens a closed incident too, for what follows the close
+	// (findings, sign-offs); every change that needs an open incident is
+	// still refused by its own check.
+	Review bool
 }
 
 // Incident is an open incident. Every mutation appends its event(s) to the
@@ -171,7 +175,7 @@ func newID(mode Mode, now time.Time) string {
 // response times (plan defaults unless overridden), the RTO phase, phases
 // with windows and steps with their kinds and actions.
 func Snapshot(rb *runbook.Runbook) RunbookSnapshot {
-	s := RunbookSnapshot{ID: rb.ID, Title: rb.Title, Source: rb.Source,
+	s := RunbookSnapshot{ID: rb.ID, Title: rb.Title, Source: rb.Source, SHA256: rb.SHA256,
 		RTO: rb.Objectives.RTO, RPO: rb.Objectives.RPO, MTD: rb.Objectives.MTD,
 		Response: map[int]time.Duration{}}
 	for k, v := range DefaultResponse {
@@ -225,7 +229,7 @@ func Open(ctx context.Context, store *Store, id string, rb *runbook.Runbook, clo
 	if err != nil {
 		return nil, err
 	}
-	if st.Status != StatusOpen {
+	if st.Status != StatusOpen && (!opts.Review || opts.Resume) {
 		return nil, &Error{Err: ErrClosed, Detail: fmt.Sprintf("%s was %s at %s", id, st.Status, st.ClosedAt.Format(time.RFC3339)),
 			Hint: "read it with 'drbook report " + id + "' or 'drbook timeline " + id + "'"}
 	}

@@ -141,6 +141,14 @@ func (st *State) apply(ev *Event) {
 		if ev.Data.Comms != nil {
 			st.Comms = append(st.Comms, *ev.Data.Comms)
 		}
+	case KindFinding:
+		if ev.Data.Finding != nil {
+			st.Findings = append(st.Findings, FindingEntry{Finding: *ev.Data.Finding, At: ev.At, Actor: ev.Actor})
+		}
+	case KindSignoff:
+		if ev.Data.Signoff != nil {
+			st.Signoffs = append(st.Signoffs, SignoffEntry{Signoff: *ev.Data.Signoff, At: ev.At, Actor: ev.Actor})
+		}
 	case KindClosed:
 		st.Status = ev.Data.Outcome
 		st.ClosedAt = ev.At
@@ -182,6 +190,8 @@ func (st *State) clone() *State {
 	c.Notes = append([]Note(nil), st.Notes...)
 	c.Runs = append([]ActionRun(nil), st.Runs...)
 	c.Comms = append([]Message(nil), st.Comms...)
+	c.Findings = append([]FindingEntry(nil), st.Findings...)
+	c.Signoffs = append([]SignoffEntry(nil), st.Signoffs...)
 	c.runProc, c.runHost = make(map[int]int, len(st.runProc)), make(map[int]string, len(st.runHost))
 	for k, v := range st.runProc {
 		c.runProc[k], c.runHost[k] = v, st.runHost[k]

@@ -15,6 +15,20 @@ type Dur time.Duration
 // MarshalJSON implements json.Marshaler.
 func (d Dur) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
+// UnmarshalJSON reads Go's duration string back (evidence files are read).
+func (d *Dur) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Dur(v)
+	return nil
+}
+
 // Report is the post-incident report of plan section 6, as data; it
 // marshals to the report's JSON form and Markdown renders it.
 type Report struct {
@@ -172,6 +186,9 @@ func BuildReport(st *State, events []Event, now time.Time) *Report {
 		r.Actions = append(r.Actions, ReportAction{Step: a.Step, Action: a.Action, Mode: a.Mode, StartedAt: a.StartedAt,
 			Duration: Dur(a.Duration), Status: status, Summary: a.Summary, ExitCode: a.ExitCode, Error: a.Error,
 			Truncated: a.Truncated, BackupTime: a.BackupTime})
+	}
+	for _, f := range st.Findings {
+		r.ActionItems = append(r.ActionItems, fmt.Sprintf("%s (owner %s, due %s)", f.Text, f.Owner, f.Due))
 	}
 	r.Timeline = make([]ReportEvent, 0, len(events))
 	for _, ev := range events {
@@ -336,6 +353,13 @@ func (r *Report) Markdown(w io.Writer) error {
 	}
 	p("\n## Root cause analysis\n\n_To be completed at the post-incident review (within 48 hours)._\n")
 	p("\n## Lessons learned\n\n_To be completed at the post-incident review._\n")
-	p("\n## Action items\n\n_To be completed at the post-incident review._\n")
+	if len(r.ActionItems) == 0 {
+		p("\n## Action items\n\n_To be completed at the post-incident review._\n")
+	} else {
+		p("\n## Action items\n\n")
+		for _, a := range r.ActionItems {
+			p("- %s\n", oneLine(a))
+		}
+	}
 	return b.Flush()
 }

@@ -71,6 +71,9 @@ type State struct {
 	Notes  []Note
 	Runs   []ActionRun // every action run, in order
 	Comms  []Message   // every communication recorded (notify)
+	// Findings and Signoffs may follow the close: the review comes after.
+	Findings []FindingEntry
+	Signoffs []SignoffEntry
 
 	// FirstAck is when the first step or action was acknowledged (started,
 	// done, skipped or failed); it meets or misses the response time.
@@ -113,6 +116,20 @@ type StepState struct {
 	StartedAt time.Time
 	EndedAt   time.Time
 	Runs      []int // indexes into State.Runs
+}
+
+// FindingEntry is a finding as recorded.
+type FindingEntry struct {
+	Finding
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
+}
+
+// SignoffEntry is a sign-off as recorded.
+type SignoffEntry struct {
+	Signoff
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
 }
 
 // Note is an operator's note.

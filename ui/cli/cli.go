@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/site"
 )
 
 // Version is set at build time with -ldflags "-X github.com/drbook/drbook/ui/cli.Version=...".
@@ -59,6 +61,58 @@ type IO struct {
 	Getenv func(string) string
 	// IsTerminal reports whether stdin and stdout are terminals.
 	IsTerminal bool
+	// Now is the command line's clock; nil means time.Now.
+	Now func() time.Time
+	// ConfigPath is the site configuration named by --config; "" looks
+	// in the default places (see site.Locate).
+	ConfigPath string
+
+	site *site.Config // read on first use by Site
+}
+
+// Site returns the site configuration, read once on first use, so that a
+// command that needs none (version, help) never fails on a broken file.
+// A file that cannot be read or parsed is a usage error (exit 2) naming
+// FILE:LINE.
+func (iox *IO) Site() (*site.Config, error) {
+	if iox.site != nil {
+		return iox.site, nil
+	}
+	getenv := iox.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	cfg, err := site.Load(iox.ConfigPath, getenv)
+	if err != nil {
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("config: %w", err)}
+	}
+	iox.site = cfg
+	return cfg, nil
+}
+
+// takeConfigFlag removes a global --config FILE (or --config=FILE) from
+// args, wherever it stands before "--".
+func takeConfigFlag(args []string) (rest []string, path string, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(rest, args[i:]...), path, nil
+		case a == "--config":
+			if i+1 >= len(args) {
+				return nil, "", usageErr("--config needs a FILE")
+			}
+			path = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--config="):
+			if path = strings.TrimPrefix(a, "--config="); path == "" {
+				return nil, "", usageErr("--config needs a FILE")
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return rest, path, nil
 }
 
 type command struct {
@@ -86,6 +140,13 @@ var commands = []command{
 	{"report", "write the post-incident report", runReport},
 	{"comms", "fill a communication template from an incident", runComms},
 	{"drills", "show the drill schedule and last results", runDrills},
+	{"finding", "record or list a finding with owner and due date", runFinding},
+	{"signoff", "sign off a closed incident or drill", runSignoff},
+	{"evidence", "write, verify or key the signed record of a drill", runEvidence},
+
+	{"config", "print or check the site configuration", runConfig},
+	{"init", "write a starting site configuration for a system", runInit},
+	{"contacts", "list emergency contacts or record a verification", runContacts},
 
 	{"demo", "create a QuantAI sandbox, optionally with a fault", runDemo},
 	{"check", "run integrity, data, config and backup checks", runCheck},
@@ -107,6 +168,13 @@ var commands = []command{
 func Run(ctx context.Context, args []string, iox *IO) error {
 	if iox.Getenv == nil {
 		iox.Getenv = os.Getenv
+	}
+	args, cfgPath, err := takeConfigFlag(args)
+	if err != nil {
+		return err
+	}
+	if cfgPath != "" {
+		iox.ConfigPath = cfgPath
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "--version" {
 		return runTUI(ctx, iox, args)
@@ -139,8 +207,8 @@ func mainUsage() string {
 	b.WriteString(`drbook: executable disaster-recovery runbooks in the terminal.
 
 Usage:
-  drbook [--runbooks DIR] [--state-dir DIR] [--live --root DIR]
-         [--operator NAME] [--no-color]
+  drbook [--config FILE] [--runbooks DIR] [--state-dir DIR]
+         [--live --root DIR] [--operator NAME] [--no-color]
                        open the TUI (drills against a sandbox unless --live)
   drbook COMMAND [flags]
 
@@ -151,6 +219,10 @@ Commands:
 	}
 	b.WriteString(`
 Run 'drbook COMMAND --help' for a command's flags.
+
+--config FILE names the site configuration (else $DRBOOK_CONFIG, else
+$XDG_CONFIG_HOME/drbook/drbook.yaml, else /etc/drbook/drbook.yaml); flags
+override it. 'drbook config' shows what is used and from where.
 
 Exit codes: 0 success; 1 the command found problems (failed checks, invalid
 runbooks, breaks, a missed RTO); 2 usage errors or unreadable input;

@@ -273,6 +273,12 @@ func printIncident(ctx context.Context, w io.Writer, s *incident.Store, id strin
 
 // attach opens an incident for one scripted change.
 func attach(ctx context.Context, cmd string, iox *IO, so *stateOptions, ref string) (*incident.Store, *incident.Incident, error) {
+	return attachWith(ctx, cmd, iox, so, ref, false)
+}
+
+// attachWith is attach; review opens a closed incident too, for what
+// follows the close (findings, sign-offs).
+func attachWith(ctx context.Context, cmd string, iox *IO, so *stateOptions, ref string, review bool) (*incident.Store, *incident.Incident, error) {
 	s, err := so.open(cmd, iox, true)
 	if err != nil {
 		return nil, nil, err
@@ -280,7 +286,7 @@ func attach(ctx context.Context, cmd string, iox *IO, so *stateOptions, ref stri
 	id, err := s.Resolve(ctx, ref)
 	if err == nil {
 		var in *incident.Incident
-		in, err = incident.Open(ctx, s, id, nil, incident.SystemClock{}, incident.OpenOptions{Operator: so.op(iox)})
+		in, err = incident.Open(ctx, s, id, nil, incident.SystemClock{}, incident.OpenOptions{Operator: so.op(iox), Review: review})
 		if err == nil {
 			return s, in, nil
 		}
@@ -870,6 +876,7 @@ func runComms(ctx context.Context, iox *IO, args []string) error {
 
 const drillsUsage = `
 Usage: drbook drills [--json] [--fail-overdue]
+       drbook drills --year YYYY [--json]
 
 Show the plan's recovery testing schedule (section 4.1: monthly, quarterly
 and annual tests) with, for each test, when a drill of it last ran, its
@@ -877,6 +884,9 @@ measured recovery time (until the RTO clock stopped) against the RTO,
 when the next one is due, and whether it is overdue. A test never drilled
 is overdue. A drill counts as the test given by 'declare --test' or
 'drill', else the one its runbook exercises; abandoned drills do not count.
+
+--year lists every drill declared that year with its signed evidence file
+('drbook evidence ID') and whether the file still verifies.
 
 Exit codes: 0 shown; 1 with --fail-overdue, some test is overdue; 2 usage
 error or unreadable state database.
@@ -889,11 +899,16 @@ func runDrills(ctx context.Context, iox *IO, args []string) error {
 	so.AddFlags(fs)
 	fs.BoolVar(&asJSON, "json", false, "print JSON for scripts (durations in seconds)")
 	fs.BoolVar(&failOverdue, "fail-overdue", false, "exit 1 when a test is overdue (for cron and monitoring)")
+	var year int
+	fs.IntVar(&year, "year", 0, "list that year's drills with their evidence")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErr("drills: unexpected argument %q", fs.Arg(0))
+	}
+	if fs.Changed("year") {
+		return drillsYear(ctx, iox, &so, year, asJSON)
 	}
 	now := time.Now()
 	var list []incident.DrillStatus

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/drbook/drbook/checks"
+	"github.com/drbook/drbook/runbook/site"
 	"github.com/drbook/drbook/steps/backup"
 	"github.com/drbook/drbook/steps/sandbox"
 )
@@ -247,6 +248,11 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(only) == 0 {
+		if err := addContactFindings(iox, &rep); err != nil {
+			return err
+		}
+	}
 	if asJSON {
 		if err := printJSON(iox.Stdout, rep); err != nil {
 			return err
@@ -336,4 +342,38 @@ func clip(s string, n int) string {
 		return string(r)
 	}
 	return string(r[:n-1]) + "~"
+}
+
+// addContactFindings adds a "contacts" check from the site configuration:
+// placeholders and roles nobody holds fail, stale verifications warn. No
+// configured contacts, no check.
+func addContactFindings(iox *IO, rep *checks.Report) error {
+	cfg, err := iox.Site()
+	if err != nil {
+		return err
+	}
+	if len(cfg.Contacts.People) == 0 {
+		return nil
+	}
+	seen, err := site.LoadVerifications(stateDirOr(iox, cfg, ""))
+	if err != nil {
+		return usageErr("check: %v", err)
+	}
+	res := checks.CheckResult{Name: "contacts", Status: checks.Pass}
+	ps := cfg.ContactProblems(now(iox), seen)
+	for _, p := range ps {
+		st := checks.Fail
+		if p.Level == site.Warning {
+			st = checks.Warn
+		}
+		res.Status = checks.Worse(res.Status, st)
+		rep.Findings = append(rep.Findings, checks.Finding{Check: "contacts", Item: "emergency-contacts", Status: st, Message: p.Msg})
+	}
+	if len(ps) == 0 {
+		rep.Findings = append(rep.Findings, checks.Finding{Check: "contacts", Item: "emergency-contacts", Status: checks.Pass,
+			Message: fmt.Sprintf("%d contacts, every role the plan names held, all verified within the window", len(cfg.Contacts.People))})
+	}
+	res.Findings = max(1, len(ps))
+	rep.Checks = append(rep.Checks, res)
+	return nil
 }

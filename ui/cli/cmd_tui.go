@@ -15,6 +15,7 @@ import (
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/drill"
 	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/runbook/site"
 	_ "github.com/drbook/drbook/steps/all" // link every action in
 	"github.com/drbook/drbook/ui"
 )
@@ -40,6 +41,15 @@ func (o *tuiOptions) AddFlags(fs *pflag.FlagSet) {
 
 // check validates the flags and opens the state store.
 func (o *tuiOptions) open(iox *IO) (ui.EngineConfig, error) {
+	cfg, err := iox.Site()
+	if err != nil {
+		return ui.EngineConfig{}, err
+	}
+	// A live host described by its site configuration needs no flags:
+	// system.live with system.root is --live --root.
+	if r := cfg.Resolve(cfg.System.Root); r != "" && o.root == "" && (o.live || cfg.System.Live) {
+		o.root, o.live = r, true
+	}
 	if o.live && o.root == "" {
 		return ui.EngineConfig{}, usageErr("--live needs --root DIR: the real system's directory")
 	}
@@ -51,10 +61,7 @@ func (o *tuiOptions) open(iox *IO) (ui.EngineConfig, error) {
 			return ui.EngineConfig{}, usageErr("--root %s: not a directory", o.root)
 		}
 	}
-	dir := o.stateDir
-	if dir == "" {
-		dir = incident.StateDir(iox.Getenv)
-	}
+	dir := stateDirOr(iox, cfg, o.stateDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return ui.EngineConfig{}, usageErr("state dir: %v", err)
 	}
@@ -66,8 +73,26 @@ func (o *tuiOptions) open(iox *IO) (ui.EngineConfig, error) {
 	if o.operator != "" {
 		op.Name = o.operator
 	}
-	return ui.EngineConfig{Store: store, StateDir: dir, RunbookDirs: o.runbooks, Live: o.live,
-		Root: o.root, Operator: op}, nil
+	ec := ui.EngineConfig{Store: store, StateDir: dir, RunbookDirs: o.runbooks, Live: o.live,
+		Root: o.root, Operator: op}
+	ec.Contacts, ec.Notices = siteContacts(iox, cfg, dir)
+	return ec, nil
+}
+
+// siteContacts is the Emergency Contacts section from the site
+// configuration (none when it lists no contacts) and a home-screen line
+// when the list has placeholders, missing roles or stale entries.
+func siteContacts(iox *IO, cfg *site.Config, stateDir string) (string, []string) {
+	seen, err := site.LoadVerifications(stateDir)
+	if err != nil {
+		return "", []string{"contacts: " + err.Error()}
+	}
+	t := now(iox)
+	var notices []string
+	if ps := cfg.ContactProblems(t, seen); len(ps) > 0 && len(cfg.Contacts.People) > 0 {
+		notices = append(notices, fmt.Sprintf("contacts: %d to fix (%s); drbook config check", len(ps), ps[0].Msg))
+	}
+	return cfg.ContactsMarkdown(t, seen), notices
 }
 
 func (o *tuiOptions) uiOptions(iox *IO) ui.Options {
