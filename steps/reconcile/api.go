@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -472,7 +473,12 @@ func FetchIBKR(ctx context.Context, o APIOptions) (Fetched, error) {
 // header acctId, contractDesc, position, avgPrice, mktPrice, currency,
 // assetClass; the i-th position of page u is named in messages.
 func ibkrAPIRecord(u string, i int, account string, it map[string]json.RawMessage, p *ibkrParser) ([]string, error) {
+	keys := make([]string, 0, len(it))
 	for k := range it {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
 		if !ibkrAPIFields[k] && !p.ignored[k] {
 			p.ignored[k] = true
 			p.order = append(p.order, k)

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -189,7 +190,7 @@ func TestReconcileAction(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	for _, l := range lines { // read over SSH at 80x24; only a statement's path may be longer
-		if n := len([]rune(l)); n > 80 && !strings.HasPrefix(l, "Statement: ") {
+		if n := len([]rune(l)); n > 80 && !strings.HasPrefix(l, "Statement: ") && !strings.HasPrefix(l, "Evidence: ") {
 			t.Errorf("%d columns: %q", n, l)
 		}
 	}
@@ -199,5 +200,46 @@ func TestReconcileAction(t *testing.T) {
 	}
 	if _, err := a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"tolerance": "-1"}}, nil); err == nil {
 		t.Error("negative tolerance accepted")
+	}
+}
+
+// TestReconcileActionEvidence: run within an incident, the action keeps
+// the statements it read under STATE_DIR/evidence/ID and names them, with
+// their SHA-256, in its result; columns it does not read are listed once.
+func TestReconcileActionEvidence(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("DRBOOK_STATE_DIR", state)
+	root := MustSandbox(t)
+	a, _ := steps.Lookup("reconcile")
+	flex := filepath.Join(root, "brokers", "flex.csv")
+	data := "\ufeff\"ClientAccountID\",\"CurrencyPrimary\",\"Symbol\",\"Quantity\",\"Colour\"\r\n\"U1\",\"USD\",\"AAPL\",\"1\",\"red\"\r\n" +
+		"\"ClientAccountID\",\"CurrencyPrimary\",\"Symbol\",\"Quantity\",\"Colour\"\r\n\"U2\",\"USD\",\"AAPL\",\"2\",\"blue\"\r\n"
+	if err := os.WriteFile(flex, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	res, err := a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root, IncidentID: "INC-20261202-0001"},
+		Params: map[string]string{"broker": "brokers/flex.csv"}}, func(e steps.Event) { lines = append(lines, e.Line) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Data.(reconcile.Report)
+	if len(rep.Evidence) != 1 || filepath.Dir(rep.Evidence[0].Path) != filepath.Join(state, "evidence", "INC-20261202-0001") {
+		t.Fatalf("evidence %+v", rep.Evidence)
+	}
+	if b, err := os.ReadFile(rep.Evidence[0].Path); err != nil || string(b) != data {
+		t.Errorf("kept copy differs: %v", err)
+	}
+	out := strings.Join(lines, "\n")
+	if strings.Count(out, "Colour") != 1 || !strings.Contains(out, "  ignored: Colour") || !strings.Contains(out, rep.Evidence[0].SHA256) {
+		t.Errorf("output:\n%s", out)
+	}
+	if rep.Statements[0].Positions != 1 || fmt.Sprint(rep.Statements[0].Accounts) != "[U1 U2]" {
+		t.Errorf("%+v", rep.Statements[0])
+	}
+	// Outside an incident nothing is kept.
+	res, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"broker": "brokers/flex.csv"}}, nil)
+	if err != nil || len(res.Data.(reconcile.Report).Evidence) != 0 {
+		t.Errorf("no incident: %v %+v", err, res.Data.(reconcile.Report).Evidence)
 	}
 }
