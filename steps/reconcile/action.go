@@ -3,6 +3,8 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,6 +50,11 @@ func (Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (step
 				p = filepath.Join(req.Env.Root, p)
 			}
 			o.Statements = append(o.Statements, p)
+		}
+	}
+	if req.Env.Drill {
+		if err := drillAPIs(req.Env.Root, o.Statements, &o.API); err != nil {
+			return steps.Result{Status: steps.StatusFailed, Summary: err.Error()}, err
 		}
 	}
 	// Within an incident the statements and answers read are kept as
@@ -223,4 +230,49 @@ func wrap(prefix, text string, width int) []string {
 		line += w
 	}
 	return append(out, strings.TrimRight(line, " "))
+}
+
+// drillAPIs refuses, in a drill, a broker API that is not on this host: a
+// sandbox's .env points at Alpaca's real paper API, and a drill never
+// talks to a broker.
+func drillAPIs(root string, sources []string, api *APIOptions) error {
+	if err := LoadAPIEnv(root, api); err != nil {
+		return err
+	}
+	for _, s := range sources {
+		u := ""
+		switch s {
+		case SourceAlpacaAPI:
+			u = orDefault(api.AlpacaURL, DefaultAlpacaURL)
+		case SourceIBKRAPI:
+			u = orDefault(api.IBKRURL, DefaultIBKRURL)
+		default:
+			continue
+		}
+		if !loopback(u) {
+			return fmt.Errorf("reconcile: %s: a drill reads broker APIs only on this host, not %s: use the sandbox's statement files", s, u)
+		}
+	}
+	return nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+// loopback reports whether a URL's host is this machine.
+func loopback(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -243,3 +243,23 @@ func TestReconcileActionEvidence(t *testing.T) {
 		t.Errorf("no incident: %v %+v", err, res.Data.(reconcile.Report).Evidence)
 	}
 }
+
+// TestReconcileActionDrillAPIs: a drill never reads a broker's real API.
+func TestReconcileActionDrillAPIs(t *testing.T) {
+	root := MustSandbox(t)
+	a, _ := steps.Lookup("reconcile")
+	res, err := a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root, Drill: true}, Params: map[string]string{"broker": "alpaca-api"}}, nil)
+	if err == nil || res.Status != steps.StatusFailed || !strings.Contains(err.Error(), "a drill reads broker APIs only on this host, not https://paper-api.alpaca.markets") {
+		t.Errorf("%v %+v", err, res)
+	}
+	// A broker API served on this host is read.
+	srv := newAlpacaServer(t, []byte("[]"))
+	env := "ALPACA_BASE_URL=" + srv.URL + "\nALPACA_API_KEY=" + testKeyID + "\nALPACA_SECRET_KEY=" + testSecret + "\n"
+	if err := os.WriteFile(filepath.Join(root, ".env"), []byte(env), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root, Drill: true}, Params: map[string]string{"broker": "alpaca-api"}}, nil)
+	if err != nil || srv.requests != 1 || res.Data.(reconcile.Report).Statements[0].Path != srv.URL+"/v2/positions" {
+		t.Errorf("loopback API in a drill: %v %+v", err, res)
+	}
+}
