@@ -145,27 +145,30 @@ func (o APIOptions) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// client is the HTTP client for one API. It never follows a redirect:
+// the keys travel in custom headers, which Go would send on to wherever a
+// redirect points.
 func (o APIOptions) client(insecure bool) *http.Client {
+	c := &http.Client{}
 	if o.Client != nil {
-		if insecure {
-			if tr, ok := o.Client.Transport.(*http.Transport); ok {
-				tr = tr.Clone()
-				if tr.TLSClientConfig == nil {
-					tr.TLSClientConfig = &tls.Config{}
-				}
-				tr.TLSClientConfig.InsecureSkipVerify = true
-				c := *o.Client
-				c.Transport = tr
-				return &c
-			}
-		}
-		return o.Client
+		cp := *o.Client
+		c = &cp
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if c.Transport == nil {
+		c.Transport = http.DefaultTransport
+	}
 	if insecure {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // explicit --ibkr-insecure
+		if tr, ok := c.Transport.(*http.Transport); ok {
+			tr = tr.Clone()
+			if tr.TLSClientConfig == nil {
+				tr.TLSClientConfig = &tls.Config{}
+			}
+			tr.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // explicit --ibkr-insecure
+			c.Transport = tr
+		}
 	}
-	return &http.Client{Transport: tr}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
 }
 
 // fetcher makes the requests of one reading of an API.
@@ -215,6 +218,9 @@ func (f *fetcher) get(ctx, parent context.Context, u string) ([]byte, error) {
 				if e.Hint == "" {
 					e.Hint = "try again later"
 				}
+			}
+			if e.Hint == "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+				e.Hint = "redirected to " + clip(f.clean(resp.Header.Get("Location")), 120) + "; drbook does not follow redirects with the keys: use that URL"
 			}
 			if e.Hint == "" && resp.StatusCode >= 500 {
 				e.Hint = "the broker's side failed; try again later, or use a statement file"

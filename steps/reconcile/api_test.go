@@ -168,6 +168,23 @@ func TestFetchAlpaca(t *testing.T) {
 	}
 }
 
+// TestFetchNoRedirect: the keys are never sent on to where a redirect
+// points.
+func TestFetchNoRedirect(t *testing.T) {
+	var leaked bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked = r.Header.Get("APCA-API-SECRET-KEY") != ""
+		fmt.Fprint(w, "[]")
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.RedirectHandler(other.URL+"/v2/positions", http.StatusFound))
+	defer srv.Close()
+	_, err := reconcile.FetchAlpaca(context.Background(), reconcile.APIOptions{AlpacaURL: srv.URL, AlpacaKeyID: testKeyID, AlpacaSecret: testSecret})
+	if !errors.Is(err, reconcile.ErrBrokerAPI) || !strings.Contains(err.Error(), "302 Found") || !strings.Contains(err.Error(), "redirected to "+other.URL) || leaked {
+		t.Errorf("redirect: %v (leaked %v)", err, leaked)
+	}
+}
+
 func TestFetchAlpacaURLAndKeys(t *testing.T) {
 	srv := newAlpacaServer(t, []byte("[]"))
 	// A base URL given with /v2, as some .env files have it.
