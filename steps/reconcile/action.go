@@ -52,6 +52,9 @@ func (Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (step
 			o.Statements = append(o.Statements, p)
 		}
 	}
+	// The runbook's variables come before the root's .env, as for the kill
+	// switch.
+	FillAPI(req.Env.Vars, &o.API)
 	if req.Env.Drill {
 		if err := drillAPIs(req.Env.Root, o.Statements, &o.API); err != nil {
 			return steps.Result{Status: steps.StatusFailed, Summary: err.Error()}, err

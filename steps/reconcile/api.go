@@ -554,9 +554,9 @@ func rawJSON(b []byte) json.RawMessage {
 
 // LoadAPIEnv fills the keys and base URLs o leaves empty from the root's
 // .env: ALPACA_API_KEY, ALPACA_SECRET_KEY and ALPACA_BASE_URL (or Alpaca's
-// own names APCA_API_KEY_ID, APCA_API_SECRET_KEY, APCA_API_BASE_URL), and
-// IBKR_CP_URL for the Client Portal gateway. A missing .env is not an
-// error: FetchAlpaca then says which keys it lacks.
+// own names APCA_API_KEY_ID, APCA_API_SECRET_KEY, APCA_API_BASE_URL),
+// IBKR_CP_URL for the Client Portal gateway and IBKR_ACCOUNT_ID. A missing
+// .env is not an error: FetchAlpaca then says which keys it lacks.
 func LoadAPIEnv(root string, o *APIOptions) error {
 	env, err := checks.ReadEnv(filepath.Join(root, ".env"))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -565,10 +565,17 @@ func LoadAPIEnv(root string, o *APIOptions) error {
 	if err != nil {
 		return fmt.Errorf("reconcile: read the API keys: %w", err)
 	}
+	FillAPI(env, o)
+	return nil
+}
+
+// FillAPI fills what o leaves empty from vars, by the names LoadAPIEnv
+// reads.
+func FillAPI(vars map[string]string, o *APIOptions) {
 	pick := func(dst *string, keys ...string) {
 		for _, k := range keys {
 			if *dst == "" {
-				*dst = env[k]
+				*dst = strings.TrimSpace(vars[k])
 			}
 		}
 	}
@@ -577,5 +584,4 @@ func LoadAPIEnv(root string, o *APIOptions) error {
 	pick(&o.AlpacaURL, "ALPACA_BASE_URL", "APCA_API_BASE_URL")
 	pick(&o.IBKRURL, "IBKR_CP_URL", "IBKR_GATEWAY_URL")
 	pick(&o.IBKRAccount, "IBKR_ACCOUNT_ID")
-	return nil
 }

@@ -262,4 +262,13 @@ func TestReconcileActionDrillAPIs(t *testing.T) {
 	if err != nil || srv.requests != 1 || res.Data.(reconcile.Report).Statements[0].Path != srv.URL+"/v2/positions" {
 		t.Errorf("loopback API in a drill: %v %+v", err, res)
 	}
+	// Runbook variables come before the .env.
+	if err := os.WriteFile(filepath.Join(root, ".env"), []byte("ALPACA_BASE_URL=https://paper-api.alpaca.markets\nALPACA_API_KEY=PKOTHER\nALPACA_SECRET_KEY=other\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"ALPACA_BASE_URL": srv.URL, "ALPACA_API_KEY": testKeyID, "ALPACA_SECRET_KEY": testSecret}
+	_, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root, Drill: true, Vars: vars}, Params: map[string]string{"broker": "alpaca-api"}}, nil)
+	if err != nil || srv.requests != 2 {
+		t.Errorf("runbook variables: %v (%d requests)", err, srv.requests)
+	}
 }
