@@ -3,11 +3,15 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/shell"
 )
@@ -42,11 +46,28 @@ func (Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (step
 	}
 	for _, p := range strings.Split(req.Params["broker"], ",") {
 		if p = strings.TrimSpace(p); p != "" {
-			if !filepath.IsAbs(p) {
+			if p != SourceAlpacaAPI && p != SourceIBKRAPI && !filepath.IsAbs(p) {
 				p = filepath.Join(req.Env.Root, p)
 			}
 			o.Statements = append(o.Statements, p)
 		}
+	}
+	// The runbook's variables come before the root's .env, as for the kill
+	// switch.
+	FillAPI(req.Env.Vars, &o.API)
+	if req.Env.Drill {
+		if err := drillAPIs(req.Env.Root, o.Statements, &o.API); err != nil {
+			return steps.Result{Status: steps.StatusFailed, Summary: err.Error()}, err
+		}
+	}
+	// Within an incident the statements and answers read are kept as
+	// evidence: in the directory the evidence parameter names, else
+	// STATE_DIR/evidence/ID under the default state directory.
+	o.Now = req.Env.Now
+	if d := strings.TrimSpace(req.Params["evidence"]); d != "" {
+		o.EvidenceDir = d
+	} else if req.Env.IncidentID != "" {
+		o.EvidenceDir = EvidenceDir(incident.StateDir(os.Getenv), req.Env.IncidentID)
 	}
 	rep, err := Run(ctx, o)
 	if err != nil {
@@ -108,7 +129,13 @@ func Render(r Report) []string {
 		out = append(out, "")
 	}
 	for _, s := range r.Statements {
-		out = append(out, fmt.Sprintf("Statement: %s %s (%s, %d positions)", s.Broker, s.Path, s.Format, s.Positions))
+		out = append(out, fmt.Sprintf("Statement: %s %s (%s, %d positions)", s.Broker, s.Path, describeFormat(s), s.Positions))
+		if len(s.Ignored) > 0 {
+			out = append(out, wrap("  ignored: ", strings.Join(s.Ignored, ", "), 80)...)
+		}
+	}
+	for _, e := range r.Evidence {
+		out = append(out, "Evidence: "+e.Path, "  sha256 "+e.SHA256)
 	}
 	out = append(out, fmt.Sprintf("Compared %d positions (tolerance %g): %s, %d matched.",
 		r.Compared, r.Tolerance, plural(len(r.Breaks), "break"), r.Compared-len(r.Breaks)))
@@ -180,4 +207,75 @@ func money(v float64) string {
 		return "-$" + b.String() + "." + frac
 	}
 	return "$" + b.String() + "." + frac
+}
+
+// describeFormat names a statement's format and layout for a reader.
+func describeFormat(s StatementInfo) string {
+	switch s.Layout {
+	case LayoutActivity:
+		return s.Format + ", Activity Statement"
+	case LayoutFlexSections:
+		return s.Format + ", Flex Query with headers and trailers"
+	}
+	return s.Format
+}
+
+// wrap lays text out after prefix in lines of at most width columns,
+// breaking after ", ".
+func wrap(prefix, text string, width int) []string {
+	var out []string
+	line := prefix
+	for _, w := range strings.SplitAfter(text, ", ") {
+		if len([]rune(line))+len([]rune(w)) > width && line != prefix && strings.TrimSpace(line) != "" {
+			out = append(out, strings.TrimRight(line, " "))
+			line = strings.Repeat(" ", len(prefix))
+		}
+		line += w
+	}
+	return append(out, strings.TrimRight(line, " "))
+}
+
+// drillAPIs refuses, in a drill, a broker API that is not on this host: a
+// sandbox's .env points at Alpaca's real paper API, and a drill never
+// talks to a broker.
+func drillAPIs(root string, sources []string, api *APIOptions) error {
+	if err := LoadAPIEnv(root, api); err != nil {
+		return err
+	}
+	for _, s := range sources {
+		u := ""
+		switch s {
+		case SourceAlpacaAPI:
+			u = orDefault(api.AlpacaURL, DefaultAlpacaURL)
+		case SourceIBKRAPI:
+			u = orDefault(api.IBKRURL, DefaultIBKRURL)
+		default:
+			continue
+		}
+		if !loopback(u) {
+			return fmt.Errorf("reconcile: %s: a drill reads broker APIs only on this host, not %s: use the sandbox's statement files", s, u)
+		}
+	}
+	return nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+// loopback reports whether a URL's host is this machine.
+func loopback(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -2,6 +2,8 @@ package reconcile_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/drbook/drbook/steps/reconcile"
@@ -15,6 +17,11 @@ func FuzzParseStatement(f *testing.F) {
 	f.Add([]byte(`[{"symbol":"AAPL","qty":"10","avg_entry_price":"1.5","side":"long"},{"symbol":"TSLA","qty":-2,"side":"short"}]`), false)
 	f.Add([]byte("[\n{\"symbol\": \"AA"), false)
 	f.Add([]byte("Symbol,Quantity\n\"AAPL,1\n"), true)
+	for _, name := range []string{"ibkr_flex_open_positions.csv", "ibkr_flex_sections.csv", "ibkr_activity_statement_bom_crlf.csv", "ibkr_flex_position_bom_crlf.csv"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(b, true)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte, csv bool) {
 		format, name := reconcile.FormatAlpacaJSON, "s.json"
 		if csv {

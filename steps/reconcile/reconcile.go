@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver
 
@@ -27,12 +28,20 @@ const DefaultTolerance = 0.0001
 // Options select what to reconcile.
 type Options struct {
 	Root string
-	// Statements are broker statement files; nil means the default
+	// Statements are broker statement files, or SourceAlpacaAPI and
+	// SourceIBKRAPI to read a broker's API instead; nil means the default
 	// statements under the root that exist.
 	Statements []string
-	// Format forces the statements' format; "" detects each.
+	// Format forces the statement files' format; "" detects each.
 	Format    string
 	Tolerance float64 // < 0 is refused; 0 means exact
+	// API says how to reach the brokers' APIs. Keys and base URLs left
+	// empty are read from the root's .env (see LoadAPIEnv).
+	API APIOptions
+	// EvidenceDir, when set, keeps a copy of every statement and API
+	// answer read there (see EvidenceDir), listed in Report.Evidence.
+	EvidenceDir string
+	Now         func() time.Time // clock for evidence names; nil means time.Now
 }
 
 // Break is one disagreement.
@@ -68,10 +77,13 @@ type PendingTrade struct {
 
 // StatementInfo says which statement was read.
 type StatementInfo struct {
-	Broker    string `json:"broker"`
-	Path      string `json:"path"`
-	Format    string `json:"format"`
-	Positions int    `json:"positions"`
+	Broker    string   `json:"broker"`
+	Path      string   `json:"path"` // a file, or an API's URL
+	Format    string   `json:"format"`
+	Layout    string   `json:"layout,omitempty"`
+	Accounts  []string `json:"accounts,omitempty"`
+	Ignored   []string `json:"ignored,omitempty"`
+	Positions int      `json:"positions"`
 }
 
 // Report is the outcome of a reconciliation.
@@ -85,6 +97,9 @@ type Report struct {
 	OpenOrders    int             `json:"open_orders"`   // open or pending orders
 	OrphanTrades  int             `json:"orphan_trades"` // filled trades whose position is gone
 	Notes         []string        `json:"notes,omitempty"`
+	// Evidence lists the statements and API answers kept (with
+	// Options.EvidenceDir), with their SHA-256.
+	Evidence []Evidence `json:"evidence,omitempty"`
 }
 
 // OK reports whether nothing disagrees.
@@ -104,7 +119,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return Report{}, fmt.Errorf("reconcile: tolerance %v: want 0 or more", o.Tolerance)
 	}
 	rep := Report{Tolerance: o.Tolerance, PendingTrades: []PendingTrade{}, Breaks: []Break{}}
-	stmts, err := readStatements(o, &rep)
+	stmts, err := readStatements(ctx, o, &rep)
 	if err != nil {
 		return rep, err
 	}
@@ -256,9 +271,10 @@ func closeRows(rows *sql.Rows) error {
 	return rows.Close()
 }
 
-// readStatements reads the named statements, or the default ones that
-// exist, one per broker.
-func readStatements(o Options, rep *Report) (map[string]Statement, error) {
+// readStatements reads the named statements and APIs, or the default
+// statements that exist, one per broker, keeping each as evidence when
+// asked.
+func readStatements(ctx context.Context, o Options, rep *Report) (map[string]Statement, error) {
 	paths := o.Statements
 	if len(paths) == 0 {
 		for _, rel := range []string{IBKRStatement, AlpacaStatement} {
@@ -268,17 +284,60 @@ func readStatements(o Options, rep *Report) (map[string]Statement, error) {
 			}
 		}
 	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	api := o.API
+	envLoaded := false
 	out := map[string]Statement{}
 	for _, p := range paths {
-		st, err := ReadStatement(p, o.Format)
-		if err != nil {
-			return nil, err
+		var st Statement
+		var data []byte
+		var kind, ext string
+		switch p {
+		case SourceAlpacaAPI, SourceIBKRAPI:
+			if !envLoaded {
+				if err := LoadAPIEnv(o.Root, &api); err != nil {
+					return nil, err
+				}
+				envLoaded = true
+			}
+			fetch := FetchAlpaca
+			if p == SourceIBKRAPI {
+				fetch = FetchIBKR
+			}
+			f, err := fetch(ctx, api)
+			if err != nil {
+				return nil, err
+			}
+			st, data, kind, ext = f.Statement, f.Raw, "api", f.Ext
+		default:
+			var err error
+			if data, err = os.ReadFile(p); err != nil {
+				return nil, fmt.Errorf("read statement: %w", err)
+			}
+			if st, err = ParseStatement(p, data, o.Format); err != nil {
+				return nil, err
+			}
+			kind, ext = "statement", strings.ToLower(filepath.Ext(p))
+			if ext == "" || len(ext) > 8 {
+				ext = ".txt"
+			}
 		}
 		if prev, dup := out[st.Broker]; dup {
-			return nil, fmt.Errorf("reconcile: two statements for %s: %s and %s", st.Broker, prev.Path, p)
+			return nil, fmt.Errorf("reconcile: two statements for %s: %s and %s", st.Broker, prev.Path, st.Path)
 		}
 		out[st.Broker] = st
-		rep.Statements = append(rep.Statements, StatementInfo{Broker: st.Broker, Path: p, Format: st.Format, Positions: len(st.Positions)})
+		rep.Statements = append(rep.Statements, StatementInfo{Broker: st.Broker, Path: st.Path, Format: st.Format,
+			Layout: st.Layout, Accounts: st.Accounts, Ignored: st.Ignored, Positions: len(st.Positions)})
+		if o.EvidenceDir != "" {
+			ev, err := keepEvidence(o.EvidenceDir, now(), st.Broker, kind, ext, data, st.Path)
+			if err != nil {
+				return nil, fmt.Errorf("reconcile: %w", err)
+			}
+			rep.Evidence = append(rep.Evidence, ev)
+		}
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -115,16 +116,26 @@ func TestBadStatements(t *testing.T) {
 	tests := []struct {
 		name, file, content, format, want string
 	}{
-		{"unknown column", "s.csv", "Symbol,Quantity,Colour\nAAPL,1,red\n", "", `s.csv:1: bad broker statement: unknown column "Colour"`},
+		{"second report", "s.csv", "Symbol,Quantity\nAAPL,1\nTradeID,Symbol,Quantity,Price\n7,AAPL,1,2\n", "", "s.csv:3: bad broker statement: a second, different header row"},
+		{"no symbol", "s.csv", "Description,Quantity\nApple,1\n", "", `s.csv:1: bad broker statement: no Symbol column (also read as: Ticker, Underlying Symbol, Financial Instrument); the header is "Description","Quantity"`},
+		{"two symbol columns", "s.csv", "Symbol,Quantity,SYMBOL\nAAPL,1,AAPL\n", "", `s.csv:1: bad broker statement: two columns named "SYMBOL" (columns 1 and 3)`},
+		{"bad side", "s.csv", "Symbol,Quantity,Side\nAAPL,1,Sideways\n", "", `s.csv:2: bad broker statement: Side "Sideways": want Long or Short`},
+		{"activity without positions", "s.csv", "Statement,Header,Field Name,Field Value\nStatement,Data,Title,Activity Statement\nTrades,Header,Symbol,Quantity\nTrades,Data,AAPL,1\n", "", "s.csv: bad broker statement: no Open Positions section"},
+		{"activity data first", "s.csv", "Statement,Header,Field Name,Field Value\nOpen Positions,Data,Summary,Stocks,USD,AAPL,1\n", "", "s.csv:2: bad broker statement: Open Positions data before its Header row"},
+		{"activity bad qty", "s.csv", "Statement,Header,Field Name,Field Value\nOpen Positions,Header,DataDiscriminator,Symbol,Quantity\nOpen Positions,Data,Summary,AAPL,\"1.200,5x\"\n", "", `s.csv:3: bad broker statement: Quantity "1.200,5x": not a number`},
+		{"flex sections without positions", "s.csv", "\"BOF\",\"U1\"\n\"BOS\",\"CTRN\",\"Cash Transactions\"\n\"HEADER\",\"CTRN\",\"Symbol\",\"Quantity\"\n\"EOF\",\"U1\"\n", "", "s.csv: bad broker statement: no Open Positions section (POST)"},
+		{"flex sections odd row", "s.csv", "\"BOF\",\"U1\"\n\"HEADER\",\"POST\",\"Symbol\",\"Quantity\"\nAAPL,1\n", "", `s.csv:3: bad broker statement: row kind "AAPL"`},
+		{"two currencies", "s.csv", "ClientAccountID,CurrencyPrimary,Symbol,Quantity\nU1,USD,SHEL,10\nU2,GBP,SHEL,5\n", "", "s.csv:3: bad broker statement: SHEL in GBP here and in USD on line 2"},
 		{"no quantity", "s.csv", "Symbol,AvgCost\nAAPL,1\n", "", "s.csv:1: bad broker statement: no Quantity column"},
 		{"bad number", "s.csv", ibkrHeader + "U1,AAPL,10,1.5,USD\nU1,MSFT,ten,1.5,USD\n", "", `s.csv:3: bad broker statement: Quantity "ten": not a number`},
 		{"nan", "s.csv", ibkrHeader + "U1,AAPL,NaN,1.5,USD\n", "", `s.csv:2: bad broker statement: Quantity "NaN": not a finite number`},
 		{"bad price", "s.csv", ibkrHeader + "U1,AAPL,1,$1.5,USD\n", "", `s.csv:2: bad broker statement: AvgCost "$1.5"`},
-		{"duplicate symbol", "s.csv", ibkrHeader + "U1,AAPL,10,1.5,USD\nU1,MSFT,1,1,USD\nU2,AAPL,5,1.5,USD\n", "", "s.csv:4: bad broker statement: duplicate symbol AAPL (first on line 2)"},
+		{"duplicate symbol", "s.csv", ibkrHeader + "U1,AAPL,10,1.5,USD\nU1,MSFT,1,1,USD\nU1,AAPL,5,1.5,USD\n", "", "s.csv:4: bad broker statement: duplicate symbol AAPL in account U1 (first on line 2)"},
+		{"duplicate symbol no account", "s.csv", "Symbol,Quantity\nAAPL,1\nAAPL,2\n", "", "s.csv:3: bad broker statement: duplicate symbol AAPL (first on line 2)"},
 		{"ragged row", "s.csv", ibkrHeader + "U1,AAPL,10\n", "", "s.csv:2: bad broker statement: 3 fields, the header has 5"},
 		{"empty", "s.csv", "", "", "s.csv:1: bad broker statement: empty file"},
 		{"json not array", "s.json", `{"symbol":"AAPL"}`, "", "s.json:1: bad broker statement: want a JSON array"},
-		{"json unknown field", "s.json", "[\n  {\"symbol\": \"AAPL\", \"qty\": \"1\"},\n  {\"symbol\": \"MSFT\", \"qty\": \"1\", \"colour\": \"red\"}\n]", "", `s.json:3: bad broker statement: unknown field "colour"`},
+		{"json no qty", "s.json", "[\n  {\"symbol\": \"AAPL\", \"qty\": \"1\"},\n  {\"symbol\": \"MSFT\", \"quantity\": \"1\"}\n]", "", `s.json:3: bad broker statement: MSFT: no qty`},
 		{"json bad qty", "s.json", "[\n{\"symbol\": \"AAPL\", \"qty\": \"1x\"}]", "", `s.json:2: bad broker statement: AAPL: qty "1x": not a number`},
 		{"json duplicate", "s.json", "[\n{\"symbol\": \"AAPL\", \"qty\": 1},\n{\"symbol\": \"AAPL\", \"qty\": 2}\n]", "", "s.json:3: bad broker statement: duplicate symbol AAPL (first on line 2)"},
 		{"json truncated", "s.json", "[\n{\"symbol\": \"AAPL\", \"qty\": 1},\n{\"symbol\": \"AA", "", "s.json:3: bad broker statement: position is not a JSON object"},
@@ -179,7 +190,7 @@ func TestReconcileAction(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	for _, l := range lines { // read over SSH at 80x24; only a statement's path may be longer
-		if n := len([]rune(l)); n > 80 && !strings.HasPrefix(l, "Statement: ") {
+		if n := len([]rune(l)); n > 80 && !strings.HasPrefix(l, "Statement: ") && !strings.HasPrefix(l, "Evidence: ") {
 			t.Errorf("%d columns: %q", n, l)
 		}
 	}
@@ -189,5 +200,75 @@ func TestReconcileAction(t *testing.T) {
 	}
 	if _, err := a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"tolerance": "-1"}}, nil); err == nil {
 		t.Error("negative tolerance accepted")
+	}
+}
+
+// TestReconcileActionEvidence: run within an incident, the action keeps
+// the statements it read under STATE_DIR/evidence/ID and names them, with
+// their SHA-256, in its result; columns it does not read are listed once.
+func TestReconcileActionEvidence(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("DRBOOK_STATE_DIR", state)
+	root := MustSandbox(t)
+	a, _ := steps.Lookup("reconcile")
+	flex := filepath.Join(root, "brokers", "flex.csv")
+	data := "\ufeff\"ClientAccountID\",\"CurrencyPrimary\",\"Symbol\",\"Quantity\",\"Colour\"\r\n\"U1\",\"USD\",\"AAPL\",\"1\",\"red\"\r\n" +
+		"\"ClientAccountID\",\"CurrencyPrimary\",\"Symbol\",\"Quantity\",\"Colour\"\r\n\"U2\",\"USD\",\"AAPL\",\"2\",\"blue\"\r\n"
+	if err := os.WriteFile(flex, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	res, err := a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root, IncidentID: "INC-20261202-0001"},
+		Params: map[string]string{"broker": "brokers/flex.csv"}}, func(e steps.Event) { lines = append(lines, e.Line) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Data.(reconcile.Report)
+	if len(rep.Evidence) != 1 || filepath.Dir(rep.Evidence[0].Path) != filepath.Join(state, "evidence", "INC-20261202-0001") {
+		t.Fatalf("evidence %+v", rep.Evidence)
+	}
+	if b, err := os.ReadFile(rep.Evidence[0].Path); err != nil || string(b) != data {
+		t.Errorf("kept copy differs: %v", err)
+	}
+	out := strings.Join(lines, "\n")
+	if strings.Count(out, "Colour") != 1 || !strings.Contains(out, "  ignored: Colour") || !strings.Contains(out, rep.Evidence[0].SHA256) {
+		t.Errorf("output:\n%s", out)
+	}
+	if rep.Statements[0].Positions != 1 || fmt.Sprint(rep.Statements[0].Accounts) != "[U1 U2]" {
+		t.Errorf("%+v", rep.Statements[0])
+	}
+	// Outside an incident nothing is kept.
+	res, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"broker": "brokers/flex.csv"}}, nil)
+	if err != nil || len(res.Data.(reconcile.Report).Evidence) != 0 {
+		t.Errorf("no incident: %v %+v", err, res.Data.(reconcile.Report).Evidence)
+	}
+}
+
+// TestReconcileActionDrillAPIs: a drill never reads a broker's real API.
+func TestReconcileActionDrillAPIs(t *testing.T) {
+	root := MustSandbox(t)
+	a, _ := steps.Lookup("reconcile")
+	res, err := a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root, Drill: true}, Params: map[string]string{"broker": "alpaca-api"}}, nil)
+	if err == nil || res.Status != steps.StatusFailed || !strings.Contains(err.Error(), "a drill reads broker APIs only on this host, not https://paper-api.alpaca.markets") {
+		t.Errorf("%v %+v", err, res)
+	}
+	// A broker API served on this host is read.
+	srv := newAlpacaServer(t, []byte("[]"))
+	env := "ALPACA_BASE_URL=" + srv.URL + "\nALPACA_API_KEY=" + testKeyID + "\nALPACA_SECRET_KEY=" + testSecret + "\n"
+	if err := os.WriteFile(filepath.Join(root, ".env"), []byte(env), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root, Drill: true}, Params: map[string]string{"broker": "alpaca-api"}}, nil)
+	if err != nil || srv.requests != 1 || res.Data.(reconcile.Report).Statements[0].Path != srv.URL+"/v2/positions" {
+		t.Errorf("loopback API in a drill: %v %+v", err, res)
+	}
+	// Runbook variables come before the .env.
+	if err := os.WriteFile(filepath.Join(root, ".env"), []byte("ALPACA_BASE_URL=https://paper-api.alpaca.markets\nALPACA_API_KEY=PKOTHER\nALPACA_SECRET_KEY=other\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"ALPACA_BASE_URL": srv.URL, "ALPACA_API_KEY": testKeyID, "ALPACA_SECRET_KEY": testSecret}
+	_, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root, Drill: true, Vars: vars}, Params: map[string]string{"broker": "alpaca-api"}}, nil)
+	if err != nil || srv.requests != 2 {
+		t.Errorf("runbook variables: %v (%d requests)", err, srv.requests)
 	}
 }

@@ -2,11 +2,9 @@ package reconcile
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,9 +44,16 @@ type Position struct {
 
 // Statement is a broker's positions statement.
 type Statement struct {
-	Broker    string              `json:"broker"`
-	Path      string              `json:"path"`
-	Format    string              `json:"format"`
+	Broker string `json:"broker"`
+	Path   string `json:"path"`
+	Format string `json:"format"`
+	// Layout is how an IBKR CSV is laid out (LayoutTable,
+	// LayoutFlexSections, LayoutActivity); "" for JSON.
+	Layout string `json:"layout,omitempty"`
+	// Ignored lists, once each, the columns or fields drbook does not read.
+	Ignored []string `json:"ignored,omitempty"`
+	// Accounts are the accounts the statement covers, when it names them.
+	Accounts  []string            `json:"accounts,omitempty"`
 	Positions map[string]Position `json:"-"` // by symbol
 }
 
@@ -91,7 +96,7 @@ func DetectFormat(path string, data []byte) (string, error) {
 	case ".json":
 		return FormatAlpacaJSON, nil
 	}
-	t := bytes.TrimSpace(data)
+	t := bytes.TrimSpace(bytes.TrimPrefix(data, []byte("\ufeff")))
 	switch {
 	case len(t) == 0:
 		return "", statementError(path, 0, "empty file")
@@ -120,109 +125,13 @@ func ParseStatement(path string, data []byte, format string) (Statement, error) 
 			return Statement{}, err
 		}
 	}
-	st := Statement{Path: path, Format: format, Broker: BrokerOf(format)}
 	switch format {
 	case FormatIBKRCSV:
-		st.Positions, err = parseIBKR(path, data)
+		return parseIBKR(path, data)
 	case FormatAlpacaJSON:
-		st.Positions, err = parseAlpaca(path, data)
-	default:
-		return st, fmt.Errorf("statement %s: unknown format %q (known: %s)", path, format, strings.Join(Formats, ", "))
+		return parseAlpaca(path, data)
 	}
-	return st, err
-}
-
-// IBKR CSV columns: what each known header means. Columns of a Flex or
-// portfolio export that reconciliation does not need are known and ignored;
-// an unknown column is an error, since it may mean a different export.
-var ibkrColumns = map[string]string{
-	"symbol": "symbol", "quantity": "qty", "position": "qty",
-	"avgcost": "avg", "avgprice": "avg", "costbasisprice": "avg", "average cost": "avg",
-	"markprice": "mark", "currency": "currency", "assetclass": "class",
-	"account": "", "clientaccountid": "", "conid": "", "description": "", "exchange": "", "listingexchange": "",
-	"multiplier": "", "marketvalue": "", "positionvalue": "", "costbasis": "", "costbasismoney": "",
-	"unrealizedpnl": "", "fifopnlunrealized": "", "percentofnav": "", "side": "", "reportdate": "", "isin": "", "cusip": "",
-}
-
-func parseIBKR(path string, data []byte) (map[string]Position, error) {
-	r := csv.NewReader(bytes.NewReader(data))
-	r.FieldsPerRecord = -1
-	header, err := r.Read()
-	if err == io.EOF {
-		return nil, statementError(path, 1, "empty file: want a header row with Symbol and Quantity")
-	}
-	if err != nil {
-		return nil, statementError(path, 1, "%v", err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		key := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		meaning, ok := ibkrColumns[key]
-		if !ok {
-			return nil, statementError(path, 1, "unknown column %q (want an IBKR positions export with Symbol, Quantity, AvgCost...)", h)
-		}
-		if meaning == "" {
-			continue
-		}
-		if _, dup := col[meaning]; dup {
-			return nil, statementError(path, 1, "two columns mean %s (%q)", meaning, h)
-		}
-		col[meaning] = i
-	}
-	for _, need := range []string{"symbol", "qty"} {
-		if _, ok := col[need]; !ok {
-			return nil, statementError(path, 1, "no %s column", map[string]string{"symbol": "Symbol", "qty": "Quantity"}[need])
-		}
-	}
-	out := map[string]Position{}
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, statementError(path, pe.Line, "%v", pe.Err)
-			}
-			return nil, statementError(path, 0, "%v", err)
-		}
-		line, _ := r.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
-		}
-		if len(rec) != len(header) {
-			return nil, statementError(path, line, "%d fields, the header has %d", len(rec), len(header))
-		}
-		p := Position{Line: line, Symbol: strings.TrimSpace(rec[col["symbol"]])}
-		if p.Symbol == "" {
-			return nil, statementError(path, line, "empty Symbol")
-		}
-		if p.Qty, err = number(rec[col["qty"]]); err != nil {
-			return nil, statementError(path, line, "%s %q: %v", header[col["qty"]], rec[col["qty"]], err)
-		}
-		for _, f := range []struct {
-			key string
-			dst *float64
-		}{{"avg", &p.AvgPrice}, {"mark", &p.MarkPrice}} {
-			if i, ok := col[f.key]; ok && strings.TrimSpace(rec[i]) != "" {
-				if *f.dst, err = number(rec[i]); err != nil {
-					return nil, statementError(path, line, "%s %q: %v", header[i], rec[i], err)
-				}
-			}
-		}
-		if i, ok := col["currency"]; ok {
-			p.Currency = strings.TrimSpace(rec[i])
-		}
-		if i, ok := col["class"]; ok {
-			p.AssetClass = strings.TrimSpace(rec[i])
-		}
-		if first, dup := out[p.Symbol]; dup {
-			return nil, statementError(path, line, "duplicate symbol %s (first on line %d)", p.Symbol, first.Line)
-		}
-		out[p.Symbol] = p
-	}
-	return out, nil
+	return Statement{Path: path, Format: format}, fmt.Errorf("statement %s: unknown format %q (known: %s)", path, format, strings.Join(Formats, ", "))
 }
 
 // number parses a statement number: plain decimal, optional thousands
@@ -242,7 +151,8 @@ func number(s string) (float64, error) {
 	return v, nil
 }
 
-// Alpaca position fields, as GET /v2/positions sends them.
+// Alpaca position fields, as GET /v2/positions sends them. Others (Alpaca
+// adds fields over time) are listed in Statement.Ignored.
 var alpacaFields = map[string]bool{
 	"asset_id": true, "symbol": true, "exchange": true, "asset_class": true, "asset_marginable": true,
 	"qty": true, "qty_available": true, "avg_entry_price": true, "side": true, "market_value": true,
@@ -251,7 +161,15 @@ var alpacaFields = map[string]bool{
 	"swap_rate": true, "avg_entry_swap_rate": true, "usd": true,
 }
 
-func parseAlpaca(path string, data []byte) (map[string]Position, error) {
+func parseAlpaca(path string, data []byte) (Statement, error) {
+	st := Statement{Path: path, Format: FormatAlpacaJSON, Broker: "alpaca"}
+	pos, ignored, err := alpacaPositions(path, data)
+	st.Positions, st.Ignored = pos, ignored
+	return st, err
+}
+
+func alpacaPositions(path string, data []byte) (map[string]Position, []string, error) {
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	lineAt := func(off int64) int {
 		if off > int64(len(data)) {
 			off = int64(len(data))
@@ -266,17 +184,19 @@ func parseAlpaca(path string, data []byte) (map[string]Position, error) {
 	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, statementError(path, lineAt(dec.InputOffset()), "not JSON: %v", err)
+		return nil, nil, statementError(path, lineAt(dec.InputOffset()), "not JSON: %v", err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return nil, statementError(path, 1, "want a JSON array of positions (Alpaca GET /v2/positions)")
+		return nil, nil, statementError(path, 1, "want a JSON array of positions (Alpaca GET /v2/positions)")
 	}
 	out := map[string]Position{}
+	seenIgnored := map[string]bool{}
+	var ignored []string
 	for dec.More() {
 		line := lineAt(dec.InputOffset())
 		var m map[string]json.RawMessage
 		if err := dec.Decode(&m); err != nil {
-			return nil, statementError(path, line, "position is not a JSON object: %v", err)
+			return nil, nil, statementError(path, line, "position is not a JSON object: %v", err)
 		}
 		keys := make([]string, 0, len(m))
 		for k := range m {
@@ -284,17 +204,18 @@ func parseAlpaca(path string, data []byte) (map[string]Position, error) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if !alpacaFields[k] {
-				return nil, statementError(path, line, "unknown field %q", k)
+			if !alpacaFields[k] && !seenIgnored[k] {
+				seenIgnored[k] = true
+				ignored = append(ignored, k)
 			}
 		}
 		p := Position{Line: line, AssetClass: jsonString(m["asset_class"]), Currency: "USD"}
 		p.Symbol = strings.TrimSpace(jsonString(m["symbol"]))
 		if p.Symbol == "" {
-			return nil, statementError(path, line, "no symbol")
+			return nil, nil, statementError(path, line, "no symbol")
 		}
 		if _, ok := m["qty"]; !ok {
-			return nil, statementError(path, line, "%s: no qty", p.Symbol)
+			return nil, nil, statementError(path, line, "%s: no qty", p.Symbol)
 		}
 		for _, f := range []struct {
 			key string
@@ -306,7 +227,7 @@ func parseAlpaca(path string, data []byte) (map[string]Position, error) {
 			}
 			v, err := jsonNumber(raw)
 			if err != nil {
-				return nil, statementError(path, line, "%s: %s %s: %v", p.Symbol, f.key, string(raw), err)
+				return nil, nil, statementError(path, line, "%s: %s %s: %v", p.Symbol, f.key, string(raw), err)
 			}
 			*f.dst = v
 		}
@@ -317,17 +238,17 @@ func parseAlpaca(path string, data []byte) (map[string]Position, error) {
 				p.Qty = -p.Qty
 			}
 		default:
-			return nil, statementError(path, line, "%s: side %q (want long or short)", p.Symbol, side)
+			return nil, nil, statementError(path, line, "%s: side %q (want long or short)", p.Symbol, side)
 		}
 		if first, dup := out[p.Symbol]; dup {
-			return nil, statementError(path, line, "duplicate symbol %s (first on line %d)", p.Symbol, first.Line)
+			return nil, nil, statementError(path, line, "duplicate symbol %s (first on line %d)", p.Symbol, first.Line)
 		}
 		out[p.Symbol] = p
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, statementError(path, lineAt(dec.InputOffset()), "unterminated array: %v", err)
+		return nil, nil, statementError(path, lineAt(dec.InputOffset()), "unterminated array: %v", err)
 	}
-	return out, nil
+	return out, ignored, nil
 }
 
 func jsonString(raw json.RawMessage) string {
