@@ -337,6 +337,13 @@ func TestShellDrillGuard(t *testing.T) {
 		{"absolute with ..", sandbox, `touch ran; ls /tmp/../home`, runbook.Attrs{}, steps.StatusFailed},
 		{".. that stays inside", sandbox, `mkdir -p data && ls data/.. >/dev/null && echo loading... {1..3} && touch "$DRBOOK_ROOT/data/../ran"`, runbook.Attrs{}, steps.StatusOK},
 		{"home, tmpdir and pwd inside", sandbox, `for d in "$HOME" "$TMPDIR" "$PWD" "$(mktemp)"; do case "$d" in "$DRBOOK_ROOT"/*|"$DRBOOK_ROOT") ;; *) echo "outside: $d"; exit 1;; esac; done; touch ran`, runbook.Attrs{}, steps.StatusOK},
+		{"a URL is not a path", sandbox, `: curl -fsS https://hooks.example/services/T000/B000/xyz; echo "see http://localhost:8080/../../x and s3://bucket/home/key"; touch ran`, runbook.Attrs{}, steps.StatusOK},
+		{"file URL outside", sandbox, `touch ran; curl -s file:///home/someone/.ssh/id_rsa`, runbook.Attrs{}, steps.StatusFailed},
+		{"file URL with a host", sandbox, `touch ran; curl -s "FILE://localhost/srv/quantai/.env"`, runbook.Attrs{}, steps.StatusFailed},
+		{"file URL climbing out", sandbox, `touch ran; curl -s file:///tmp/../home/x`, runbook.Attrs{}, steps.StatusFailed},
+		{"empty authority is local", sandbox, `touch ran; echo sqlite:///home/q/live.db`, runbook.Attrs{}, steps.StatusFailed},
+		{"a path after a URL", sandbox, `touch ran; curl -s https://hooks.example/x -o /home/q/out`, runbook.Attrs{}, steps.StatusFailed},
+		{"a path glued to a URL by a redirect", sandbox, `touch ran; echo https://hooks.example/x>/home/q/out`, runbook.Attrs{}, steps.StatusFailed},
 		{"simulate", live, "touch ran", runbook.Attrs{Drill: runbook.DrillSimulate}, steps.StatusSimulated},
 		{"skip", live, "touch ran", runbook.Attrs{Drill: runbook.DrillSkip}, steps.StatusSkipped},
 	}
