@@ -132,3 +132,16 @@ func TestErrorKeepsChain(t *testing.T) {
 		t.Error("nil redactor")
 	}
 }
+
+// BenchmarkRedactLine redacts one line of block output with a .env's worth
+// of secrets (a dozen long, a few short), as a shell block's every line is.
+func BenchmarkRedactLine(b *testing.B) {
+	r := redact.New("sk-live-0123456789abcdef0123456789", "PKALPACA5555512345", "8842", "Zq9vX2", "pgr-7Hq2Lw9Xk4Vt",
+		"https://hooks.slack.example/services/T0DRB00K/B0DRB00K/zq7XdrbookSlackTokenQ9", "Ibkr-Pa55/w0rd+Zq7@2026",
+		"hunter2-very-secret", "mailpw-42", "a9f3c2e1b7d4f6a8c0e2", "abc", "correct horse battery staple")
+	line := "2026-03-13T20:00:01Z INFO order 188842 filled at 18842.50 for account main via ibkr (client 17); pin 8842"
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		r.String(line)
+	}
+}
