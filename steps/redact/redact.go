@@ -229,8 +229,8 @@ func class(c byte) int {
 // that v alone decides at each of the three byte alignments, so that v is
 // caught inside a longer encoded text too (base64 of "user:v", a Basic
 // authorization header). A URL value also yields its password and, when
-// long enough to be told from ordinary words, its path and query and each
-// long path segment or query value (a webhook's token). Values longer
+// long enough to be told from ordinary words (16 characters), its path and
+// query and each path segment or query value (a webhook's token). Values longer
 // than 4 KiB are returned alone.
 func Forms(v string) []string {
 	out := []string{v}
@@ -303,7 +303,8 @@ func lowerHex(s string) string {
 const tokenLen = 16
 
 // urlParts returns the secret parts of a URL value: the password, the path
-// with query and fragment when it has WordLen characters or more, and each
+// with query and fragment when it has tokenLen characters or more (a
+// database URL's "/quantai" must not shred every path), and each
 // path segment or query value of tokenLen characters or more. Anything
 // that is not an absolute URL with a host yields nothing.
 func urlParts(v string) []string {
@@ -325,7 +326,7 @@ func urlParts(v string) []string {
 	if u.Fragment != "" {
 		rest += "#" + u.EscapedFragment()
 	}
-	if len(rest) >= WordLen && rest != v {
+	if len(rest) >= tokenLen && rest != v {
 		out = append(out, rest)
 	}
 	for _, seg := range strings.Split(u.Path, "/") {

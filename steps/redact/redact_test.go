@@ -88,6 +88,10 @@ func TestWebhookToken(t *testing.T) {
 	if got := r.String("see https://hooks.slack.example/ for services"); got != "see https://hooks.slack.example/ for services" {
 		t.Errorf("host and ordinary words shredded: %q", got)
 	}
+	db := redact.New("postgres://app:Pg-pw-2026@db.internal:5432/quantai")
+	if got := db.String("open data/quantai.db as app with Pg-pw-2026"); got != "open data/quantai.db as app with "+redact.Mask {
+		t.Errorf("database URL: %q", got)
+	}
 }
 
 // TestEnvRule: every .env value is secret unless its key is allowlisted;
