@@ -242,10 +242,15 @@ var urlPattern = regexp.MustCompile("(?i)\\b[a-z][a-z0-9+.\\-]*://[^\\s\"'<>|;&(
 // path, and its path is on the server. A URL that names a local file keeps
 // its path where it was, for the guard to read: file:// URLs (of any
 // host, file://localhost/... included, and git+file://) and any URL with
-// an empty authority (sqlite:///home/x.db, unix:///run/x.sock).
+// an empty authority (sqlite:///home/x.db, unix:///run/x.sock). So is
+// any URL with a ".." component: to a program that takes it for a file
+// name, x://host/../../y is a relative path that climbs out.
 func maskURLs(line string) string {
 	return urlPattern.ReplaceAllStringFunc(line, func(u string) string {
 		scheme, rest, _ := strings.Cut(u, "://")
+		if slices.Contains(strings.Split(rest, "/"), "..") {
+			return u
+		}
 		authority, path, hasPath := strings.Cut(rest, "/")
 		s := strings.ToLower(scheme)
 		if s != "file" && !strings.HasSuffix(s, "+file") && authority != "" {
