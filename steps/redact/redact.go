@@ -57,6 +57,9 @@ func New(values ...string) *Redactor {
 
 // Add teaches the redactor more secret values. Surrounding white space is
 // ignored; values shorter than MinLen and the empty string are ignored.
+// A URL value also brings its password and, when long enough to be told
+// from ordinary words (16 characters), its path and query and each path
+// segment or query value (a webhook's token), each with its own forms.
 func (r *Redactor) Add(values ...string) {
 	if r == nil {
 		return
@@ -73,10 +76,17 @@ func (r *Redactor) Add(values ...string) {
 			continue
 		}
 		r.values[v] = true
-		anywhere := len(v) >= WordLen
-		for _, f := range Forms(v) {
-			if was, ok := r.forms[f]; !ok || anywhere && !was {
-				r.forms[f], changed = anywhere, true
+		// A URL's parts are values of their own: a short password is
+		// matched as a word even inside a long URL.
+		for _, p := range append([]string{v}, urlParts(v)...) {
+			if len(p) < MinLen {
+				continue
+			}
+			anywhere := len(p) >= WordLen
+			for _, f := range Forms(p) {
+				if was, ok := r.forms[f]; !ok || anywhere && !was {
+					r.forms[f], changed = anywhere, true
+				}
 			}
 		}
 	}
@@ -228,9 +238,7 @@ func class(c byte) int {
 // For values of WordLen bytes or more it adds the part of the base64 text
 // that v alone decides at each of the three byte alignments, so that v is
 // caught inside a longer encoded text too (base64 of "user:v", a Basic
-// authorization header). A URL value also yields its password and, when
-// long enough to be told from ordinary words (16 characters), its path and
-// query and each path segment or query value (a webhook's token). Values longer
+// authorization header). Values longer
 // than 4 KiB are returned alone.
 func Forms(v string) []string {
 	out := []string{v}
@@ -242,11 +250,6 @@ func Forms(v string) []string {
 		if len(f) >= MinLen && !seen[f] {
 			seen[f] = true
 			out = append(out, f)
-		}
-	}
-	for _, p := range urlParts(v) {
-		for _, f := range Forms(p) {
-			add(f)
 		}
 	}
 	for _, html := range []bool{true, false} {

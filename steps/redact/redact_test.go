@@ -88,8 +88,8 @@ func TestWebhookToken(t *testing.T) {
 	if got := r.String("see https://hooks.slack.example/ for services"); got != "see https://hooks.slack.example/ for services" {
 		t.Errorf("host and ordinary words shredded: %q", got)
 	}
-	db := redact.New("postgres://app:Pg-pw-2026@db.internal:5432/quantai")
-	if got := db.String("open data/quantai.db as app with Pg-pw-2026"); got != "open data/quantai.db as app with "+redact.Mask {
+	db := redact.New("postgres://app:Pg-pw-2026@db.internal:5432/quantai", "smtp://mail:xyz@relay:25")
+	if got := db.String("open data/quantai.db as app with Pg-pw-2026; xyzzy xyz"); got != "open data/quantai.db as app with "+redact.Mask+"; xyzzy "+redact.Mask {
 		t.Errorf("database URL: %q", got)
 	}
 }
