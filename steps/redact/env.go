@@ -54,7 +54,14 @@ func ParseEnv(data []byte) []EnvVar {
 // ReadEnvFile reads and parses the .env file at path. A missing file is an
 // error that wraps fs.ErrNotExist; a directory, a FIFO or device, or a file
 // over MaxEnvSize is refused.
-func ReadEnvFile(path string) ([]EnvVar, error) {
+func ReadEnvFile(path string) ([]EnvVar, error) { return readEnvFile(path, MaxEnvSize) }
+
+// redactEnvSize is how much of a .env the redactor reads: more than
+// ReadEnvFile accepts, since a .env too big for the checks still holds
+// secrets that must not leak.
+const redactEnvSize = 64 << 20
+
+func readEnvFile(path string, limit int64) ([]EnvVar, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -67,12 +74,12 @@ func ReadEnvFile(path string) ([]EnvVar, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxEnvSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if len(data) > MaxEnvSize {
-		return nil, fmt.Errorf("read %s: over %d KiB, not a .env file", path, MaxEnvSize>>10)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("read %s: over %d KiB, not a .env file", path, limit>>10)
 	}
 	return ParseEnv(data), nil
 }
@@ -137,13 +144,14 @@ func EnvSecrets(vars []EnvVar) []string {
 }
 
 // RootSecrets returns the secret values of root/.env (see EnvSecrets),
-// each value given under a key counted. A missing or unreadable .env
-// yields none.
+// each value given under a key counted. It reads a .env of up to 64 MiB
+// (more than ReadEnvFile accepts). A missing or unreadable .env, or
+// anything but a regular file, yields none.
 func RootSecrets(root string) []string {
 	if root == "" {
 		return nil
 	}
-	vars, err := ReadEnvFile(filepath.Join(root, ".env"))
+	vars, err := readEnvFile(filepath.Join(root, ".env"), redactEnvSize)
 	if err != nil {
 		return nil
 	}
@@ -157,7 +165,7 @@ func SecretKeys(root string) []string {
 	if root == "" {
 		return nil
 	}
-	vars, err := ReadEnvFile(filepath.Join(root, ".env"))
+	vars, err := readEnvFile(filepath.Join(root, ".env"), redactEnvSize)
 	if err != nil {
 		return nil
 	}

@@ -109,6 +109,13 @@ func TestEnvRule(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("secrets: got %q, want %q", got, want)
 	}
+	big := t.TempDir()
+	if err := os.WriteFile(filepath.Join(big, ".env"), []byte("CERT="+strings.Repeat("B", redact.MaxEnvSize)+"\nLATE_PASSWORD=late-secret-99\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := redact.RootSecrets(big); len(got) != 2 || got[1] != "late-secret-99" {
+		t.Errorf("a .env over the checks' cap loses its secrets: %d found", len(got))
+	}
 	if redact.RootSecrets(filepath.Join(root, "nope")) != nil {
 		t.Error("a missing .env has secrets")
 	}
