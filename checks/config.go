@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/drbook/drbook/steps/redact"
 )
 
 // RequiredEnv lists the variables the DR plan (section 3.2) requires.
@@ -27,35 +29,18 @@ type EnvVar struct {
 
 // MaxEnvSize caps what ReadEnv reads: a .env file is a few hundred bytes,
 // and a bigger one is something else given by mistake.
-const MaxEnvSize = 1 << 20
+const MaxEnvSize = redact.MaxEnvSize
 
 // ParseEnvVars reads a .env file's KEY=VALUE lines in order, duplicates
-// included, so a redactor can hide every value ever given. Comments, blank
-// lines, an "export " prefix, CR LF line endings and a leading byte-order
-// mark are allowed; quotes around a value are removed. There is no line
-// length limit: a long line is a long value, never the silent end of the
-// file. This is drbook's one .env parser: read .env through it (or
-// ParseEnv, ReadEnv), never through a copy that drifts.
+// included. It is drbook's one .env parser, redact.ParseEnv, which lives
+// in the leaf package steps/redact so that the redactor and every action
+// read .env the same way: read .env through it (or ParseEnv, ReadEnv),
+// never through a copy that drifts.
 func ParseEnvVars(data []byte) []EnvVar {
-	data = bytes.TrimPrefix(data, []byte("\ufeff"))
-	var out []EnvVar
-	for i, raw := range bytes.Split(data, []byte("\n")) {
-		line := strings.TrimSpace(string(raw))
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if rest, ok := strings.CutPrefix(line, "export"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
-			line = strings.TrimSpace(rest)
-		}
-		k, v, ok := strings.Cut(line, "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || k == "" {
-			continue
-		}
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		out = append(out, EnvVar{Key: k, Value: v, Line: i + 1})
+	vars := redact.ParseEnv(data)
+	out := make([]EnvVar, len(vars))
+	for i, e := range vars {
+		out[i] = EnvVar(e)
 	}
 	return out
 }

@@ -44,6 +44,9 @@ func (r Result) OK() bool { return r.Recovered && r.RTOVerdict != incident.Misse
 // and the drill stays open to be resumed.
 func Auto(ctx context.Context, d *Drill, store *incident.Store, reportDir string, out io.Writer) (Result, error) {
 	in := d.Incident
+	// Everything printed goes through the incident's redactor, which
+	// learns the sandbox's .env and the secret variables as steps run.
+	out = redactWriter{in: in, w: out}
 	res := Result{ID: in.ID()}
 	st := in.State()
 	fmt.Fprintf(out, "DRILL %s: %s (scenario %s)\n", in.ID(), st.Declaration.Runbook.Title, orNone(st.Declaration.Scenario))
@@ -169,6 +172,21 @@ func Auto(ctx context.Context, d *Drill, store *incident.Store, reportDir string
 	}
 	fmt.Fprintf(out, "drill %s %s: recovered=%v, %s; report: %s\n", res.ID, verdict, res.Recovered, rto, path)
 	return res, nil
+}
+
+// redactWriter redacts each write with the incident's known secrets.
+// Auto writes whole lines (or the whole report) at a time, so no secret
+// is split across two writes.
+type redactWriter struct {
+	in *incident.Incident
+	w  io.Writer
+}
+
+func (r redactWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, r.in.Redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // SystemCheck runs drbook's checks (all but backup freshness, which a

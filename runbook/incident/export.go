@@ -152,7 +152,7 @@ func Comms(st *State, template string, now time.Time) (Message, error) {
 		return Message{}, fmt.Errorf("comms: unknown template %q (want notification or update)", template)
 	}
 	msg.Body = b.String()
-	return msg, nil
+	return redactMessage(d.Root, msg), nil
 }
 
 const maxListed = 12
@@ -222,6 +222,7 @@ func WriteTimelineJSON(w io.Writer, events []Event) error {
 		Event
 		Text string `json:"text"`
 	}
+	events = redactExport(events)
 	rows := make([]row, len(events))
 	for i, ev := range events {
 		rows[i] = row{ev, Describe(ev)}
@@ -234,6 +235,7 @@ func WriteTimelineJSON(w io.Writer, events []Event) error {
 // WriteTimelineCSV writes events as CSV: seq, at, kind, phase, step, actor,
 // text (a one-line description), data (JSON), hash.
 func WriteTimelineCSV(w io.Writer, events []Event) error {
+	events = redactExport(events)
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"seq", "at", "kind", "phase", "step", "actor", "text", "data", "hash"})
 	for _, ev := range events {
@@ -253,6 +255,7 @@ func WriteTimelineCSV(w io.Writer, events []Event) error {
 // (10.0.0.5)"), then one entry per event, its sequence number and time,
 // and its description wrapped under itself.
 func WriteTimelineText(w io.Writer, events []Event) error {
+	events = redactExport(events)
 	var b strings.Builder
 	if len(events) > 0 && events[0].Data.Declared != nil && events[0].Data.Declared.Speed > 1 {
 		f := events[0].Data.Declared.Speed

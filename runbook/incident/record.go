@@ -59,7 +59,9 @@ func (in *Incident) RecordAction(ctx context.Context, a ActionRecord) error {
 		}
 		evs := []Event{{Kind: KindActionStarted, At: start,
 			Data: EventData{Action: a.Action, Mode: ModeCommand, Params: a.Params, Host: host, PID: os.Getpid()}}}
-		if out := a.Output; out != "" {
+		// Redacted before it is capped: a cut must never leave half a
+		// secret behind.
+		if out := in.redact.string(a.Output); out != "" {
 			var dropped int64
 			if len(out) > OutputCap {
 				dropped = int64(len(out) - OutputCap)

@@ -3,80 +3,27 @@ package incident
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 
-	"github.com/drbook/drbook/checks"
+	"github.com/drbook/drbook/steps/redact"
 )
 
 // Redacted replaces a secret value in everything drbook records.
-const Redacted = "[REDACTED]"
+const Redacted = redact.Mask
 
-// minSecretLen is the shortest value treated as a secret: shorter ones
-// ("1", "on") would shred every line they happen to appear in.
-const minSecretLen = 4
-
-// notSecret are .env values that say how the system runs rather than how
-// to get into it; redacting them would only garble the record.
-var notSecret = map[string]bool{"true": true, "false": true, "yes": true, "no": true, "on": true, "off": true, "paper": true, "live": true}
-
-// redactor replaces known secret values with Redacted.
+// redactor is the incident's view of drbook's one redactor (steps/redact):
+// known secret values, in every common encoding, become Redacted.
 type redactor struct {
-	mu      sync.RWMutex
-	secrets []string // longest first
-	r       *strings.Replacer
+	r redact.Redactor
 }
 
-func (r *redactor) add(values ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	changed := false
-	for _, v := range values {
-		v = strings.TrimSpace(v)
-		if len(v) < minSecretLen {
-			continue
-		}
-		known := false
-		for _, s := range r.secrets {
-			if s == v {
-				known = true
-				break
-			}
-		}
-		if !known {
-			r.secrets = append(r.secrets, v)
-			changed = true
-			// The JSON-escaped form, in case a value reaches us inside JSON.
-			if b, err := json.Marshal(v); err == nil {
-				if e := string(b[1 : len(b)-1]); e != v {
-					r.secrets = append(r.secrets, e)
-				}
-			}
-		}
-	}
-	if !changed {
-		return
-	}
-	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
-	pairs := make([]string, 0, 2*len(r.secrets))
-	for _, s := range r.secrets {
-		pairs = append(pairs, s, Redacted)
-	}
-	r.r = strings.NewReplacer(pairs...)
-}
+func (r *redactor) add(values ...string) { r.r.Add(values...) }
 
 // string returns s with every secret replaced.
-func (r *redactor) string(s string) string {
-	r.mu.RLock()
-	rep := r.r
-	r.mu.RUnlock()
-	if rep == nil || s == "" {
-		return s
-	}
-	return rep.Replace(s)
-}
+func (r *redactor) string(s string) string { return r.r.String(s) }
+
+// err returns e with its message redacted (errors.Is still sees through).
+func (r *redactor) err(e error) error { return r.r.Error(e) }
 
 // data redacts every string of an event's payload.
 func (r *redactor) data(d *EventData) {
@@ -136,27 +83,12 @@ func (r *redactor) any(v any) any {
 }
 
 // EnvSecrets returns the values of root/.env that are treated as secrets:
-// the values of keys named like credentials (KEY, SECRET, TOKEN, PASSWORD,
-// PASSPHRASE, CREDENTIAL, AUTH, PRIVATE, ACCOUNT...), URLs with a password
-// in them, and any other value that looks like a token (20 characters or
-// more of letters and digits, no spaces or slashes). Hosts, ports, paths and
-// log levels stay readable in recorded output. A missing .env yields none.
-func EnvSecrets(root string) []string {
-	if root == "" {
-		return nil
-	}
-	b, err := os.ReadFile(filepath.Join(root, ".env"))
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, e := range checks.ParseEnvVars(b) { // duplicates kept: every value given is redacted
-		if secretEnvValue(e.Key, e.Value) {
-			out = append(out, e.Value)
-		}
-	}
-	return out
-}
+// every value, unless its key is on the short allowlist of keys that say
+// where and how the system runs (hosts, ports, modes, directories and
+// paths, TZ, LOG_LEVEL) or the value is a word like true or paper, or
+// shorter than three characters (see redact.EnvSecrets and
+// docs/secrets.md). A missing .env yields none.
+func EnvSecrets(root string) []string { return redact.RootSecrets(root) }
 
 // PassphraseSecrets returns the backup passphrase an action may use, from
 // DRBOOK_PASSPHRASE or the first line of DRBOOK_PASSPHRASE_FILE, looked up
@@ -187,36 +119,61 @@ func PassphraseSecrets(vars map[string]string, getenv func(string) string) []str
 	return out
 }
 
-var secretKeyWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASS", "PASSPHRASE", "CREDENTIAL", "AUTH",
-	"PRIVATE", "ACCOUNT", "SIGNATURE", "COOKIE", "SESSION"}
+// exportRedactor knows the secrets drbook can still find for an incident
+// declared against root: its .env (see EnvSecrets) and DRBOOK_PASSPHRASE
+// or DRBOOK_PASSPHRASE_FILE.
+func exportRedactor(root string) *redactor {
+	rd := &redactor{}
+	rd.add(EnvSecrets(root)...)
+	rd.add(PassphraseSecrets(nil, os.Getenv)...)
+	return rd
+}
 
-// secretEnvValue decides whether a .env value is a secret.
-func secretEnvValue(key, v string) bool {
-	if len(v) < minSecretLen || notSecret[strings.ToLower(v)] {
-		return false
-	}
-	k := strings.ToUpper(key)
-	for _, w := range secretKeyWords {
-		if strings.Contains(k, w) {
-			return true
+// redactExport returns events with every payload redacted once more, by
+// the secrets of the root the incident was declared against, as it is
+// now: drbook redacts before it records, and this catches what was
+// recorded before a value became secret (an older drbook, a .env changed
+// since). Events with nothing to redact are returned unchanged (hashes and
+// all, so the export still shows the recorded chain); the input is never
+// modified.
+func redactExport(events []Event) []Event {
+	root := ""
+	for _, ev := range events {
+		if ev.Data.Declared != nil {
+			root = ev.Data.Declared.Root
+			break
 		}
 	}
-	if i := strings.Index(v, "://"); i > 0 {
-		if at := strings.LastIndex(v, "@"); at > i && strings.Contains(v[i+3:at], ":") {
-			return true // scheme://user:password@host
+	if root == "" {
+		return events
+	}
+	rd := exportRedactor(root)
+	if rd.r.Len() == 0 {
+		return events
+	}
+	var out []Event
+	for i := range events {
+		b, err := json.Marshal(events[i].Data)
+		if err != nil || rd.string(string(b)) == string(b) {
+			continue
 		}
-	}
-	if len(v) < 20 || strings.ContainsAny(v, " /\\") {
-		return false
-	}
-	letters, digits := false, false
-	for _, r := range v {
-		switch {
-		case r >= '0' && r <= '9':
-			digits = true
-		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
-			letters = true
+		if out == nil {
+			out = append([]Event(nil), events...)
 		}
+		rd.data(&out[i].Data)
 	}
-	return letters && digits
+	if out == nil {
+		return events
+	}
+	return out
+}
+
+// redactMessage redacts a filled template by the secrets of root.
+func redactMessage(root string, m Message) Message {
+	if root == "" {
+		return m
+	}
+	rd := exportRedactor(root)
+	m.To, m.Subject, m.Body = rd.string(m.To), rd.string(m.Subject), rd.string(m.Body)
+	return m
 }

@@ -119,6 +119,14 @@ type ReportEvent struct {
 // BuildReport assembles the report of st, with its timeline, at incident
 // time now (for an open incident; a closed one is reported as closed).
 func BuildReport(st *State, events []Event, now time.Time) *Report {
+	if red := redactExport(events); len(events) > 0 && &red[0] != &events[0] {
+		// Something recorded is secret now: report from the redacted
+		// timeline alone.
+		if rst, err := Rebuild(red); err == nil {
+			st = rst
+		}
+		events = red
+	}
 	d := st.Declaration
 	c := st.Clocks(now)
 	r := &Report{

@@ -38,7 +38,8 @@ const (
 // run (against env.Root, the sandbox), simulate or skip; simulated and
 // skipped actions are recorded, not run. A destructive step is refused
 // with steps.ErrNotConfirmed unless confirmed, and nothing is recorded.
-// emit (may be nil) receives the action's events with secrets redacted.
+// emit (may be nil) receives the action's events with secrets redacted;
+// the returned Result's Summary and error are redacted too.
 //
 // env.IncidentID, env.Operator and env.Drill are filled in; env.Root
 // defaults to the incident's root; the values of secret runbook variables
@@ -181,7 +182,11 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 		res, runErr = in.runAction(ctx, act, spec, step, stepID, env, params, confirmed, emit)
 	}
 	canceled := errors.Is(ctx.Err(), context.Canceled)
-	return res, in.finish(stepID, name, step.Block.Attrs.Diagnostic, start, res, runErr, canceled)
+	err = in.finish(stepID, name, step.Block.Attrs.Diagnostic, start, res, runErr, canceled)
+	// What the caller prints (drbook drill --auto, the TUI) is as redacted
+	// as what was recorded.
+	res.Summary = in.redact.string(res.Summary)
+	return res, in.redact.err(err)
 }
 
 // runAction runs a real action, streaming its redacted output to emit and,

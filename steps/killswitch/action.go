@@ -43,7 +43,7 @@ func (a Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (st
 	}
 	o := Options{
 		Root: env.Root, Operator: env.Operator, Reason: req.Params["reason"], IncidentID: env.IncidentID,
-		Brokers: SplitBrokers(brokers), Vars: env.Vars, Drill: env.Drill, DryRun: req.DryRun, Now: env.Now,
+		Brokers: SplitBrokers(brokers), Vars: env.Vars, Drill: env.Drill, DryRun: req.DryRun, Now: env.Now, Secrets: env.Secrets,
 		Log: func(s string) { emit(steps.Event{Time: env.Clock(), Stream: steps.Info, Line: s}) },
 	}
 	switch mode {

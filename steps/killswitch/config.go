@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/drbook/drbook/checks"
+	"github.com/drbook/drbook/steps/redact"
 )
 
 // Configuration keys, read from the runbook's variables, then the process
@@ -28,16 +29,18 @@ const (
 // config looks keys up in order: explicit variables, the environment,
 // the root's .env file.
 type config struct {
-	vars   map[string]string
-	getenv func(string) string
-	dotenv map[string]string
+	root       string
+	secretKeys []string // .env keys whose values are secret
+	vars       map[string]string
+	getenv     func(string) string
+	dotenv     map[string]string
 }
 
 func newConfig(root string, vars map[string]string, getenv func(string) string) *config {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	return &config{vars: vars, getenv: getenv, dotenv: readDotenv(filepath.Join(root, ".env"))}
+	return &config{root: root, secretKeys: redact.SecretKeys(root), vars: vars, getenv: getenv, dotenv: readDotenv(filepath.Join(root, ".env"))}
 }
 
 func (c *config) get(key string) string {
@@ -50,15 +53,21 @@ func (c *config) get(key string) string {
 	return c.dotenv[key]
 }
 
-// secrets are the values that must never appear in anything recorded.
+// secrets are the values that must never appear in anything printed,
+// returned or written: the broker keys, the secret values of the root's
+// .env (every value unless its key is allowlisted, see package redact)
+// and whatever the variables or the environment give for those keys.
 func (c *config) secrets() []string {
 	var out []string
-	for _, k := range []string{KeyAlpacaKey, KeyAlpacaSecret} {
+	for _, k := range append([]string{KeyAlpacaKey, KeyAlpacaSecret}, c.secretKeys...) {
 		if v := c.get(k); v != "" {
 			out = append(out, v)
 		}
+		if v := c.dotenv[k]; v != "" {
+			out = append(out, v)
+		}
 	}
-	return out
+	return append(out, redact.RootSecrets(c.root)...)
 }
 
 // readDotenv reads the root's .env with drbook's one parser; a missing or

@@ -25,6 +25,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver
 
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/redact"
 	"github.com/drbook/drbook/steps/shell"
 )
 
@@ -72,6 +73,12 @@ type Options struct {
 	HTTPClient *http.Client
 	// Log receives progress lines as they happen; may be nil.
 	Log func(string)
+	// Secrets are further values to redact from everything the kill
+	// switch prints, returns or writes (the flag file), besides the
+	// secret values of the root's .env and the broker keys.
+	Secrets []string
+
+	red *redact.Redactor // set by Engage and Release
 }
 
 func (o *Options) now() time.Time {
@@ -139,10 +146,8 @@ type State struct {
 	Released string `json:"released,omitempty"`
 }
 
-// Engage halts trading. It returns ErrNotHalted only when neither the flag
-// file nor the database could be set; a state with Problems means the halt
-// holds but something else (orders, a broker) needs attention.
-func Engage(ctx context.Context, o Options) (State, error) {
+// engage does Engage's work; Engage redacts what it returns.
+func engage(ctx context.Context, o Options) (State, error) {
 	now := o.now()
 	cfg := newConfig(o.Root, o.Vars, o.Getenv)
 	st := State{}
@@ -179,7 +184,7 @@ func Engage(ctx context.Context, o Options) (State, error) {
 	}
 
 	// 1. The flag file: the halt that needs nothing else to work.
-	flagErr := writeFlag(flagPath, flag)
+	flagErr := writeFlag(flagPath, flag, o.red)
 	if flagErr != nil {
 		st.Problems = append(st.Problems, "flag file not written: "+flagErr.Error())
 		o.log("FAILED to write %s: %v", FlagFile, flagErr)
@@ -240,7 +245,7 @@ func Engage(ctx context.Context, o Options) (State, error) {
 	}
 
 	if flagErr == nil {
-		if err := writeFlag(flagPath, flag); err != nil {
+		if err := writeFlag(flagPath, flag, o.red); err != nil {
 			st.Problems = append(st.Problems, "flag file not updated with the results: "+err.Error())
 		}
 		st.Flag = &flag
@@ -250,10 +255,8 @@ func Engage(ctx context.Context, o Options) (State, error) {
 	return st, nil
 }
 
-// Release lifts the halt. It needs a reason. The database is updated first;
-// if that fails the flag file stays and trading stays halted. The flag file
-// is kept, renamed with the release time, as the record of the halt.
-func Release(ctx context.Context, o Options) (State, error) {
+// release does Release's work; Release redacts what it returns.
+func release(ctx context.Context, o Options) (State, error) {
 	if strings.TrimSpace(o.Reason) == "" {
 		return State{}, fmt.Errorf("release: %w", ErrNoReason)
 	}
@@ -288,7 +291,7 @@ func Release(ctx context.Context, o Options) (State, error) {
 		f.Engaged = false
 		f.ReleasedBy, f.ReleasedAt, f.ReleaseWhy = o.Operator, now, o.Reason
 		archive := flagPath + ".released-" + now.Format("20060102T150405Z")
-		if err := writeFlag(archive, *f); err != nil {
+		if err := writeFlag(archive, *f, o.red); err != nil {
 			return st, fmt.Errorf("kill switch: keep %s: %w (flag file left in place; trading stays halted for processes polling it)", archive, err)
 		}
 		if err := os.Remove(flagPath); err != nil {
@@ -304,9 +307,8 @@ func Release(ctx context.Context, o Options) (State, error) {
 	return after, err
 }
 
-// Status reads the kill switch without changing anything. The switch is
-// engaged when either the flag file exists or the database says halted.
-func Status(ctx context.Context, root string) (State, error) {
+// status does Status's work; Status redacts what it returns.
+func status(ctx context.Context, root string) (State, error) {
 	st := State{}
 	flagPath := filepath.Join(root, FlagFile)
 	f, err := readFlag(flagPath)
@@ -351,9 +353,10 @@ func readFlag(path string) (*Flag, error) {
 }
 
 // writeFlag writes the flag file atomically: a temporary file, synced, then
-// renamed over the old one, then the directory synced.
-func writeFlag(path string, f Flag) error {
-	b, err := json.MarshalIndent(f, "", "  ")
+// renamed over the old one, then the directory synced. Every secret red
+// knows is redacted from it first.
+func writeFlag(path string, f Flag, red *redact.Redactor) error {
+	b, err := json.MarshalIndent(redactFlag(f, red), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -620,7 +623,7 @@ func cancelAtBroker(ctx context.Context, o Options, cfg *config, broker string) 
 	default:
 		r.Detail = fmt.Sprintf("unknown broker %q (known: alpaca, ibkr)", broker)
 	}
-	r.Detail = shell.Redact(r.Detail, cfg.secrets())
+	r.Detail = o.red.String(r.Detail)
 	return r
 }
 

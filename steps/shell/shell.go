@@ -23,6 +23,7 @@ import (
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/redact"
 )
 
 func init() {
@@ -150,7 +151,7 @@ func (a Shell) Run(ctx context.Context, req steps.Request, emit steps.Emit) (ste
 		Dir:         dir,
 		Env:         env,
 		Timeout:     timeout,
-		Secrets:     req.Env.Secrets,
+		Secrets:     req.Env.SecretValues(),
 		Now:         req.Env.Clock,
 	}, emit)
 	out.Expect = b.Attrs.Expect
@@ -232,14 +233,46 @@ var absPath = regexp.MustCompile(`(?:^|[\s"'=:(>])(/[A-Za-z0-9._\-/]+)`)
 // devices, not anybody's data.
 var systemPrefixes = []string{"/dev/", "/usr/", "/bin/", "/sbin/", "/lib", "/proc/", "/etc/", "/opt/", "/tmp/"}
 
+// urlPattern finds URLs in a block's text: a scheme, "://" and what
+// follows up to white space, a quote or a shell operator.
+var urlPattern = regexp.MustCompile("(?i)\\b[a-z][a-z0-9+.\\-]*://[^\\s\"'<>|;&()`]*")
+
+// maskURLs blanks out the URLs of a line that name another machine
+// (https://hooks.example/services/..., s3://bucket/key): a URL is not a
+// path, and its path is on the server. A URL that names a local file keeps
+// its path where it was, for the guard to read: file:// URLs (of any
+// host, file://localhost/... included, and git+file://) and any URL with
+// an empty authority (sqlite:///home/x.db, unix:///run/x.sock). So is
+// any URL with a ".." component: to a program that takes it for a file
+// name, x://host/../../y is a relative path that climbs out.
+func maskURLs(line string) string {
+	return urlPattern.ReplaceAllStringFunc(line, func(u string) string {
+		scheme, rest, _ := strings.Cut(u, "://")
+		if slices.Contains(strings.Split(rest, "/"), "..") {
+			return u
+		}
+		authority, path, hasPath := strings.Cut(rest, "/")
+		s := strings.ToLower(scheme)
+		if s != "file" && !strings.HasSuffix(s, "+file") && authority != "" {
+			return strings.Repeat(" ", len(u))
+		}
+		if !hasPath {
+			return strings.Repeat(" ", len(u))
+		}
+		return strings.Repeat(" ", len(u)-len(path)-1) + "/" + path
+	})
+}
+
 // outsidePath returns the first absolute path in code that is not under
-// root and not a system path, or "".
+// root and not a system path, or "". URLs of other machines are not paths
+// (maskURLs); file:// URLs are.
 func outsidePath(root, code string) string {
 	absRoot, _ := filepath.Abs(root)
 	for _, line := range strings.Split(code, "\n") {
 		if t := strings.TrimSpace(line); strings.HasPrefix(t, "#") {
 			continue
 		}
+		line = maskURLs(line)
 		for _, m := range absPath.FindAllStringSubmatch(line, -1) {
 			p := filepath.Clean(m[1])
 			if p == "/" || p == "/dev" || p == "/tmp" {
@@ -316,6 +349,7 @@ func drillEscape(root, dir, code string, drill bool) error {
 		if t := strings.TrimSpace(line); strings.HasPrefix(t, "#") {
 			continue
 		}
+		line = maskURLs(line)
 		for _, w := range pathField.FindAllString(line, -1) {
 			if !slices.Contains(strings.Split(w, "/"), "..") {
 				continue
@@ -621,7 +655,7 @@ func exitCode(ps *os.ProcessState, err error) int {
 // collector streams and keeps a block's output lines.
 type collector struct {
 	mu       sync.Mutex
-	secrets  []string
+	red      *redact.Redactor
 	emit     steps.Emit
 	now      func() time.Time
 	lines    int
@@ -631,25 +665,14 @@ type collector struct {
 }
 
 func newCollector(secrets []string, emit steps.Emit, now func() time.Time) *collector {
-	var s []string
-	for _, v := range secrets {
-		if strings.TrimSpace(v) != "" {
-			s = append(s, v)
-		}
-	}
-	// Longest first, so a secret containing another is redacted whole.
-	sort.Slice(s, func(i, j int) bool { return len(s[i]) > len(s[j]) })
-	return &collector{secrets: s, emit: emit, now: now}
+	return &collector{red: redact.New(secrets...), emit: emit, now: now}
 }
 
-// Redact replaces every secret value in line with [REDACTED].
+// Redact replaces every secret value in line, and its common encodings,
+// with [REDACTED] (see package redact). Code that redacts many lines
+// builds one redact.Redactor instead.
 func Redact(line string, secrets []string) string {
-	for _, s := range secrets {
-		if s != "" {
-			line = strings.ReplaceAll(line, s, "[REDACTED]")
-		}
-	}
-	return line
+	return redact.New(secrets...).String(line)
 }
 
 func (c *collector) read(r io.Reader, stream steps.Stream) {
@@ -709,7 +732,7 @@ func trimLine(b []byte, cut bool) []byte {
 }
 
 func (c *collector) add(stream steps.Stream, line string) {
-	line = Redact(line, c.secrets)
+	line = c.red.String(line)
 	c.mu.Lock()
 	c.lines++
 	n := c.lines

@@ -16,6 +16,7 @@ import (
 
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/backup"
+	"github.com/drbook/drbook/steps/redact"
 )
 
 func init() {
@@ -160,7 +161,7 @@ func (a SQL) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	r := &sqlRun{req: req, emit: emit, out: SQLOutput{Database: dbPath, Write: write, RowCap: rowCap}}
+	r := &sqlRun{req: req, red: req.Env.Redactor(), emit: emit, out: SQLOutput{Database: dbPath, Write: write, RowCap: rowCap}}
 	mode := "read-only"
 	if write {
 		mode = "read-write"
@@ -201,6 +202,7 @@ func (a SQL) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps
 
 type sqlRun struct {
 	req  steps.Request
+	red  *redact.Redactor
 	emit steps.Emit
 	out  SQLOutput
 	bad  string // a check statement (integrity_check) that did not say ok
@@ -211,7 +213,7 @@ func (r *sqlRun) info(line string) {
 }
 
 func (r *sqlRun) print(line string) {
-	r.emit(steps.Event{Time: r.req.Env.Clock(), Stream: steps.Stdout, Line: Redact(line, r.req.Env.Secrets)})
+	r.emit(steps.Event{Time: r.req.Env.Clock(), Stream: steps.Stdout, Line: r.red.String(line)})
 }
 
 // run executes the segments in order: consecutive statements share one
@@ -287,13 +289,13 @@ func (r *sqlRun) statements(ctx context.Context, segs []segment) error {
 }
 
 func (r *sqlRun) statement(ctx context.Context, conn *sql.Conn, s segment) error {
-	shown := Redact(s.text, r.req.Env.Secrets)
+	shown := r.red.String(s.text)
 	res := StatementResult{Line: s.line, SQL: shown}
 	r.info(fmt.Sprintf("line %d: %s", s.line, oneLine(shown)))
 	err := r.query(ctx, conn, s.text, &res)
 	if err != nil {
 		err = explainSQLError(err, r.out.Write)
-		res.Error = Redact(err.Error(), r.req.Env.Secrets)
+		res.Error = r.red.String(err.Error())
 		r.out.Statements = append(r.out.Statements, res)
 		r.print("Error: " + res.Error)
 		return fmt.Errorf("line %d: %w", s.line, err)
@@ -333,7 +335,7 @@ func (r *sqlRun) query(ctx context.Context, conn *sql.Conn, text string, res *St
 		}
 		row := make([]string, len(cols))
 		for i, v := range vals {
-			row[i] = Redact(cellString(v), r.req.Env.Secrets)
+			row[i] = r.red.String(cellString(v))
 		}
 		res.Rows = append(res.Rows, row)
 	}
@@ -470,7 +472,7 @@ func (r *sqlRun) dot(ctx context.Context, s segment) error {
 	f := strings.Fields(s.text)
 	name := strings.ToLower(f[0])
 	args := f[1:]
-	res := StatementResult{Line: s.line, SQL: Redact(s.text, r.req.Env.Secrets)}
+	res := StatementResult{Line: s.line, SQL: r.red.String(s.text)}
 	r.info(fmt.Sprintf("line %d: %s", s.line, res.SQL))
 	var err error
 	switch dotCommands[name] {

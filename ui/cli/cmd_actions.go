@@ -140,8 +140,8 @@ Halt all automated trading (plan 2.2, "Activate emergency kill switch").
   status  engaged or not, by whom, since when, orders cancelled, broker
           results, and any disagreement between flag file and database.
 
-Brokers (settings from the environment, else the root's .env; key values
-are never printed):
+Brokers (settings from the environment, else the root's .env; secret
+values, docs/secrets.md, are never printed or written):
   alpaca  DELETE $ALPACA_BASE_URL/v2/orders with ALPACA_API_KEY and
           ALPACA_SECRET_KEY
   ibkr    runs $IBKR_CANCEL_COMMAND with bash (e.g. a reqGlobalCancel script)
