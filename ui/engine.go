@@ -36,6 +36,17 @@ type EngineConfig struct {
 	// Notices are lines for the home screen about the site (placeholder or
 	// stale contacts...).
 	Notices []string
+	// Sender delivers the notify steps' messages through the site's
+	// channels; SenderSecrets are its webhook URLs and passwords, never to
+	// be recorded. A nil Sender records messages as not sent.
+	Sender        incident.Sender
+	SenderSecrets []string
+}
+
+// Wire gives an incident the site's notification channels.
+func (c EngineConfig) Wire(in *incident.Incident) {
+	in.AddSecrets(c.SenderSecrets...)
+	in.SetSender(c.Sender)
 }
 
 // loadRunbook loads a runbook with the site's contacts in place of its own.
@@ -138,6 +149,7 @@ func (b engineBackend) Start(ctx context.Context, spec StartSpec, progress func(
 		if err != nil {
 			return nil, err
 		}
+		b.cfg.Wire(d.Incident)
 		return NewSession(d.Incident, b.cfg.Store, rb, d.Env, b.cfg.StateDir), nil
 	}
 	if !b.cfg.Live || b.cfg.Root == "" {
@@ -155,6 +167,7 @@ func (b engineBackend) Start(ctx context.Context, spec StartSpec, progress func(
 		return nil, err
 	}
 	env := steps.Env{Root: b.cfg.Root, IncidentID: in.ID(), Operator: b.cfg.Operator.Name, Now: in.Now, Vars: spec.Vars}
+	b.cfg.Wire(in)
 	return NewSession(in, b.cfg.Store, rb, env, b.cfg.StateDir), nil
 }
 
@@ -193,6 +206,7 @@ func OpenSession(ctx context.Context, cfg EngineConfig, ref string) (Session, er
 	} else {
 		env = steps.Env{Root: decl.Root, IncidentID: id, Operator: cfg.Operator.Name, Now: in.Now}
 	}
+	cfg.Wire(in)
 	return NewSession(in, cfg.Store, rb, env, cfg.StateDir), nil
 }
 

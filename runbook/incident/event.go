@@ -30,6 +30,7 @@ const (
 	KindClosed            Kind = "closed"             // Data.Outcome, Data.Text: the summary
 	KindFinding           Kind = "finding"            // Data.Finding: a remediation item with an owner and a due date
 	KindSignoff           Kind = "signoff"            // Data.Signoff: someone signed the record off
+	KindDelivery          Kind = "delivery"           // Data.Delivery: one attempt to send a message through one channel
 )
 
 // Event is one row of an incident's timeline.
@@ -75,10 +76,11 @@ type EventData struct {
 	// instant at which the drill clock restarted from the event's time.
 	ClockReal *time.Time `json:"clock_real,omitempty"`
 
-	Declared *Declaration `json:"declared,omitempty"`
-	Comms    *Message     `json:"comms,omitempty"`
-	Finding  *Finding     `json:"finding,omitempty"`
-	Signoff  *Signoff     `json:"signoff,omitempty"`
+	Declared *Declaration   `json:"declared,omitempty"`
+	Comms    *Message       `json:"comms,omitempty"`
+	Finding  *Finding       `json:"finding,omitempty"`
+	Signoff  *Signoff       `json:"signoff,omitempty"`
+	Delivery *DeliveryEntry `json:"delivery,omitempty"`
 }
 
 // Finding is a remediation item raised by a drill or an incident: what

@@ -131,6 +131,10 @@ func Describe(ev Event) string {
 		if f := d.Finding; f != nil {
 			return fmt.Sprintf("finding %d: %s (owner %s, due %s)", f.ID, f.Text, f.Owner, f.Due)
 		}
+	case KindDelivery:
+		if dl := d.Delivery; dl != nil {
+			return dl.Template + " " + dl.Delivery.String()
+		}
 	case KindSignoff:
 		if so := d.Signoff; so != nil {
 			s := "signed off by " + so.By

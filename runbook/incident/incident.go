@@ -62,6 +62,7 @@ type Incident struct {
 	actor  Operator
 	state  *State
 	redact *redactor
+	sender Sender // the site's notification channels; nil: none
 }
 
 // Declare records a new incident running rb and returns it.

@@ -44,6 +44,25 @@ func (r *redactor) data(d *EventData) {
 		cc.To, cc.Subject, cc.Body = r.string(cc.To), r.string(cc.Subject), r.string(cc.Body)
 		d.Comms = &cc
 	}
+	if f := d.Finding; f != nil {
+		ff := *f
+		ff.Text, ff.Owner = r.string(ff.Text), r.string(ff.Owner)
+		d.Finding = &ff
+	}
+	if so := d.Signoff; so != nil {
+		ss := *so
+		ss.Statement = r.string(ss.Statement)
+		d.Signoff = &ss
+	}
+	if dl := d.Delivery; dl != nil {
+		dd := *dl
+		dd.Reason, dd.Detail, dd.Reminder, dd.Subject = r.string(dd.Reason), r.string(dd.Detail), r.string(dd.Reminder), r.string(dd.Subject)
+		dd.Recipients = append([]string(nil), dd.Recipients...)
+		for i := range dd.Recipients {
+			dd.Recipients[i] = r.string(dd.Recipients[i])
+		}
+		d.Delivery = &dd
+	}
 	if dc := d.Declared; dc != nil {
 		dd := *dc
 		dd.Title, dd.Impact, dd.Scenario = r.string(dd.Title), r.string(dd.Impact), r.string(dd.Scenario)

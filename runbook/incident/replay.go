@@ -145,6 +145,10 @@ func (st *State) apply(ev *Event) {
 		if ev.Data.Finding != nil {
 			st.Findings = append(st.Findings, FindingEntry{Finding: *ev.Data.Finding, At: ev.At, Actor: ev.Actor})
 		}
+	case KindDelivery:
+		if ev.Data.Delivery != nil {
+			st.Deliveries = append(st.Deliveries, *ev.Data.Delivery)
+		}
 	case KindSignoff:
 		if ev.Data.Signoff != nil {
 			st.Signoffs = append(st.Signoffs, SignoffEntry{Signoff: *ev.Data.Signoff, At: ev.At, Actor: ev.Actor})
@@ -192,6 +196,7 @@ func (st *State) clone() *State {
 	c.Comms = append([]Message(nil), st.Comms...)
 	c.Findings = append([]FindingEntry(nil), st.Findings...)
 	c.Signoffs = append([]SignoffEntry(nil), st.Signoffs...)
+	c.Deliveries = append([]DeliveryEntry(nil), st.Deliveries...)
 	c.runProc, c.runHost = make(map[int]int, len(st.runProc)), make(map[int]string, len(st.runHost))
 	for k, v := range st.runProc {
 		c.runProc[k], c.runHost[k] = v, st.runHost[k]

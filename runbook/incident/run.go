@@ -14,6 +14,7 @@ import (
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/notify"
 	"github.com/drbook/drbook/steps/sandbox"
 )
 
@@ -177,7 +178,7 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 	case mode == runbook.DrillSimulate:
 		res = steps.Result{Status: steps.StatusSimulated, Summary: "drill: simulated, not run: " + describeAction(name, params)}
 	case name == "notify":
-		res, runErr = in.notifyAction(params)
+		res, runErr = in.notifyAction(ctx, params)
 	default:
 		res, runErr = in.runAction(ctx, act, spec, step, stepID, env, params, confirmed, emit)
 	}
@@ -348,21 +349,28 @@ func (in *Incident) finish(stepID, name string, diagnostic bool, start time.Time
 	return runErr
 }
 
-// notifyAction fills the block's template and records it.
-func (in *Incident) notifyAction(params map[string]string) (steps.Result, error) {
+// notifyAction fills the block's template, records it and sends it
+// through the site's channels. A message that could not be sent does not
+// fail the step: the incident goes on, and the summary says NOT SENT and
+// whom to phone ('drbook comms ID --retry' sends it again).
+func (in *Incident) notifyAction(ctx context.Context, params map[string]string) (steps.Result, error) {
 	tmpl := params["template"]
 	if tmpl == "" {
 		tmpl = "notification"
 	}
-	msg, err := in.Notify(tmpl, params["to"])
+	msg, ds, err := in.Send(ctx, tmpl, params["to"])
 	if err != nil {
 		return steps.Result{Status: steps.StatusFailed, Summary: "notify: " + err.Error()}, err
 	}
-	sum := "recorded " + tmpl + ": " + msg.Subject
+	sum := tmpl + ": " + msg.Subject
 	if msg.To != "" {
 		sum += " (to " + msg.To + ")"
 	}
-	return steps.Result{Status: steps.StatusOK, Summary: sum, Data: msg}, nil
+	sum += ": " + DeliverySummary(ds)
+	return steps.Result{Status: steps.StatusOK, Summary: sum, Data: struct {
+		Message    Message           `json:"message"`
+		Deliveries []notify.Delivery `json:"deliveries"`
+	}{msg, ds}}, nil
 }
 
 func describeAction(name string, params map[string]string) string {

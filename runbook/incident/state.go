@@ -74,6 +74,8 @@ type State struct {
 	// Findings and Signoffs may follow the close: the review comes after.
 	Findings []FindingEntry
 	Signoffs []SignoffEntry
+	// Deliveries are every attempt to send a message, in order.
+	Deliveries []DeliveryEntry
 
 	// FirstAck is when the first step or action was acknowledged (started,
 	// done, skipped or failed); it meets or misses the response time.

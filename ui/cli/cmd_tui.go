@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,6 +77,7 @@ func (o *tuiOptions) open(iox *IO) (ui.EngineConfig, error) {
 	ec := ui.EngineConfig{Store: store, StateDir: dir, RunbookDirs: o.runbooks, Live: o.live,
 		Root: o.root, Operator: op}
 	ec.Contacts, ec.Notices = siteContacts(iox, cfg, dir)
+	ec.Sender, ec.SenderSecrets = siteSender(iox, cfg, cmp.Or(o.root, cfg.Resolve(cfg.System.Root)))
 	return ec, nil
 }
 
@@ -274,6 +276,10 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 			return usageErr("%v", err)
 		}
 		return failed(err)
+	}
+	cfg.Wire(d.Incident)
+	if cfg.Contacts != "" {
+		rb.Contacts = cfg.Contacts
 	}
 	if !auto {
 		opts := o.uiOptions(iox)
