@@ -143,7 +143,9 @@ notify:
 	}
 	var evs []struct {
 		Kind string
-		Data struct{ Delivery *struct{ Channel, Status, Reminder string } }
+		Data struct {
+			Delivery *struct{ Channel, Status, Reminder string }
+		}
 	}
 	if err := json.Unmarshal([]byte(out), &evs); err != nil {
 		t.Fatalf("timeline --json: %v", err)
