@@ -457,9 +457,11 @@ Usage: drbook restore [--root DIR] [--from latest|PATH|s3://...]
                       [--incident ID]
 
 Restore the system from a backup (plan sections 2.2 and 3). --from latest
-(the default) picks the newest verified backup, local first, then S3. PATH
-may also be an archive of the plan's own script (no manifest: verified by
-integrity check alone, and said so) or a plain SQLite file.
+(the default) picks the newest verified backup, local first, then S3; never
+a damaged-source, unverified or restore-test-failed one (when none is
+verified it says so and lists what exists). PATH may also be an archive of
+the plan's own script (no manifest: verified by integrity check alone, and
+said so) or a plain SQLite file.
 
 Everything is staged and checked first: archive hash, decryption with MDC,
 gzip to EOF, a strict tar guard (regular files and directories only, local
