@@ -293,7 +293,22 @@ func TestUnreachableS3IsUnreadableInput(t *testing.T) {
 		// The newest verified backup is local: it is tested all the same.
 		t.Errorf("verify with S3 unreachable and a local backup: exit %d %s", code, errOut)
 	}
-	if _, errOut, code = runCLI(t, env, "restore", "--root", root, "--dry-run", "--from", "s3://bk/quantai/quantai_20260101T000000Z_t1.tar.gz.gpg", "--s3-endpoint", endpoint); code != 2 {
+	obj := "s3://bk/quantai/quantai_20260101T000000Z_t1.tar.gz.gpg"
+	if _, errOut, code = runCLI(t, env, "restore", "--root", root, "--dry-run", "--from", obj, "--s3-endpoint", endpoint); code != 2 {
 		t.Errorf("restore --from s3:// unreachable: exit %d, want 2: %s", code, errOut)
+	}
+	if _, errOut, code = runCLI(t, env, "verify", obj, "--s3-endpoint", endpoint); code != 2 {
+		t.Errorf("verify s3:// unreachable: exit %d, want 2: %s", code, errOut)
+	}
+	// backup: the local backup is good and kept, the upload failed: exit 1
+	// (its help says so), and the local one counts.
+	out, errOut, code = runCLI(t, env, append([]string{"backup", "--root", root, "--json"}, s3...)...)
+	var b backupJSON
+	json.Unmarshal([]byte(out), &b)
+	if code != 1 || b.Status != "verified" || !strings.Contains(errOut, "S3 copy failed") {
+		t.Errorf("backup --s3 unreachable: exit %d, want 1 with the local backup verified: %q %s", code, out, errOut)
+	}
+	if l, _ := mustBackupsJSON(t, env); l.Latest != b.Archive {
+		t.Errorf("the local backup taken while S3 was unreachable is not latest: %+v", l)
 	}
 }
