@@ -123,10 +123,8 @@ func listLocal(dir string) ([]Entry, error) {
 			}
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			e.Problem = err.Error()
-		} else if e.Kind == "drbook" {
-			e.Problem = "no manifest: never verified (interrupted backup?)"
 		} else {
-			e.Problem = "no manifest"
+			e.Problem = noManifest(e.Kind)
 		}
 		out = append(out, e)
 	}
@@ -181,9 +179,20 @@ func listS3(ctx context.Context, c S3Config) ([]Entry, error) {
 				e.Status, e.Problem = m.status()
 			}
 		} else {
-			e.Problem = "no manifest"
+			e.Problem = noManifest(e.Kind)
 		}
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// noManifest says why an archive without a manifest does not count.
+func noManifest(kind string) string {
+	switch kind {
+	case "drbook":
+		return "no manifest: never verified (interrupted backup?)"
+	case "plan-script":
+		return "no manifest: an archive of the plan's script; name it with restore --from, which checks it by integrity check alone"
+	}
+	return "no manifest"
 }
