@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drbook/drbook/checks"
 	"github.com/drbook/drbook/steps"
 )
 
@@ -156,8 +157,13 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 		o.emit(steps.Event{Progress: &steps.Progress{Phase: "snapshot", Done: done, Total: total, Unit: "pages"}})
 	})
 	if errors.Is(err, ErrCheckFailed) {
-		// Not a database at all: SQLite cannot copy it page by page.
-		return nil, &Error{Err: fmt.Errorf("backup: %w: %s cannot be read as a SQLite database, so no snapshot could be taken: %v", ErrDamagedSource, dbPath, err),
+		// Not a database SQLite can open (a destroyed header): there is
+		// no snapshot to archive.
+		why := "SQLite cannot read it"
+		if ierr := checks.InspectDB(dbPath); ierr != nil {
+			why = ierr.Error()
+		}
+		return nil, &Error{Err: fmt.Errorf("backup: %w: no snapshot can be taken (%s), so there is nothing to archive", ErrDamagedSource, why),
 			Hint: "copy the file aside as it is (cp), then salvage it (drbook recover) or restore a good backup (drbook restore)"}
 	}
 	if err != nil {

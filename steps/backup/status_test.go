@@ -232,3 +232,24 @@ func TestFreshnessIgnoresBackupsThatDoNotCount(t *testing.T) {
 		t.Errorf("newest: %+v", newest)
 	}
 }
+
+// TestDestroyedHeaderIsNamed: a database whose first page is random bytes
+// cannot be snapshotted at all; the backup says so, names the problem and
+// leaves nothing behind.
+func TestDestroyedHeaderIsNamed(t *testing.T) {
+	root := MustRoot(t, "hdr", 20)
+	dir := t.TempDir()
+	db := filepath.Join(root, "data", "quantai.db")
+	Integrity(t, db) // the last connection checkpoints the WAL
+	os.Remove(db + "-wal")
+	f, _ := os.OpenFile(db, os.O_WRONLY, 0)
+	f.WriteAt(bytes.Repeat([]byte("not sqlite"), 410), 0)
+	f.Close()
+	out, err := backup.Backup(context.Background(), backup.Options{Root: root, Dir: dir, Passphrase: []byte(testPass)})
+	if !errors.Is(err, backup.ErrDamagedSource) || out != nil || !strings.Contains(err.Error(), "not a SQLite database") {
+		t.Fatalf("backup of a database with a destroyed header: %v %+v", err, out)
+	}
+	if des, _ := os.ReadDir(dir); len(des) != 0 {
+		t.Errorf("left behind: %v", des)
+	}
+}
