@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -36,22 +37,30 @@ func checkBackups(ctx context.Context, r *run, out func(Finding)) {
 		return
 	}
 	sort.SliceStable(backups, func(i, j int) bool { return backups[i].Time.After(backups[j].Time) })
-	ev := &Evidence{Count: int64(len(backups)), Columns: []string{"name", "location", "tier", "taken", "age", "verified"}}
+	ev := &Evidence{Count: int64(len(backups)), Columns: []string{"name", "location", "tier", "taken", "age", "status"}}
 	var newest *BackupInfo
+	var bad []*BackupInfo // damaged or failed backups newer than the newest that counts
 	seen := map[string]bool{}
 	for i := range backups {
 		b := &backups[i]
-		if b.Verified && newest == nil {
+		if b.Counts && newest == nil {
 			newest = b
 		}
-		// The newest backup of each location is the evidence.
-		if !seen[b.Location] {
+		if newest == nil && (b.Status == "damaged-source" || b.Status == "restore-test-failed") {
+			bad = append(bad, b)
+		}
+		// The newest backup of each location, and the newest that counts,
+		// are the evidence.
+		if !seen[b.Location] || b == newest {
 			seen[b.Location] = true
-			ev.Rows = append(ev.Rows, []string{b.Name, b.Location, fmt.Sprint(b.Tier), b.Time.UTC().Format(time.RFC3339), FormatAge(r.now.Sub(b.Time)), fmt.Sprint(b.Verified)})
+			ev.Rows = append(ev.Rows, []string{b.Name, b.Location, fmt.Sprint(b.Tier), b.Time.UTC().Format(time.RFC3339), FormatAge(r.now.Sub(b.Time)), backupStatus(b)})
 		}
 	}
 	if newest == nil {
-		out(t(Finding{Item: "newest", Status: Fail, Message: fmt.Sprintf("%d %s but none verified: verify one (drbook verify)", len(backups), plural(len(backups), "backup", "backups")), Evidence: ev}))
+		b := &backups[0]
+		out(t(Finding{Item: "newest", Status: Fail, Evidence: ev,
+			Message: fmt.Sprintf("%d %s but none verified: the newest, %s, is %s%s (take a good backup: drbook backup; test one: drbook verify)",
+				len(backups), plural(len(backups), "backup", "backups"), b.Name, backupStatus(b), why(b))}))
 		return
 	}
 	age := r.now.Sub(newest.Time)
@@ -61,6 +70,12 @@ func checkBackups(ctx context.Context, r *run, out func(Finding)) {
 		f.Status = Fail
 		f.Message = fmt.Sprintf("newest verified backup %s (%s) is %s old: older than the RPO of %s", newest.Name, newest.Location, FormatAge(age), FormatAge(r.opts.RPO))
 	}
+	if len(bad) > 0 {
+		// A newer backup that does not count because of its data is news:
+		// the live database may be damaged now.
+		f.Status = Worse(f.Status, Warn)
+		f.Message += fmt.Sprintf("; %d newer %s not count: %s is %s%s", len(bad), plural(len(bad), "backup does", "backups do"), bad[0].Name, bad[0].Status, why(bad[0]))
+	}
 	out(t(f))
 
 	// Each tier and location that has backups should keep to its schedule.
@@ -68,7 +83,7 @@ func checkBackups(ctx context.Context, r *run, out func(Finding)) {
 	var late [][]string
 	newestOf := map[string]BackupInfo{}
 	for _, b := range backups {
-		if !b.Verified {
+		if !b.Counts {
 			continue
 		}
 		for _, k := range []string{fmt.Sprintf("tier %d", b.Tier), b.Location} {
@@ -102,7 +117,30 @@ func checkBackups(ctx context.Context, r *run, out func(Finding)) {
 	}
 }
 
-// short formats a duration for people: 14m, 3h05m, 2d4h.
+// backupStatus is a backup's status word; "unverified" when the catalogue
+// gave none.
+func backupStatus(b *BackupInfo) string {
+	if b.Status == "" {
+		if b.Counts {
+			return "verified"
+		}
+		return "unverified"
+	}
+	return b.Status
+}
+
+// why is ": <problem>" or "".
+func why(b *BackupInfo) string {
+	if b.Problem == "" {
+		return ""
+	}
+	p := b.Problem
+	if i := strings.IndexByte(p, '\n'); i >= 0 {
+		p = p[:i]
+	}
+	return ": " + p
+}
+
 // FormatAge writes an age for people: "45s", "12m", "3h05m", "9d4h".
 func FormatAge(d time.Duration) string {
 	if d < 0 {

@@ -175,8 +175,15 @@ type BackupInfo struct {
 	Location string    // "local" or "s3"
 	Time     time.Time // when the backup was taken (its recovery point)
 	Tier     int       // data tier of the plan (1, 2, 3); 0 when unknown
-	Verified bool      // a restore of it passed its checks
-	Size     int64     // bytes
+	// Status is the catalogue's word for it: verified, damaged-source,
+	// unverified or restore-test-failed.
+	Status string
+	// Counts is true only for a verified backup: it was read back intact,
+	// its snapshot passed a full integrity_check and the data validation,
+	// and no restore test has failed on it. Only such a backup meets the RPO.
+	Counts  bool
+	Problem string // why it does not count
+	Size    int64  // bytes
 }
 
 // BackupsFunc lists the backups of a system, locally and on S3 when

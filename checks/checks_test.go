@@ -27,7 +27,7 @@ var now = time.Date(2026, 3, 13, 20, 0, 0, 0, time.UTC)
 
 // freshBackups is a catalogue holding one verified backup five minutes old.
 func freshBackups(context.Context) ([]checks.BackupInfo, error) {
-	return []checks.BackupInfo{{Name: "b1", Location: "local", Time: now.Add(-5 * time.Minute), Tier: 1, Verified: true, Size: 1 << 20}}, nil
+	return []checks.BackupInfo{{Name: "b1", Location: "local", Time: now.Add(-5 * time.Minute), Tier: 1, Status: "verified", Counts: true, Size: 1 << 20}}, nil
 }
 
 func MustSandbox(tb testing.TB, faults ...string) string {
@@ -407,12 +407,22 @@ func TestBackupFreshness(t *testing.T) {
 		{"no catalogue", nil, checks.Warn, "no backup catalogue"},
 		{"catalogue error", func(context.Context) ([]checks.BackupInfo, error) { return nil, errors.New("s3: access denied") }, checks.Fail, "access denied"},
 		{"no backups", list(), checks.Fail, "no backups exist"},
-		{"fresh", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-10 * time.Minute), Verified: true}), checks.Pass, "within the RPO"},
-		{"stale", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-40 * time.Minute), Verified: true}), checks.Fail, "older than the RPO"},
+		{"fresh", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-10 * time.Minute), Status: "verified", Counts: true}), checks.Pass, "within the RPO"},
+		{"stale", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-40 * time.Minute), Status: "verified", Counts: true}), checks.Fail, "older than the RPO"},
 		{"unverified only", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-1 * time.Minute)}), checks.Fail, "1 backup but none verified"},
+		{"damaged only", list(checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-1 * time.Minute), Status: "damaged-source", Problem: "integrity_check: page 7"}),
+			checks.Fail, "none verified: the newest, a, is damaged-source: integrity_check: page 7"},
+		{"fresh, newer damaged", list(
+			checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-10 * time.Minute), Status: "verified", Counts: true},
+			checks.BackupInfo{Name: "b", Location: "local", Tier: 1, Time: now.Add(-1 * time.Minute), Status: "damaged-source", Problem: "empty"}),
+			checks.Warn, "newest verified backup a (local) is 10m old, within the RPO of 15m; 1 newer backup does not count: b is damaged-source: empty"},
+		{"stale, newer failed its restore test", list(
+			checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-40 * time.Minute), Status: "verified", Counts: true},
+			checks.BackupInfo{Name: "b", Location: "local", Tier: 1, Time: now.Add(-1 * time.Minute), Status: "restore-test-failed"}),
+			checks.Fail, "older than the RPO of 15m; 1 newer backup does not count: b is restore-test-failed"},
 		{"fresh local, old s3", list(
-			checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-3 * time.Minute), Verified: true},
-			checks.BackupInfo{Name: "b", Location: "s3", Tier: 1, Time: now.Add(-50 * time.Hour), Verified: true}), checks.Warn, "1 tier or location behind its schedule"},
+			checks.BackupInfo{Name: "a", Location: "local", Tier: 1, Time: now.Add(-3 * time.Minute), Status: "verified", Counts: true},
+			checks.BackupInfo{Name: "b", Location: "s3", Tier: 1, Time: now.Add(-50 * time.Hour), Status: "verified", Counts: true}), checks.Warn, "1 tier or location behind its schedule"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -113,12 +113,13 @@ func (backupAction) Run(ctx context.Context, req steps.Request, emit steps.Emit)
 		return steps.Result{Status: steps.StatusFailed, Summary: "backup failed: " + oneLine(err)}, err
 	}
 	m := out.Manifest
-	sum := fmt.Sprintf("backup %s verified (tier %d, %d files, %s) in %s", m.Archive, m.Tier, len(m.Files), FormatSize(m.ArchiveSize), dir)
+	st := out.Status()
+	sum := fmt.Sprintf("backup %s %s (tier %d, %d files, %s) in %s", m.Archive, st, m.Tier, len(m.Files), FormatSize(m.ArchiveSize), dir)
 	if out.S3URL != "" {
 		sum += "; copied to " + out.S3URL
 	}
 	data := map[string]any{"archive": out.ArchivePath, "manifest": out.ManifestPath, "sha256": m.ArchiveSHA256,
-		"size": m.ArchiveSize, "tier": m.Tier, "created": m.Created, "files": len(m.Files), "s3": out.S3URL}
+		"size": m.ArchiveSize, "tier": m.Tier, "created": m.Created, "files": len(m.Files), "s3": out.S3URL, "status": st}
 	if err != nil {
 		return steps.Result{Status: steps.StatusFailed, Summary: sum + "; " + oneLine(err), Data: data}, err
 	}

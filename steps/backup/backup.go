@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drbook/drbook/checks"
 	"github.com/drbook/drbook/steps"
 )
 
@@ -85,6 +86,12 @@ type part struct {
 // Backup takes a consistent, encrypted, verified backup of o.Root. The
 // archive lands in o.Dir (and on S3 when configured) only after it has
 // been read back and every file re-hashed; the manifest is written last.
+// The database snapshot gets a full integrity_check and the plan's data
+// validation while it is archived. When it fails them (or is empty), the
+// archive is still kept, marked damaged-source in its manifest, and Backup
+// returns the Outcome with an error wrapping ErrDamagedSource: such a
+// backup may be the best copy left of a dying database, but it never
+// counts.
 func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	if o.Tier == 0 {
 		o.Tier = 1
@@ -140,28 +147,44 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 
 	// 1. Snapshot the database with the online backup API.
 	o.infof("snapshot %s", dbPath)
-	snap := filepath.Join(work, "quantai.db")
+	// The scratch directory is laid out like a system root, so the plan's
+	// data validation runs on the snapshot as it does on a staged restore.
+	snap := filepath.Join(work, "data", "quantai.db")
+	if err := os.Mkdir(filepath.Dir(snap), 0o700); err != nil {
+		return nil, diskErr("backup scratch directory", err)
+	}
 	err = snapshot(ctx, dbPath, snap, func(done, total int64) {
 		o.emit(steps.Event{Progress: &steps.Progress{Phase: "snapshot", Done: done, Total: total, Unit: "pages"}})
 	})
+	if errors.Is(err, ErrCheckFailed) {
+		// Not a database SQLite can open (a destroyed header): there is
+		// no snapshot to archive.
+		why := "SQLite cannot read it"
+		if ierr := checks.InspectDB(dbPath); ierr != nil {
+			why = ierr.Error()
+		}
+		return nil, &Error{Err: fmt.Errorf("backup: %w: no snapshot can be taken (%s), so there is nothing to archive", ErrDamagedSource, why),
+			Hint: "copy the file aside as it is (cp), then salvage it (drbook recover) or restore a good backup (drbook restore)"}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	// quick_check and row counts of the snapshot run while it is archived:
-	// both only read the scratch file.
+	// The full integrity_check and the data validation of the snapshot run
+	// while it is archived: both only read the scratch file.
 	type facts struct {
 		dbi *DBInfo
+		src *SourceCheck
 		err error
 	}
 	factsc := make(chan facts, 1)
 	go func() {
-		dbi, err := dbFacts(ctx, snap, false)
-		factsc <- facts{dbi, err}
+		dbi, src, err := checkSnapshot(ctx, work, snap)
+		factsc <- facts{dbi, src, err}
 	}()
-	waitFacts := func() (*DBInfo, error) {
+	waitFacts := func() (*DBInfo, *SourceCheck, error) {
 		f := <-factsc
 		factsc <- f
-		return f.dbi, f.err
+		return f.dbi, f.src, f.err
 	}
 	defer waitFacts() // never leave the scratch file in use on return
 
@@ -225,20 +248,21 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	syncErr := make(chan error, 1)
 	go func() { syncErr <- f.Sync() }()
 	sum := hex.EncodeToString(h.Sum(nil))
-	dbi, err := waitFacts()
+	dbi, src, err := waitFacts()
 	if err != nil {
 		<-syncErr
-		return nil, fmt.Errorf("backup: snapshot: %w", err)
+		return nil, fmt.Errorf("backup: check the snapshot: %w", err)
 	}
-	if dbi.QuickCheck != "ok" {
-		o.infof("warning: the live database fails quick_check: %s", firstLine(dbi.QuickCheck))
+	if !src.OK() {
+		o.infof("the database fails its checks: %s", firstLine(src.problem()))
+		o.infof("the archive is kept, marked damaged-source: it never counts")
 	}
 
 	m := &Manifest{
 		Format: ManifestFormat, Tool: o.Tool, Created: created, Tier: o.Tier,
 		Host: o.Host, Root: root, Archive: name, ArchiveSize: cw.n, ArchiveSHA256: sum,
 		Encryption: "openpgp-seipd1-aes256", Compression: "gzip", Prefix: base,
-		Files: aw.files, DB: dbi,
+		Files: aw.files, DB: dbi, Source: src,
 	}
 	if m.Host == "" {
 		m.Host, _ = os.Hostname()
@@ -258,7 +282,10 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	if err := f.Close(); err != nil {
 		return nil, diskErr("backup: close archive", err)
 	}
-	m.Verified = o.now().UTC()
+	m.ReadBack = o.now().UTC()
+	if src.OK() {
+		m.Verified = m.ReadBack
+	}
 
 	// 5. Put the archive in place without ever overwriting one, then the
 	// manifest, last.
@@ -275,7 +302,15 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, diskErr("backup: write manifest", err)
 	}
 	out := &Outcome{Manifest: m, ArchivePath: final, ManifestPath: mpath}
-	o.infof("backup %s verified: %s, sha256 %s", name, FormatSize(m.ArchiveSize), sum[:16])
+	var damaged error
+	if src.OK() {
+		o.infof("backup %s verified: %s, sha256 %s", name, FormatSize(m.ArchiveSize), sum[:16])
+	} else {
+		o.infof("backup %s is damaged-source: %s, sha256 %s (archive read back intact; the database in it fails its checks)", name, FormatSize(m.ArchiveSize), sum[:16])
+		damaged = &Error{Err: fmt.Errorf("backup: %w: %s; the archive %s is kept, marked damaged-source, and does not count",
+			ErrDamagedSource, src.problem(), final),
+			Hint: "repair the database (drbook recover) or restore a good backup (drbook restore), then back up again"}
+	}
 
 	// 6. Copy to S3: archive (checksum and size checked), manifest last.
 	if s3 != nil {
@@ -284,12 +319,21 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 		})
 		if err != nil {
 			out.S3Err = err
+			if damaged != nil {
+				return out, errors.Join(damaged, fmt.Errorf("backup: the S3 copy failed too: %w", err))
+			}
 			return out, fmt.Errorf("backup: the local backup %s is good, but the S3 copy failed: %w", final, err)
 		}
 		out.S3URL = url
 		o.infof("uploaded %s", url)
 	}
-	return out, nil
+	return out, damaged
+}
+
+// Status is the status of the backup taken: verified, or damaged-source.
+func (out *Outcome) Status() Status {
+	s, _ := out.Manifest.status()
+	return s
 }
 
 // removeStale deletes scratch directories and temp archives that a killed

@@ -36,7 +36,7 @@ func TestBackupWritesVerifiedArchiveAndManifest(t *testing.T) {
 		if got, want := filepath.Base(out.ArchivePath), "quantai_20260104T103000Z_t"+string(rune('0'+tier))+".tar.gz.gpg"; got != want {
 			t.Errorf("archive name %q, want %q", got, want)
 		}
-		if m.DB == nil || m.DB.QuickCheck != "ok" || m.DB.PageCount == 0 || m.DB.Tables["trades"] != 50 {
+		if m.DB == nil || m.Source == nil || m.Source.IntegrityCheck != "ok" || m.Source.Status != backup.StatusVerified || m.DB.PageCount == 0 || m.DB.Tables["trades"] != 50 {
 			t.Errorf("db facts: %+v", m.DB)
 		}
 		paths := map[string]bool{}
@@ -71,7 +71,7 @@ func TestBackupWritesVerifiedArchiveAndManifest(t *testing.T) {
 			t.Errorf("backup dir holds %v", names)
 		}
 		entries, err := backup.List(context.Background(), backup.Source{Dir: dir})
-		if err != nil || len(entries) != 1 || !entries[0].Verified || entries[0].Tier != tier {
+		if err != nil || len(entries) != 1 || !entries[0].Counts() || entries[0].Tier != tier {
 			t.Errorf("list: %+v %v", entries, err)
 		}
 	}
@@ -135,7 +135,7 @@ func TestLatestIgnoresTempAndUnverified(t *testing.T) {
 		t.Errorf("latest is %+v (%v), want %s", latest, err, good.ArchivePath)
 	}
 	for _, e := range entries {
-		if e.Path != good.ArchivePath && (e.Verified || e.Problem == "") {
+		if e.Path != good.ArchivePath && (e.Counts() || e.Problem == "") {
 			t.Errorf("%s listed as verified or without a problem: %+v", e.Name, e)
 		}
 	}

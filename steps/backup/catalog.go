@@ -22,15 +22,20 @@ type Entry struct {
 	Created  time.Time `json:"created"`
 	Tier     int       `json:"tier"`
 	Size     int64     `json:"size"`
-	// Verified is true for an archive with a readable manifest whose size
-	// matches: it was read back and re-hashed when it was written.
-	Verified bool `json:"verified"`
+	// Status is what the catalogue can vouch for: only a verified backup
+	// counts (toward the RPO, as latest, as a backup prune must keep).
+	Status Status `json:"status"`
 	// Kind is "drbook", or "plan-script" for an archive of the plan's own
 	// script (no manifest; checked by integrity check alone on restore).
-	Kind     string    `json:"kind"`
+	Kind string `json:"kind"`
+	// Problem says why a backup does not count.
 	Problem  string    `json:"problem,omitempty"`
 	Manifest *Manifest `json:"-"`
 }
+
+// Counts reports whether the backup counts toward the RPO, as latest and
+// as a backup prune must keep: only a verified one does.
+func (e Entry) Counts() bool { return e.Status.Counts() }
 
 // Source is where backups are listed from.
 type Source struct {
@@ -44,20 +49,22 @@ var (
 )
 
 // List returns the backups in src, newest first. A missing local
-// directory is an empty list, not an error.
+// directory is an empty list, not an error. When S3 cannot be listed it
+// returns the local backups with an error wrapping ErrStore.
 func List(ctx context.Context, src Source) ([]Entry, error) {
 	var out []Entry
+	var err error
 	if src.Dir != "" {
-		local, err := listLocal(src.Dir)
-		if err != nil {
-			return nil, err
+		local, lerr := listLocal(src.Dir)
+		if lerr != nil {
+			return nil, lerr
 		}
 		out = append(out, local...)
 	}
 	if src.S3 != nil {
-		remote, err := listS3(ctx, *src.S3)
-		if err != nil {
-			return out, err
+		remote, rerr := listS3(ctx, *src.S3)
+		if rerr != nil {
+			err = storeErr(rerr)
 		}
 		out = append(out, remote...)
 	}
@@ -67,18 +74,19 @@ func List(ctx context.Context, src Source) ([]Entry, error) {
 		}
 		return out[i].Location < out[j].Location // local first
 	})
-	return out, nil
+	return out, err
 }
 
-// Latest returns the newest verified backup, local before S3 at equal
-// times, or ErrNoBackup.
+// Latest returns the newest backup that counts (verified), local before
+// S3 at equal times. When none counts it returns an error wrapping
+// ErrNoBackup that lists what exists and why each does not count.
 func Latest(entries []Entry) (Entry, error) {
 	for _, e := range entries {
-		if e.Verified {
+		if e.Counts() {
 			return e, nil
 		}
 	}
-	return Entry{}, ErrNoBackup
+	return Entry{}, noCounted(entries)
 }
 
 func listLocal(dir string) ([]Entry, error) {
@@ -100,7 +108,7 @@ func listLocal(dir string) ([]Entry, error) {
 		if err != nil {
 			continue
 		}
-		e := Entry{Name: name, Location: "local", Path: p, Size: fi.Size(), Created: fi.ModTime().UTC()}
+		e := Entry{Name: name, Location: "local", Path: p, Size: fi.Size(), Created: fi.ModTime().UTC(), Status: StatusUnverified}
 		nameInfo(&e)
 		if m, err := ReadManifest(p + ManifestSuffix); err == nil {
 			e.Manifest = m
@@ -111,14 +119,12 @@ func listLocal(dir string) ([]Entry, error) {
 			case m.ArchiveSize != fi.Size():
 				e.Problem = fmt.Sprintf("archive is %d bytes, manifest says %d", fi.Size(), m.ArchiveSize)
 			default:
-				e.Verified = true
+				e.Status, e.Problem = m.status()
 			}
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			e.Problem = err.Error()
-		} else if e.Kind == "drbook" {
-			e.Problem = "no manifest: never verified (interrupted backup?)"
 		} else {
-			e.Problem = "no manifest"
+			e.Problem = noManifest(e.Kind)
 		}
 		out = append(out, e)
 	}
@@ -157,22 +163,36 @@ func listS3(ctx context.Context, c S3Config) ([]Entry, error) {
 	}
 	var out []Entry
 	for _, o := range objs {
-		e := Entry{Name: o.name, Location: "s3", Path: s.URL(o.name), Size: o.size, Created: o.modified.UTC()}
+		e := Entry{Name: o.name, Location: "s3", Path: s.URL(o.name), Size: o.size, Created: o.modified.UTC(), Status: StatusUnverified}
 		nameInfo(&e)
 		if o.manifest {
 			m, err := s.manifest(ctx, o.name)
 			switch {
 			case err != nil:
 				e.Problem = err.Error()
+			case m.Archive != o.name:
+				e.Problem = "manifest names another archive (" + m.Archive + ")"
 			case m.ArchiveSize != o.size:
 				e.Problem = fmt.Sprintf("object is %d bytes, manifest says %d", o.size, m.ArchiveSize)
 			default:
-				e.Manifest, e.Created, e.Tier, e.Kind, e.Verified = m, m.Created, m.Tier, "drbook", true
+				e.Manifest, e.Created, e.Tier, e.Kind = m, m.Created, m.Tier, "drbook"
+				e.Status, e.Problem = m.status()
 			}
 		} else {
-			e.Problem = "no manifest"
+			e.Problem = noManifest(e.Kind)
 		}
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// noManifest says why an archive without a manifest does not count.
+func noManifest(kind string) string {
+	switch kind {
+	case "drbook":
+		return "no manifest: never verified (interrupted backup?)"
+	case "plan-script":
+		return "no manifest: an archive of the plan's script; name it with restore --from, which checks it by integrity check alone"
+	}
+	return "no manifest"
 }

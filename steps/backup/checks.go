@@ -15,19 +15,15 @@ func init() {
 }
 
 // Catalogue lists the backups in dir (and on S3 when s3 is set) in the
-// shape of the backup-freshness check. A backup counts as verified when it
-// was read back and re-hashed when it was written and no restore test has
-// failed on it since.
+// shape of the backup-freshness check, with the status every command shows:
+// only a verified backup counts.
 func Catalogue(dir string, s3 *S3Config) checks.BackupsFunc {
 	return func(ctx context.Context) ([]checks.BackupInfo, error) {
 		entries, err := List(ctx, Source{Dir: dir, S3: s3})
 		out := make([]checks.BackupInfo, 0, len(entries))
 		for _, e := range entries {
-			ok := e.Verified
-			if e.Manifest != nil && e.Manifest.RestoreTest != nil && !e.Manifest.RestoreTest.OK {
-				ok = false
-			}
-			out = append(out, checks.BackupInfo{Name: e.Name, Location: e.Location, Time: e.Created, Tier: e.Tier, Verified: ok, Size: e.Size})
+			out = append(out, checks.BackupInfo{Name: e.Name, Location: e.Location, Time: e.Created, Tier: e.Tier,
+				Status: string(e.Status), Counts: e.Counts(), Problem: e.Problem, Size: e.Size})
 		}
 		return out, err
 	}

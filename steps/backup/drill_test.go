@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +59,8 @@ func TestRestoreEveryDatabaseFaultInASandbox(t *testing.T) {
 
 // TestRestoreRefusesABackupThatFailsItsChecks: a backup taken after the
 // damage (orphaned trades, a broken agent configuration) is refused on the
-// staged copy; the live system is left as it is.
+// staged copy; the live system is left as it is. The backup of orphaned
+// trades is itself damaged-source: kept, never latest, refused when named.
 func TestRestoreRefusesABackupThatFailsItsChecks(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct{ fault, action string }{{"orphan-trades", "restore"}, {"bad-config", "restore-config"}} {
@@ -73,12 +75,25 @@ func TestRestoreRefusesABackupThatFailsItsChecks(t *testing.T) {
 			}
 			env := steps.Env{Root: root, Drill: true, BackupDir: filepath.Join(dir, "backups")}
 			bk, _ := steps.Lookup("backup")
-			if _, err := bk.Run(ctx, steps.Request{Env: env, Params: map[string]string{}}, func(steps.Event) {}); err != nil {
+			params := map[string]string{}
+			bres, err := bk.Run(ctx, steps.Request{Env: env, Params: map[string]string{}}, func(steps.Event) {})
+			if c.fault == "orphan-trades" {
+				if !errors.Is(err, backup.ErrDamagedSource) || bres.Status != steps.StatusFailed || !strings.Contains(bres.Summary, "damaged-source") {
+					t.Fatalf("backup of orphaned trades: %v (%+v)", err, bres)
+				}
+				before := snapshotTree(t, root)
+				a, _ := steps.Lookup(c.action)
+				if _, err := a.Run(ctx, steps.Request{Env: env, Params: map[string]string{}, Confirmed: true}, func(steps.Event) {}); !errors.Is(err, backup.ErrNoBackup) {
+					t.Fatalf("restore latest with only a damaged-source backup: %v", err)
+				}
+				assertUnchanged(t, root, before)
+				params["from"] = bres.Data.(map[string]any)["archive"].(string)
+			} else if err != nil {
 				t.Fatal(err)
 			}
 			before := snapshotTree(t, root)
 			a, _ := steps.Lookup(c.action)
-			res, err := a.Run(ctx, steps.Request{Env: env, Params: map[string]string{}, Confirmed: true}, func(steps.Event) {})
+			res, err := a.Run(ctx, steps.Request{Env: env, Params: params, Confirmed: true}, func(steps.Event) {})
 			if !errors.Is(err, backup.ErrCheckFailed) || res.Status != steps.StatusFailed {
 				t.Fatalf("%s of a backup that fails its checks: %v (%+v)", c.action, err, res)
 			}

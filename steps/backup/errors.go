@@ -1,7 +1,9 @@
 package backup
 
 import (
+	"context"
 	"errors"
+	"fmt"
 )
 
 // Conditions callers test with errors.Is.
@@ -14,7 +16,7 @@ var (
 	// ErrUnsafeArchive means a tar entry tried to leave the staging
 	// directory or was not a regular file or directory.
 	ErrUnsafeArchive = errors.New("unsafe entry in backup archive")
-	// ErrNoBackup means no (verified) backup was found.
+	// ErrNoBackup means no backup that counts (verified) was found.
 	ErrNoBackup = errors.New("no verified backup found")
 	// ErrNoPassphrase means no passphrase source was available.
 	ErrNoPassphrase = errors.New("no passphrase")
@@ -41,4 +43,17 @@ func Hint(err error) string {
 		return e.Hint
 	}
 	return ""
+}
+
+// ErrStore means a backup store (S3) could not be read: unreachable,
+// access denied, no such bucket. It is unreadable input, not a finding
+// about the backups.
+var ErrStore = errors.New("cannot read the backup store")
+
+// storeErr wraps an S3 failure with ErrStore, keeping its own chain.
+func storeErr(err error) error {
+	if err == nil || errors.Is(err, ErrStore) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStore, err)
 }

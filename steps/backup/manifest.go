@@ -8,13 +8,17 @@ import (
 )
 
 // ManifestFormat is the version of the manifest written by this build.
-const ManifestFormat = 1
+// Format 2 adds Source (the full check of the snapshot) and ReadBack, and
+// sets Verified only for a backup that counts. Format 1 manifests are still
+// read; see Manifest.Status for what they count as.
+const ManifestFormat = 2
 
 // ManifestSuffix is appended to an archive's name to name its manifest.
 const ManifestSuffix = ".manifest.json"
 
-// Manifest describes one verified backup. It is written beside the archive
-// only after the archive has been read back and re-hashed.
+// Manifest describes one backup. It is written beside the archive only
+// after the archive has been read back and re-hashed; whether the backup
+// counts is its Status.
 type Manifest struct {
 	Format        int         `json:"format"`
 	Tool          string      `json:"tool"`
@@ -30,8 +34,18 @@ type Manifest struct {
 	Prefix        string      `json:"prefix"` // directory inside the tar holding everything
 	Files         []FileEntry `json:"files"`
 	DB            *DBInfo     `json:"db,omitempty"`
-	Verified      time.Time   `json:"verified"`
-	RestoreTest   *TestResult `json:"restore_test,omitempty"`
+	// Source is the check of the database snapshot at backup time: a full
+	// integrity_check and the plan's data validation. Nil in format 1.
+	Source *SourceCheck `json:"source,omitempty"`
+	// ReadBack is when the archive was read back and every file re-hashed.
+	ReadBack time.Time `json:"read_back,omitzero"`
+	// Verified is set, to the read-back time, only when the snapshot also
+	// passed its checks: a damaged-source manifest never says verified.
+	Verified    time.Time   `json:"verified,omitzero"`
+	RestoreTest *TestResult `json:"restore_test,omitempty"`
+	// LastFailedTest keeps the last failed restore test once a later one
+	// has passed.
+	LastFailedTest *TestResult `json:"last_failed_restore_test,omitempty"`
 }
 
 // FileEntry is one regular file in the archive, by its path relative to
@@ -45,10 +59,14 @@ type FileEntry struct {
 
 // DBInfo records the database snapshot at backup time.
 type DBInfo struct {
-	PageCount  int64            `json:"page_count"`
-	PageSize   int64            `json:"page_size"`
-	QuickCheck string           `json:"quick_check"`
+	PageCount int64 `json:"page_count"`
+	PageSize  int64 `json:"page_size"`
+	// QuickCheck is what format 1 recorded; format 2 records the full
+	// integrity_check in Manifest.Source and leaves this empty.
+	QuickCheck string           `json:"quick_check,omitempty"`
 	Tables     map[string]int64 `json:"tables,omitempty"` // row counts of the plan's critical tables
+
+	objects int64 // entries in sqlite_schema; not recorded
 }
 
 // TestResult is the outcome of the last `drbook verify` restore test.

@@ -30,17 +30,27 @@ type PruneOptions struct {
 	Policy Policy
 	DryRun bool
 	Now    func() time.Time
+	// Kept, when set, is called for every backup Prune keeps, with why.
+	Kept func(Pruned)
 }
 
-// Pruned is one backup deleted (or that would be).
+// Pruned is one backup deleted (or that would be), or kept, with why.
 type Pruned struct {
 	Entry
 	Reason string `json:"reason"`
 }
 
-// Prune deletes backups past their retention. It never deletes the newest
-// verified backup of a location, and refuses a policy with a zero
-// duration (that would delete everything).
+// Prune deletes backups past their retention. Only backups that count
+// (verified) protect the recovery point, so it never deletes:
+//   - the newest verified backup of each tier in each place (local, S3),
+//     so neither any tier nor any location is left without one;
+//   - a verified backup while only backups that do not count are newer
+//     (the newest verified one overall, whatever its tier);
+//   - anything in a place that holds no verified backup at all: there a
+//     damaged-source or unverified archive may be the best copy left.
+//
+// It refuses a policy with a zero duration (that would delete everything)
+// and deletes nothing when a store cannot be listed.
 func Prune(ctx context.Context, o PruneOptions) ([]Pruned, error) {
 	p := o.Policy
 	if p.Local <= 0 && o.Source.Dir != "" {
@@ -57,14 +67,9 @@ func Prune(ctx context.Context, o PruneOptions) ([]Pruned, error) {
 	}
 	entries, err := List(ctx, o.Source)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("prune: nothing deleted: %w", err)
 	}
-	newest := map[string]string{} // location -> path of newest verified
-	for _, e := range entries {
-		if e.Verified && newest[e.Location] == "" {
-			newest[e.Location] = e.Path
-		}
-	}
+	protected := protect(entries)
 	var s3 *S3Store
 	var out []Pruned
 	for _, e := range entries {
@@ -77,10 +82,22 @@ func Prune(ctx context.Context, o PruneOptions) ([]Pruned, error) {
 			keep = p.Tier[tier]
 		}
 		age := now.Sub(e.Created)
-		if age <= keep || newest[e.Location] == e.Path {
+		if why := protected[e.Path]; why != "" {
+			if o.Kept != nil {
+				if age <= keep {
+					why = fmt.Sprintf("%s old, within %s; also %s", days(age), days(keep), why)
+				}
+				o.Kept(Pruned{Entry: e, Reason: why})
+			}
 			continue
 		}
-		pr := Pruned{Entry: e, Reason: fmt.Sprintf("%s old, kept %s", days(age), days(keep))}
+		if age <= keep {
+			if o.Kept != nil {
+				o.Kept(Pruned{Entry: e, Reason: fmt.Sprintf("%s old, within %s", days(age), days(keep))})
+			}
+			continue
+		}
+		pr := Pruned{Entry: e, Reason: fmt.Sprintf("%s old, kept %s; %s", days(age), days(keep), e.Status)}
 		if !o.DryRun {
 			if e.Location == "local" {
 				if err := os.Remove(e.Path + ManifestSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -92,7 +109,7 @@ func Prune(ctx context.Context, o PruneOptions) ([]Pruned, error) {
 			} else {
 				if s3 == nil {
 					if s3, err = NewS3(ctx, *o.Source.S3); err != nil {
-						return out, err
+						return out, storeErr(err)
 					}
 				}
 				if err := s3.remove(ctx, e.Name); err != nil {
@@ -106,6 +123,54 @@ func Prune(ctx context.Context, o PruneOptions) ([]Pruned, error) {
 		syncDir(o.Source.Dir)
 	}
 	return out, nil
+}
+
+// protect returns, by path, why each backup prune must keep is kept
+// whatever its age. entries are newest first.
+func protect(entries []Entry) map[string]string {
+	why := map[string]string{}
+	add := func(path, reason string) {
+		if why[path] == "" {
+			why[path] = reason
+		} else {
+			why[path] += "; " + reason
+		}
+	}
+	counted := map[string]bool{} // locations, and tiers in them, with a backup that counts
+	first := firstCounted(entries)
+	for i, e := range entries {
+		if !e.Counts() {
+			continue
+		}
+		switch {
+		case i == first && i == 0:
+			add(e.Path, "the newest backup, verified")
+		case i == first:
+			add(e.Path, fmt.Sprintf("the newest verified backup: the %d newer %s not count", i, plural(i, "one does", "ones do")))
+		}
+		key := fmt.Sprintf("%s/%d", e.Location, e.Tier)
+		if !counted[key] {
+			counted[key] = true
+			add(e.Path, fmt.Sprintf("the newest verified tier %d backup in %s", e.Tier, e.Location))
+		}
+		counted[e.Location] = true
+	}
+	for _, e := range entries {
+		if !counted[e.Location] {
+			add(e.Path, fmt.Sprintf("%s: no verified backup in %s, so nothing there is deleted", e.Status, e.Location))
+		}
+	}
+	return why
+}
+
+// firstCounted is the index of the newest backup that counts, or -1.
+func firstCounted(entries []Entry) int {
+	for i, e := range entries {
+		if e.Counts() {
+			return i
+		}
+	}
+	return -1
 }
 
 func days(d time.Duration) string {

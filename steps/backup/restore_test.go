@@ -361,7 +361,7 @@ echo "$BACKUP_DIR.tar.gz.gpg"
 
 	// Never "latest": it has no manifest.
 	entries, err := backup.List(context.Background(), backup.Source{Dir: backups})
-	if err != nil || len(entries) != 1 || entries[0].Verified || entries[0].Kind != "plan-script" {
+	if err != nil || len(entries) != 1 || entries[0].Counts() || entries[0].Kind != "plan-script" {
 		t.Fatalf("list: %+v %v", entries, err)
 	}
 	if _, err := backup.Latest(entries); !errors.Is(err, backup.ErrNoBackup) {

@@ -246,12 +246,12 @@ func (s *S3Store) manifest(ctx context.Context, name string) (*Manifest, error) 
 	key := s.prefix + name + ManifestSuffix
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
 	if err != nil {
-		return nil, fmt.Errorf("s3 get %s: %w", s.URL(name+ManifestSuffix), err)
+		return nil, storeErr(fmt.Errorf("s3 get %s: %w", s.URL(name+ManifestSuffix), err))
 	}
 	defer out.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(out.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("s3 get %s: %w", s.URL(name+ManifestSuffix), err)
+		return nil, storeErr(fmt.Errorf("s3 get %s: %w", s.URL(name+ManifestSuffix), err))
 	}
 	return parseManifest(b, s.URL(name+ManifestSuffix))
 }
@@ -261,7 +261,7 @@ func (s *S3Store) download(ctx context.Context, name string, w io.Writer, progre
 	key := s.prefix + name
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
 	if err != nil {
-		return 0, fmt.Errorf("s3 get %s: %w", s.URL(name), err)
+		return 0, storeErr(fmt.Errorf("s3 get %s: %w", s.URL(name), err))
 	}
 	defer out.Body.Close()
 	var r io.Reader = out.Body
@@ -270,9 +270,15 @@ func (s *S3Store) download(ctx context.Context, name string, w io.Writer, progre
 		pr.fn = func() { progress(pr.n) }
 		r = pr
 	}
-	n, err := io.CopyBuffer(w, ctxReader{ctx, r}, make([]byte, 1<<20))
+	sr := &sideReader{r: ctxReader{ctx, r}}
+	n, err := io.CopyBuffer(w, sr, make([]byte, 1<<20))
 	if err != nil {
-		return n, fmt.Errorf("s3 get %s: %w", s.URL(name), err)
+		err = fmt.Errorf("s3 get %s: %w", s.URL(name), err)
+		if sr.err != nil {
+			// The store failed, not the local disk.
+			err = storeErr(err)
+		}
+		return n, err
 	}
 	return n, nil
 }
@@ -301,4 +307,19 @@ func splitS3Object(u string) (storeURL, name string, err error) {
 	}
 	dir, name := path.Split(key)
 	return "s3://" + bucket + "/" + dir, name, nil
+}
+
+// sideReader remembers a read error other than io.EOF, so a copy can tell
+// the source's failure from the destination's.
+type sideReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sideReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
 }

@@ -78,7 +78,7 @@ func TestS3BackupListRestore(t *testing.T) {
 		t.Errorf("s3 url %q", out.S3URL)
 	}
 	entries, err := backup.List(context.Background(), backup.Source{S3: cfg})
-	if err != nil || len(entries) != 1 || !entries[0].Verified || entries[0].Size != out.Manifest.ArchiveSize || entries[0].Location != "s3" {
+	if err != nil || len(entries) != 1 || !entries[0].Counts() || entries[0].Size != out.Manifest.ArchiveSize || entries[0].Location != "s3" {
 		t.Fatalf("s3 list: %+v %v", entries, err)
 	}
 	// Restore "latest" from S3 alone (the local copy is gone).
@@ -137,7 +137,7 @@ func TestS3UploadCutOff(t *testing.T) {
 		t.Error("a cut-off upload is taken as latest")
 	}
 	local, _ := backup.List(context.Background(), backup.Source{Dir: dir})
-	if len(local) != 1 || !local[0].Verified {
+	if len(local) != 1 || !local[0].Counts() {
 		t.Errorf("local backup: %+v", local)
 	}
 }

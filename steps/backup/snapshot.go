@@ -117,35 +117,6 @@ func notADB(err error) error {
 	return err
 }
 
-// dbFacts reads the facts a manifest records about a database file.
-func dbFacts(ctx context.Context, path string, full bool) (*DBInfo, error) {
-	db, err := sql.Open("sqlite", roURI(path))
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	info := &DBInfo{Tables: map[string]int64{}}
-	if err := db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&info.PageCount); err != nil {
-		return nil, notADB(err)
-	}
-	if err := db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&info.PageSize); err != nil {
-		return nil, notADB(err)
-	}
-	res, err := integrity(ctx, db, full)
-	if err != nil {
-		return nil, err
-	}
-	info.QuickCheck = res
-	for _, t := range []string{"trades", "positions", "orders", "accounts", "audit_trail"} {
-		var n int64
-		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+t).Scan(&n); err == nil {
-			info.Tables[t] = n
-		}
-	}
-	return info, nil
-}
-
 // integrity runs quick_check or integrity_check and returns "ok" or the
 // problems found, one per line (at most 20).
 func integrity(ctx context.Context, db *sql.DB, full bool) (string, error) {

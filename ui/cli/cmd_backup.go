@@ -202,9 +202,11 @@ func backupErr(iox *IO, cmd string, err error) error {
 		defer fmt.Fprintf(iox.Stderr, "hint: %s\n", h)
 	}
 	switch {
+	case errors.Is(err, backup.ErrDamagedSource):
+		// A finding about the data, not about the input.
 	case errors.Is(err, backup.ErrCorrupt), errors.Is(err, backup.ErrWrongPassphrase),
 		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrNoPassphrase),
-		errors.Is(err, backup.ErrNoBackup), errors.Is(err, os.ErrNotExist):
+		errors.Is(err, backup.ErrNoBackup), errors.Is(err, backup.ErrStore), errors.Is(err, os.ErrNotExist):
 		return &ExitError{Code: ExitUsage, Err: prefixed(cmd, err)}
 	}
 	return failed(prefixed(cmd, err))
@@ -229,15 +231,20 @@ backup API, config/ and .env (tier 1), plus logs/ (tier 2), plus caches and
 temporary files (tier 3), as one archive quantai_<UTC stamp>_t<tier>.tar.gz.gpg
 that 'gpg --decrypt | tar xz' opens on any machine. The archive is read back
 and every file re-hashed before its JSON manifest is written beside it; an
-archive without a manifest never counts. With --s3 the archive and then its
-manifest are uploaded (multipart, SHA-256 checked, size checked).
+archive without a manifest never counts. The snapshot gets a full
+integrity_check and the plan's data validation: if the database is damaged
+or empty, the archive is kept (it may be the best copy left) but marked
+damaged-source, never counted, and the command exits 1 naming the problem.
+With --s3 the archive and then its manifest are uploaded (multipart, SHA-256
+checked, size checked).
 
 The passphrase comes from --passphrase-file, $DRBOOK_PASSPHRASE, or a no-echo
 prompt (asked twice); never from a flag value.
 
-Exit codes: 0 backup verified (and uploaded); 1 the backup or the upload
-failed (a local backup that verified is kept and named); 2 usage error,
-unreadable root or no passphrase; 130 interrupted (nothing is left behind).
+Exit codes: 0 backup verified (and uploaded); 1 the database is damaged or
+empty (archive kept as damaged-source), or the backup or the upload failed
+(a local backup that verified is kept and named); 2 usage error, unreadable
+root or no passphrase; 130 interrupted (nothing is left behind).
 `
 
 func runBackup(ctx context.Context, iox *IO, args []string) error {
@@ -278,11 +285,11 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 	r := steps.Result{Status: steps.StatusOK}
 	if out != nil {
 		m := out.Manifest
-		r.Summary = fmt.Sprintf("backup %s verified (tier %d, %d files, %s)", m.Archive, m.Tier, len(m.Files), backup.FormatSize(m.ArchiveSize))
+		r.Summary = fmt.Sprintf("backup %s %s (tier %d, %d files, %s)", m.Archive, out.Status(), m.Tier, len(m.Files), backup.FormatSize(m.ArchiveSize))
 		if out.S3URL != "" {
 			r.Summary += "; copied to " + out.S3URL
 		}
-		r.Data = map[string]any{"archive": out.ArchivePath, "sha256": m.ArchiveSHA256, "created": m.Created, "s3": out.S3URL}
+		r.Data = map[string]any{"archive": out.ArchivePath, "sha256": m.ArchiveSHA256, "created": m.Created, "s3": out.S3URL, "status": out.Status()}
 	}
 	if err != nil {
 		r.Status = steps.StatusFailed
@@ -297,19 +304,26 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 		}
 		return backupErr(iox, "backup", err)
 	}
+	st, why := out.Manifest.Status()
 	if o.json {
 		writeJSON(iox.Stdout, map[string]any{"archive": out.ArchivePath, "manifest": out.ManifestPath, "s3": out.S3URL,
 			"created": out.Manifest.Created, "tier": out.Manifest.Tier, "size": out.Manifest.ArchiveSize,
-			"sha256": out.Manifest.ArchiveSHA256, "files": out.Manifest.Files, "verified": err == nil || out.S3Err != nil,
-			"error": errString(err)})
+			"sha256": out.Manifest.ArchiveSHA256, "files": out.Manifest.Files,
+			"status": st, "problem": why, "verified": st.Counts(), "error": errString(err)})
 	} else {
-		fmt.Fprintf(iox.Stdout, "%s\n  verified: %d files, %s, sha256 %s\n", out.ArchivePath, len(out.Manifest.Files),
+		fmt.Fprintf(iox.Stdout, "%s\n  %s: %d files, %s, sha256 %s\n", out.ArchivePath, st, len(out.Manifest.Files),
 			backup.FormatSize(out.Manifest.ArchiveSize), out.Manifest.ArchiveSHA256)
+		if why != "" {
+			fmt.Fprintf(iox.Stdout, "  does not count: %s\n", why)
+		}
 		if out.S3URL != "" {
 			fmt.Fprintf(iox.Stdout, "  copied to %s\n", out.S3URL)
 		}
 	}
 	if err != nil {
+		if h := backup.Hint(err); h != "" {
+			defer fmt.Fprintf(iox.Stderr, "hint: %s\n", h)
+		}
 		return failed(err)
 	}
 	return nil
@@ -325,14 +339,19 @@ func errString(err error) string {
 const backupsUsage = `
 Usage: drbook backups [--to DIR] [--s3 s3://bucket/prefix] [--rpo 15m] [--json]
 
-List local and S3 backups, newest first, with age, tier, size and whether
-each is verified (has a manifest matching the archive; archives of the
-plan's own script have none and show as plan-script). Says whether the
-newest verified backup meets the RPO (the plan's 15 minutes by default).
+List local and S3 backups, newest first, with age, tier, size, status and
+the last restore test. Status is one of:
+  verified             read back intact, its snapshot passed a full
+                       integrity_check and the data validation: it counts
+  damaged-source       the database was damaged or empty when backed up
+  unverified           no manifest (interrupted, or the plan's script), a
+                       manifest that disagrees, or an old manifest untested
+  restore-test-failed  its last restore test (drbook verify) failed
+Only verified backups count toward the RPO (15 minutes by default).
 
 Exit codes: 0 listed and the newest verified backup meets the RPO; 1 no
 verified backup, or the newest is older than the RPO; 2 usage error or an
-unreadable store.
+unreadable store (S3 unreachable: the local backups are still listed).
 `
 
 func runBackups(ctx context.Context, iox *IO, args []string) error {
@@ -358,13 +377,16 @@ func runBackups(ctx context.Context, iox *IO, args []string) error {
 	if o.json {
 		type row struct {
 			backup.Entry
+			// Verified is Status == verified, for scripts written against
+			// drbook before statuses.
+			Verified   bool               `json:"verified"`
 			AgeSeconds int64              `json:"age_seconds"`
 			Files      int                `json:"files,omitempty"`
 			Tested     *backup.TestResult `json:"restore_test,omitempty"`
 		}
 		rows := make([]row, 0, len(entries))
 		for _, e := range entries {
-			r := row{Entry: e, AgeSeconds: int64(now.Sub(e.Created) / time.Second)}
+			r := row{Entry: e, Verified: e.Counts(), AgeSeconds: int64(now.Sub(e.Created) / time.Second)}
 			if e.Manifest != nil {
 				r.Files, r.Tested = len(e.Manifest.Files), e.Manifest.RestoreTest
 			}
@@ -380,29 +402,30 @@ func runBackups(ctx context.Context, iox *IO, args []string) error {
 		writeJSON(iox.Stdout, out)
 	} else {
 		tw := tabwriter.NewWriter(iox.Stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "AGE\tTIER\tSIZE\tSTATUS\tWHERE\tNAME")
+		fmt.Fprintln(tw, "AGE\tTIER\tSIZE\tSTATUS\tTESTED\tWHERE\tNAME")
+		var problems []string
 		for _, e := range entries {
-			status := "verified"
+			tested := "-"
 			if e.Manifest != nil && e.Manifest.RestoreTest != nil {
-				if e.Manifest.RestoreTest.OK {
-					status = "restore-tested"
-				} else {
-					status = "RESTORE TEST FAILED"
-				}
-			}
-			if !e.Verified {
-				status = "UNVERIFIED"
-				if e.Kind == "plan-script" {
-					status = "plan-script"
+				t := e.Manifest.RestoreTest
+				tested = "ok " + checks.FormatAge(now.Sub(t.Time)) + " ago"
+				if !t.OK {
+					tested = "FAILED " + checks.FormatAge(now.Sub(t.Time)) + " ago"
 				}
 			}
 			tier := "-"
 			if e.Tier > 0 {
 				tier = fmt.Sprint(e.Tier)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", checks.FormatAge(now.Sub(e.Created)), tier, backup.FormatSize(e.Size), status, e.Location, e.Name)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", checks.FormatAge(now.Sub(e.Created)), tier, backup.FormatSize(e.Size), e.Status, tested, e.Location, e.Name)
+			if e.Problem != "" {
+				problems = append(problems, fmt.Sprintf("  %s: %s: %s", e.Name, e.Status, e.Problem))
+			}
 		}
 		tw.Flush()
+		for _, p := range problems {
+			fmt.Fprintln(iox.Stdout, p)
+		}
 		switch {
 		case len(entries) == 0:
 			fmt.Fprintf(iox.Stdout, "no backups in %s\n", o.backupDir(iox))
@@ -414,8 +437,12 @@ func runBackups(ctx context.Context, iox *IO, args []string) error {
 			fmt.Fprintf(iox.Stdout, "RPO %s NOT MET: newest verified backup is %s old\n", checks.FormatAge(rpo), checks.FormatAge(now.Sub(latest.Created)))
 		}
 		if err != nil {
-			fmt.Fprintf(iox.Stderr, "drbook: backups: %v\n", err)
+			fmt.Fprintln(iox.Stdout, "(the RPO above is of the backups that could be listed)")
 		}
+	}
+	if err != nil {
+		// The listing is incomplete: unreadable input, whatever the RPO.
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("backups: %w", err)}
 	}
 	if !met {
 		return failed(nil)
@@ -430,9 +457,11 @@ Usage: drbook restore [--root DIR] [--from latest|PATH|s3://...]
                       [--incident ID]
 
 Restore the system from a backup (plan sections 2.2 and 3). --from latest
-(the default) picks the newest verified backup, local first, then S3. PATH
-may also be an archive of the plan's own script (no manifest: verified by
-integrity check alone, and said so) or a plain SQLite file.
+(the default) picks the newest verified backup, local first, then S3; never
+a damaged-source, unverified or restore-test-failed one (when none is
+verified it says so and lists what exists). PATH may also be an archive of
+the plan's own script (no manifest: verified by integrity check alone, and
+said so) or a plain SQLite file.
 
 Everything is staged and checked first: archive hash, decryption with MDC,
 gzip to EOF, a strict tar guard (regular files and directories only, local
@@ -587,7 +616,10 @@ The plan's weekly restore test, fit for cron: restore a backup (default the
 newest verified one) into a scratch directory, with every check a real
 restore runs (archive hash, MDC, tar guard, file hashes, full
 integrity_check, data validation), record the result in the backup's
-manifest, and remove the scratch directory. The live system is not touched.
+manifest (local or on S3), and remove the scratch directory. The live
+system is not touched. A failure of the backup demotes it to
+restore-test-failed everywhere (backups, latest, check, prune); a later
+pass promotes it again. A wrong passphrase is not held against the backup.
 
 Exit codes: 0 the backup restores and passes its checks; 1 the restored data
 fails its checks; 2 usage error, no backup, wrong passphrase, or a corrupt
@@ -618,9 +650,15 @@ func runVerify(ctx context.Context, iox *IO, args []string) error {
 		Passphrase: pass, Emit: emit})
 	done()
 	if o.json && res != nil {
-		writeJSON(iox.Stdout, map[string]any{"ok": res.OK, "summary": res.Summary, "restore": res.Restore})
+		writeJSON(iox.Stdout, map[string]any{"ok": res.OK, "summary": res.Summary, "restore": res.Restore,
+			"archive": res.Archive, "recorded": res.Recorded})
 	} else if res != nil && res.OK {
 		fmt.Fprintf(iox.Stdout, "OK %s (taken %s)\n  %s\n", res.Restore.Source, res.Restore.BackupTime.Format(time.RFC3339), res.Summary)
+	} else if res != nil {
+		fmt.Fprintf(iox.Stdout, "FAILED %s\n", res.Archive)
+		if res.Recorded {
+			fmt.Fprintln(iox.Stdout, "  recorded in its manifest: it is restore-test-failed and no longer counts")
+		}
 	}
 	return backupErr(iox, "verify", err)
 }
@@ -632,11 +670,14 @@ Usage: drbook prune [--to DIR] [--s3 URL] [--dry-run] [--keep-local 720h]
 
 Delete backups past their retention (plan 1.1 and 1.3): local copies after
 30 days; on S3 tier 1 after seven years, tier 2 after two, tier 3 after 30
-days. The newest verified backup of each place is never deleted, and a zero
-retention is refused. A manifest is deleted before its archive.
+days. Only verified backups protect the recovery point: never deleted are
+the newest verified backup of each tier in each place, the newest verified
+backup overall (whatever is newer does not count), and anything in a place
+with no verified backup. A zero retention is refused. A manifest is deleted
+before its archive. --dry-run also says why each backup is kept.
 
 Exit codes: 0 pruned (or nothing to prune); 1 a deletion failed; 2 usage
-error or an empty policy.
+error, an empty policy, or a store that cannot be listed (nothing deleted).
 `
 
 func runPrune(ctx context.Context, iox *IO, args []string) error {
@@ -659,7 +700,9 @@ func runPrune(ctx context.Context, iox *IO, args []string) error {
 		return usageErr("prune: unexpected argument %q", fs.Arg(0))
 	}
 	pol.Tier = map[int]time.Duration{1: t1, 2: t2, 3: t3}
-	pruned, err := backup.Prune(ctx, backup.PruneOptions{Source: backup.Source{Dir: o.backupDir(iox), S3: o.s3Config(fs)}, Policy: pol, DryRun: dryRun})
+	kept := []backup.Pruned{}
+	pruned, err := backup.Prune(ctx, backup.PruneOptions{Source: backup.Source{Dir: o.backupDir(iox), S3: o.s3Config(fs)}, Policy: pol, DryRun: dryRun,
+		Kept: func(p backup.Pruned) { kept = append(kept, p) }})
 	if errors.Is(err, backup.ErrEmptyPolicy) {
 		return usageErr("prune: %v", err)
 	}
@@ -667,7 +710,7 @@ func runPrune(ctx context.Context, iox *IO, args []string) error {
 		if pruned == nil {
 			pruned = []backup.Pruned{}
 		}
-		writeJSON(iox.Stdout, map[string]any{"dry_run": dryRun, "pruned": pruned, "error": errString(err)})
+		writeJSON(iox.Stdout, map[string]any{"dry_run": dryRun, "pruned": pruned, "kept": kept, "error": errString(err)})
 	} else {
 		verb := "deleted"
 		if dryRun {
@@ -676,12 +719,20 @@ func runPrune(ctx context.Context, iox *IO, args []string) error {
 		for _, p := range pruned {
 			fmt.Fprintf(iox.Stdout, "%s %s (%s)\n", verb, p.Path, p.Reason)
 		}
-		if len(pruned) == 0 {
+		if dryRun {
+			for _, p := range kept {
+				fmt.Fprintf(iox.Stdout, "keep %s (%s: %s)\n", p.Path, p.Status, p.Reason)
+			}
+		}
+		if len(pruned) == 0 && err == nil {
 			fmt.Fprintln(iox.Stdout, "nothing to prune")
 		}
 	}
+	if errors.Is(err, backup.ErrStore) {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
 	if err != nil {
-		return failed(fmt.Errorf("prune: %w", err))
+		return failed(prefixed("prune", err))
 	}
 	return nil
 }
