@@ -516,10 +516,14 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 	// Without a manifest nothing says how much the archive holds: every
 	// file is charged against the caps before it is written.
 	if m == nil || !o.MaxExpand.IsZero() {
-		bud.maxExpand, bud.expandWhy = o.MaxExpand.Limit(archiveSize(archive, m)), o.MaxExpand.String()
+		size := archiveSize(archive, m)
+		bud.maxExpand, bud.expandWhy = o.MaxExpand.Limit(size), "--max-expand "+o.MaxExpand.String()
+		if o.MaxExpand.IsZero() {
+			bud.expandWhy = fmt.Sprintf("the default cap: %d times the archive's %s, at least %s; see --max-expand", DefaultExpandFactor, FormatSize(size), FormatSize(MinExpand))
+		}
 	}
 	if c := bud.diskCap(); m == nil && c >= 0 {
-		bo.infof("no manifest: unpack at most %s (--max-expand %s; %s may be used for staging)", FormatSize(bud.maxExpand), o.MaxExpand, FormatSize(c))
+		bo.infof("no manifest: unpack at most %s (%s); staging may use %s of the disk", FormatSize(bud.maxExpand), bud.expandWhy, FormatSize(c))
 	}
 	if len(o.Passphrase) == 0 {
 		return "", &Error{Err: ErrNoPassphrase, Hint: "give --passphrase-file FILE or set DRBOOK_PASSPHRASE"}

@@ -82,7 +82,7 @@ func (e Expansion) String() string {
 	case e.Factor > 0:
 		return strconv.FormatFloat(e.Factor, 'f', -1, 64) + "x"
 	}
-	return strconv.Itoa(DefaultExpandFactor) + "x (default)"
+	return strconv.Itoa(DefaultExpandFactor) + "x"
 }
 
 // ParseExpansion reads a --max-expand value: a multiple of the archive's
@@ -252,7 +252,7 @@ func (b *budget) add(name string, content, disk int64) error {
 }
 
 func (b *budget) tooLargeErr(name string) error {
-	return &Error{Err: fmt.Errorf("%w: %s unpacks to more than %s (--max-expand %s); refused at %s, before it was written",
+	return &Error{Err: fmt.Errorf("%w: %s unpacks to more than %s (%s); refused at %s, before it was written",
 		ErrTooLarge, b.archive, FormatSize(b.maxExpand), b.expandWhy, name),
 		Hint: "nothing was changed and nothing is left in staging. If the archive is genuine, raise the cap, e.g. --max-expand 5GiB or --max-expand 500x"}
 }
