@@ -448,11 +448,11 @@ for the RPO achieved, and with --incident recorded in the incident's
 timeline, which fills the report's RPO row.
 
 Staging (<root>/.drbook-restore-*, removed afterwards, and at the next run
-if a restore was killed) never takes the last 5% of the root's filesystem
-(16 MiB to 1 GiB). An archive without a manifest may unpack to at most
---max-expand: a multiple of its size (default 100x, at least 64 MiB) or a
-size such as 5GiB; given, it caps every archive. Past either cap the restore
-stops before writing more, and nothing is changed.
+if a restore was killed) always leaves 5% of the root's filesystem free for
+the live system (at least 16 MiB, at most 1 GiB). An archive without a
+manifest may unpack to at most --max-expand: a multiple of its size (default
+100x, at least 64 MiB) or a size such as 5GiB; given, it caps every archive.
+Past either cap the restore stops before writing more; nothing is changed.
 
 --dry-run stages and checks everything and reports what would change.
 Without --yes it asks for confirmation on a terminal, and refuses without one.
