@@ -512,3 +512,29 @@ func TestRestorePostSwapDiskFull(t *testing.T) {
 		t.Error("the restored database is not in place")
 	}
 }
+
+// TestRestoreReportsUnpackProgress: the bytes staged are reported while a
+// backup unpacks, against the manifest's total when there is one; the
+// archive's own progress moves slowly when it expands a lot.
+func TestRestoreReportsUnpackProgress(t *testing.T) {
+	out := MustBackup(t, bigRoot(t), t.TempDir(), 1, time.Now())
+	o := restoreOpts(MustRoot(t, "live", 3), out.ArchivePath)
+	o.DryRun = true
+	var got []steps.Progress
+	o.Emit = func(ev steps.Event) {
+		if ev.Progress != nil && ev.Progress.Phase == "unpack" {
+			got = append(got, *ev.Progress)
+		}
+	}
+	if _, err := backup.Restore(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 {
+		t.Fatal("no unpack progress for 12 MiB staged")
+	}
+	for i, p := range got {
+		if p.Total != out.Manifest.TotalSize() || p.Done > p.Total || p.Unit != "bytes" || i > 0 && p.Done <= got[i-1].Done {
+			t.Errorf("progress %+v (total %d)", p, out.Manifest.TotalSize())
+		}
+	}
+}
