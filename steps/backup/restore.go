@@ -468,7 +468,7 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 			}
 		}
 		bud = newBudget(from, staging)
-		if err := bud.need(m.TotalSize()+m.ArchiveSize, "the download and its "+FormatSize(m.TotalSize())+" of files"); err != nil {
+		if err := bud.need(m.diskSize()+m.ArchiveSize, "the download and its "+FormatSize(m.TotalSize())+" of files"); err != nil {
 			return "", err
 		}
 		bud.disk += m.ArchiveSize
@@ -508,7 +508,7 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 			return "", corruptf("%s is %d bytes, its manifest says %d", archive, fi.Size(), m.ArchiveSize)
 		}
 		if m != nil {
-			if err := bud.need(m.TotalSize(), "its manifest's "+FormatSize(m.TotalSize())+" of files"); err != nil {
+			if err := bud.need(m.diskSize(), "its manifest's "+FormatSize(m.TotalSize())+" of files"); err != nil {
 				return "", err
 			}
 		}

@@ -192,6 +192,17 @@ func fsSpace(dir string) (free, total int64, ok bool) {
 // takes at least one.
 const blockSize = 4096
 
+// diskSize is the disk the manifest's files take once unpacked, counted
+// as budget.charge counts them (whole blocks, one more per file and per
+// directory, taken as one per file).
+func (m *Manifest) diskSize() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += (f.Size+blockSize-1)/blockSize*blockSize + 2*blockSize
+	}
+	return n
+}
+
 // budget bounds what a restore writes into its staging directory: at most
 // the free space of the staging filesystem less stagingMargin, and, when
 // set, at most maxExpand bytes of unpacked content. It is charged before
