@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -155,6 +156,9 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 		if res != nil { // failed after the swap began: say where the originals are
 			r.Summary = a.name + " failed: " + oneLine(err) + "; originals kept at " + strings.Join(res.Aside, ", ")
 			r.Data = res
+		}
+		if res != nil && errors.Is(err, ErrPostCheckNotRun) { // restored; only the check after it could not run
+			r.Summary, r.BackupTime = oneLine(err), res.BackupTime
 		}
 		if h := Hint(err); h != "" {
 			emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Info, Line: "hint: " + h})

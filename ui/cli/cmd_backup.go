@@ -206,7 +206,8 @@ func backupErr(iox *IO, cmd string, err error) error {
 		// A finding about the data, not about the input.
 	case errors.Is(err, backup.ErrCorrupt), errors.Is(err, backup.ErrWrongPassphrase),
 		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrNoPassphrase),
-		errors.Is(err, backup.ErrNoBackup), errors.Is(err, backup.ErrStore), errors.Is(err, os.ErrNotExist):
+		errors.Is(err, backup.ErrNoBackup), errors.Is(err, backup.ErrStore), errors.Is(err, os.ErrNotExist),
+		errors.Is(err, backup.ErrTooLarge):
 		return &ExitError{Code: ExitUsage, Err: prefixed(cmd, err)}
 	}
 	return failed(prefixed(cmd, err))
@@ -454,14 +455,15 @@ const restoreUsage = `
 Usage: drbook restore [--root DIR] [--from latest|PATH|s3://...]
                       [--only db,config,env,logs] [--to DIR] [--s3 URL]
                       [--passphrase-file F] [--dry-run] [--yes] [--json]
-                      [--incident ID]
+                      [--max-expand 100x|SIZE] [--incident ID]
 
 Restore the system from a backup (plan sections 2.2 and 3). --from latest
 (the default) picks the newest verified backup, local first, then S3; never
 a damaged-source, unverified or restore-test-failed one (when none is
 verified it says so and lists what exists). PATH may also be an archive of
-the plan's own script (no manifest: verified by integrity check alone, and
-said so) or a plain SQLite file.
+the plan's own script or a drbook archive whose manifest is gone (no
+manifest: reported as unverified, with what was checked instead), or a
+plain SQLite file.
 
 Everything is staged and checked first: archive hash, decryption with MDC,
 gzip to EOF, a strict tar guard (regular files and directories only, local
@@ -475,18 +477,27 @@ re-applied to the restored database. The backup's timestamp is reported
 for the RPO achieved, and with --incident recorded in the incident's
 timeline, which fills the report's RPO row.
 
+Staging (<root>/.drbook-restore-*, removed afterwards, and at the next run
+if a restore was killed) always leaves 5% of the root's filesystem free for
+the live system (at least 16 MiB, at most 1 GiB). An archive without a
+manifest may unpack to at most --max-expand: a multiple of its size (default
+100x, at least 64 MiB) or a size such as 5GiB; given, it caps every archive.
+Past either cap the restore stops before writing more; nothing is changed.
+
 --dry-run stages and checks everything and reports what would change.
 Without --yes it asks for confirmation on a terminal, and refuses without one.
 
-Exit codes: 0 restored (or dry run clean); 1 the staged data failed its checks
-or the swap failed (originals are kept and named); 2 usage error, not
-confirmed, no backup, wrong passphrase, or a corrupt or unsafe archive
-(nothing changed); 130 interrupted (nothing half-restored).
+Exit codes: 0 restored (or dry run clean); 1 the staged data failed its checks,
+the swap failed (originals are kept and named), not enough disk to stage, or
+restored but the check after the swap could not run (disk full; said so);
+2 usage error, not confirmed, no backup, wrong passphrase, a corrupt or unsafe
+archive, or one past --max-expand (nothing changed); 130 interrupted
+(nothing half-restored).
 `
 
 func runRestore(ctx context.Context, iox *IO, args []string) error {
 	var o backupFlags
-	var from, only string
+	var from, only, maxExpand string
 	var dryRun, yes bool
 	fs := newFlagSet("restore", restoreUsage, iox)
 	o.addCommon(fs, true)
@@ -496,11 +507,20 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 	fs.StringVar(&only, "only", "", "comma-separated parts: db, config, env, logs (default db,config,env)")
 	fs.BoolVar(&dryRun, "dry-run", false, "stage and check everything, change nothing, report what would change")
 	fs.BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	fs.StringVar(&maxExpand, "max-expand", "", "cap on unpacked size: a multiple of the archive (200x) or a size (5GiB)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErr("restore: unexpected argument %q (use --from)", fs.Arg(0))
+	}
+	var expand backup.Expansion
+	if maxExpand != "" {
+		e, err := backup.ParseExpansion(maxExpand)
+		if err != nil {
+			return usageErr("restore: %v", err)
+		}
+		expand = e
 	}
 	if st, err := os.Stat(o.root); err != nil || !st.IsDir() {
 		return usageErr("restore: --root %s: not a directory", o.root)
@@ -537,7 +557,7 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 	var log strings.Builder
 	emit, done := o.progressTo(iox, &log)
 	ro := backup.RestoreOptions{Root: o.root, From: from, Only: parts, Dir: o.backupDir(iox), S3: o.s3ConfigFor(fs, from),
-		Passphrase: pass, Emit: emit, Operator: op.String()}
+		Passphrase: pass, Emit: emit, Operator: op.String(), MaxExpand: expand}
 	if link != nil {
 		ro.IncidentID = link.in.ID()
 	}
@@ -565,7 +585,11 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 		}
 		if err != nil {
 			r.Status = steps.StatusFailed
-			r.Summary = strings.TrimSpace(r.Summary + " failed: " + err.Error())
+			if errors.Is(err, backup.ErrPostCheckNotRun) {
+				r.Summary += "; " + err.Error() // restored; only the check after it could not run
+			} else {
+				r.Summary = strings.TrimSpace(r.Summary + " failed: " + err.Error())
+			}
 		}
 		params := map[string]string{"from": from, "only": only}
 		if recErr := link.record(ctx, "restore", "restore", params, r, err, log.String()); recErr != nil && err == nil {
@@ -592,7 +616,10 @@ func printRestore(iox *IO, asJSON bool, res *backup.RestoreResult, err error) er
 	}
 	fmt.Fprintf(iox.Stdout, "%s %s from %s\n", verb, strings.Join(res.Parts, ", "), res.Source)
 	fmt.Fprintf(iox.Stdout, "  backup taken %s (%s ago)\n", res.BackupTime.Format(time.RFC3339), checks.FormatAge(time.Since(res.BackupTime)))
-	fmt.Fprintf(iox.Stdout, "  verified: %s\n", res.Verified)
+	fmt.Fprintf(iox.Stdout, "  backup: %s\n", res.Verified)
+	if res.PostCheck != "" && res.PostCheck != "ok" {
+		fmt.Fprintf(iox.Stdout, "  quick_check after the swap: %s\n", res.PostCheck)
+	}
 	for _, c := range res.Changes {
 		fmt.Fprintf(iox.Stdout, "  %s: %s\n", c.Path, c.Detail)
 	}
