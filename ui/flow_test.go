@@ -143,7 +143,7 @@ func TestDrillFlow(t *testing.T) {
 	waitFor(t, tm, "OK: shell")
 	waitFor(t, tm, "> [ ] Notify key")
 	enter(tm) // notify stakeholders
-	waitFor(t, tm, "NOT SENT: no channels")
+	waitFor(t, tm, "OK: notification:")
 	waitFor(t, tm, "> [ ] Assess the scope")
 	enter(tm) // assess scope: shell
 	waitFor(t, tm, "lines of output")
