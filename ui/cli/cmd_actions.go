@@ -31,7 +31,7 @@ type actionOptions struct {
 }
 
 func (o *actionOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.root, "root", ".", "the QuantAI system root (holds data/quantai.db, brokers/, .env)")
+	fs.StringVar(&o.root, "root", ".", "the QuantAI system root (holds data/quantai.db, brokers/, .env; default system.root of the site configuration, else .)")
 	fs.BoolVar(&o.json, "json", false, "print JSON for scripts")
 	fs.StringVar(&o.incident, "incident", "", "record the action, its output and result in this open incident's timeline")
 	fs.StringVar(&o.stateDir, "state-dir", "", "state directory for --incident (default $DRBOOK_STATE_DIR, $XDG_STATE_HOME/drbook, ~/.local/state/drbook)")
@@ -168,6 +168,9 @@ func runKillswitch(ctx context.Context, iox *IO, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := o.site(iox, fs); err != nil {
+		return err
+	}
 	if fs.NArg() != 1 {
 		return usageErr("killswitch: want one of on, off, status (run 'drbook killswitch --help')")
 	}
@@ -286,8 +289,9 @@ Usage: drbook reconcile [--root DIR] [--broker FILE|alpaca-api|ibkr-api]...
 
 Compare the positions in data/quantai.db with the brokers' statements and
 with the positions the filled trades imply (plan 2.3, "Reconcile
-positions"). Without --broker, the statements under the root are read:
-brokers/ibkr_positions.csv and brokers/alpaca_positions.json.
+positions"). Without --broker, the brokers of the site configuration are
+read (each one's statement file, else its API), else the statements under
+the root: brokers/ibkr_positions.csv and brokers/alpaca_positions.json.
 
 Statement files: an IBKR Flex Query "Open Positions" CSV (with or without
 headers and trailers), an IBKR Activity Statement CSV, another positions
@@ -343,8 +347,14 @@ func runReconcile(ctx context.Context, iox *IO, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := o.site(iox, fs); err != nil {
+		return err
+	}
 	if fs.NArg() > 0 {
 		return usageErr("reconcile: unexpected argument %q (run 'drbook reconcile --help')", fs.Arg(0))
+	}
+	if err := reconcileSite(iox, fs, &statements, &api); err != nil {
+		return err
 	}
 	if err := o.check("reconcile"); err != nil {
 		return err
@@ -433,6 +443,9 @@ func runFailover(ctx context.Context, iox *IO, args []string) error {
 	fs.StringVar(&to, "to", "alpaca", "broker to move to: ibkr or alpaca")
 	fs.StringVarP(&output, "output", "o", "", "write the plan to FILE (.csv, .json or .md)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := o.site(iox, fs); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

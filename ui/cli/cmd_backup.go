@@ -35,8 +35,8 @@ type backupFlags struct {
 }
 
 func (o *backupFlags) addStore(fs *pflag.FlagSet) {
-	fs.StringVar(&o.dir, "to", "", "local backup directory (default $DRBOOK_BACKUP_DIR, else "+backup.DefaultDir+")")
-	fs.StringVar(&o.s3, "s3", "", "S3 destination s3://bucket/prefix (credentials from the standard AWS chain)")
+	fs.StringVar(&o.dir, "to", "", "local backup directory (default $DRBOOK_BACKUP_DIR, backup.dirs of the site configuration, else "+backup.DefaultDir+")")
+	fs.StringVar(&o.s3, "s3", "", "S3 destination s3://bucket/prefix (default backup.s3 of the site configuration; credentials from the standard AWS chain)")
 	fs.StringVar(&o.s3Endpoint, "s3-endpoint", "", "S3-compatible endpoint URL (MinIO, Ceph...); implies path-style addressing")
 	fs.StringVar(&o.s3Region, "s3-region", "", "S3 region (default from the AWS configuration, else us-east-1)")
 	fs.BoolVar(&o.s3PathStyle, "s3-path-style", false, "use path-style S3 addressing")
@@ -44,9 +44,9 @@ func (o *backupFlags) addStore(fs *pflag.FlagSet) {
 
 func (o *backupFlags) addCommon(fs *pflag.FlagSet, root bool) {
 	if root {
-		fs.StringVar(&o.root, "root", ".", "the QuantAI system directory (holds data/quantai.db, config/, .env, logs/)")
+		fs.StringVar(&o.root, "root", ".", "the QuantAI system directory (holds data/quantai.db, config/, .env, logs/; default system.root of the site configuration, else .)")
 	}
-	fs.StringVar(&o.passFile, "passphrase-file", "", "read the passphrase from this file's first line (else $DRBOOK_PASSPHRASE, else a prompt)")
+	fs.StringVar(&o.passFile, "passphrase-file", "", "read the passphrase from this file's first line (else $DRBOOK_PASSPHRASE, $DRBOOK_PASSPHRASE_FILE, backup.passphrase_file of the site configuration, else a prompt)")
 	fs.BoolVar(&o.json, "json", false, "print JSON for scripts")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress line on the terminal")
 }
@@ -259,6 +259,9 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := o.site(iox, fs); err != nil {
+		return err
+	}
 	if fs.NArg() > 0 {
 		return usageErr("backup: unexpected argument %q (run 'drbook backup --help')", fs.Arg(0))
 	}
@@ -363,6 +366,9 @@ func runBackups(ctx context.Context, iox *IO, args []string) error {
 	fs.BoolVar(&o.json, "json", false, "print JSON for scripts")
 	fs.DurationVar(&rpo, "rpo", rpo, "recovery point objective the newest backup is held to")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := o.site(iox, fs); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -509,6 +515,9 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 	fs.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	fs.StringVar(&maxExpand, "max-expand", "", "cap on unpacked size: a multiple of the archive (200x) or a size (5GiB)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := o.site(iox, fs); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -661,6 +670,9 @@ func runVerify(ctx context.Context, iox *IO, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := o.site(iox, fs); err != nil {
+		return err
+	}
 	if fs.NArg() > 1 {
 		return usageErr("verify: one backup at a time")
 	}
@@ -721,6 +733,9 @@ func runPrune(ctx context.Context, iox *IO, args []string) error {
 	fs.DurationVar(&t2, "keep-tier2", t2, "keep tier 2 backups on S3 this long")
 	fs.DurationVar(&t3, "keep-tier3", t3, "keep tier 3 backups on S3 this long")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := o.site(iox, fs); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -34,11 +34,16 @@ func (o *stateOptions) addOperator(fs *pflag.FlagSet) {
 	fs.StringVar(&o.operator, "operator", "", "who is acting (default $SUDO_USER, else $USER; SSH client address from $SSH_CONNECTION)")
 }
 
+// dir is --state-dir, else $DRBOOK_STATE_DIR, else state.dir of the site
+// configuration, else the default. A configuration that cannot be read
+// leaves the choice to the environment and default: the command that needs
+// the configuration itself says what is wrong with it.
 func (o *stateOptions) dir(iox *IO) string {
-	if o.stateDir != "" {
-		return o.stateDir
+	cfg, err := iox.Site()
+	if err != nil {
+		cfg = nil
 	}
-	return incident.StateDir(iox.Getenv)
+	return stateDirOr(iox, cfg, o.stateDir)
 }
 
 // open opens the state database. Commands that only read pass mustExist,

@@ -214,6 +214,24 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 	if rpo <= 0 {
 		return usageErr("check: --rpo %s: want a positive duration such as 15m", rpo)
 	}
+	cfg, err := iox.Site()
+	if err != nil {
+		return err
+	}
+	if !fs.Changed("root") && cfg.System.Root != "" {
+		root = cfg.Resolve(cfg.System.Root)
+	}
+	s3 := backup.S3FromEnv(iox.Getenv)
+	if s3 == nil && cfg.Backup.S3.URL != "" {
+		s3 = &backup.S3Config{URL: cfg.Backup.S3.URL, Endpoint: cfg.Backup.S3.Endpoint, Region: cfg.Backup.S3.Region}
+		if cfg.Backup.S3.PathStyle {
+			ps := true
+			s3.PathStyle = &ps
+		}
+	}
+	if backupDir == "" && iox.Getenv("DRBOOK_BACKUP_DIR") == "" && len(cfg.Backup.Dirs) > 0 {
+		backupDir = cfg.Resolve(cfg.Backup.Dirs[0])
+	}
 	switch st, err := os.Stat(root); {
 	case errors.Is(err, os.ErrNotExist):
 		return usageErr("check: --root %s does not exist", root)
@@ -236,7 +254,7 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 		case !st.IsDir():
 			return usageErr("check: --backup-dir %s is a file, not a directory", backupDir)
 		}
-		opts.Backups = backup.Catalogue(backupDir, backup.S3FromEnv(iox.Getenv))
+		opts.Backups = backup.Catalogue(backupDir, s3)
 	}
 	// The table is printed once every check has finished, in the report's
 	// fixed order (checks in order, items in order): at 3 a.m. two runs
