@@ -118,7 +118,7 @@ func generate(ctx context.Context, root string, opts Options) (*world, error) {
 
 	for _, p := range []string{
 		"PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", "PRAGMA locking_mode=EXCLUSIVE",
-		"PRAGMA cache_size=-262144", "PRAGMA temp_store=MEMORY",
+		"PRAGMA cache_size=-4096",
 	} {
 		if _, err := conn.ExecContext(ctx, p); err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
