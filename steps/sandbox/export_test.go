@@ -7,3 +7,6 @@ func SetCacheKiB(kib int) (restore func()) {
 	cacheKiB = kib
 	return func() { cacheKiB = old }
 }
+
+// TS is ts, the generator's timestamp formatter.
+var TS = ts

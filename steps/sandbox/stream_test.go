@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/drbook/drbook/checks"
 	"github.com/drbook/drbook/steps/sandbox"
@@ -158,5 +159,31 @@ func hashRows(tb testing.TB, db *sql.DB, h hash.Hash, table string) {
 	}
 	if err := rows.Err(); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// TestTimestampFormat compares the generator's own timestamp formatting
+// with time.Format over the years a sandbox can span and beyond.
+func TestTimestampFormat(t *testing.T) {
+	for _, tm := range []time.Time{
+		sandbox.DefaultNow,
+		time.Date(2026, 3, 13, 19, 58, 0, 1, time.UTC),
+		time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2000, 2, 29, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 7, 4, 9, 5, 3, 120000, time.FixedZone("EDT", -4*3600)),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, want := sandbox.TS(tm), tm.UTC().Format(sandbox.TimeLayout); got != want {
+			t.Errorf("ts(%v) = %q, want %q", tm, got, want)
+		}
+	}
+	start := time.Date(2026, 2, 11, 20, 0, 0, 0, time.UTC)
+	for d := time.Duration(0); d < 30*24*time.Hour; d += 7*time.Hour + 13*time.Minute + 17*time.Second + 123456789 {
+		tm := start.Add(d)
+		if got, want := sandbox.TS(tm), tm.Format(sandbox.TimeLayout); got != want {
+			t.Fatalf("ts(%v) = %q, want %q", tm, got, want)
+		}
 	}
 }
