@@ -29,7 +29,10 @@ func (a action) Spec() steps.Spec {
 // check is a failed result whose Data is the report; an error means the
 // checks could not run at all.
 func (a action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
-	opts := Options{Root: req.Env.Root, Only: a.checks, Full: strings.EqualFold(req.Params["full"], "true"), Now: req.Env.Now}
+	// An action runs inside the TUI or a drill, which keep an RSS budget:
+	// no memory-mapped reads (mapped pages count in RSS, up to the whole
+	// database per connection). drbook check keeps them for speed.
+	opts := Options{Root: req.Env.Root, Only: a.checks, Full: strings.EqualFold(req.Params["full"], "true"), Now: req.Env.Now, MmapSize: -1}
 	rep, err := Run(ctx, opts, func(f Finding) {
 		if emit != nil {
 			emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Info, Line: Line(f)})

@@ -201,7 +201,11 @@ func SystemCheck(ctx context.Context, root string, out io.Writer) ([]string, err
 	}
 	var failed []string
 	pass, warn := 0, 0
-	_, err := checks.Run(ctx, checks.Options{Root: root, Only: only, Full: true}, func(f checks.Finding) {
+	// No memory-mapped reads: mapped pages count in the drill process's
+	// RSS, up to the whole database per connection (560 MB at 1,000,000
+	// trades with three checks side by side), and save no time on a full
+	// integrity_check.
+	_, err := checks.Run(ctx, checks.Options{Root: root, Only: only, Full: true, MmapSize: -1}, func(f checks.Finding) {
 		switch f.Status {
 		case checks.Fail:
 			failed = append(failed, f.Check+": "+f.Message)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -248,8 +249,13 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		if err := needTerminal(iox, "a guided drill"); err != nil {
 			return err
 		}
-		ui.LimitMemory(iox.Getenv)
 	}
+	// Unattended or guided, a drill keeps the Go heap tight: without the
+	// limit the heap left by the baseline backup doubles before each
+	// collection and the drill peaks at 130 MB RSS on 1,000,000 trades.
+	// The limit is put back on return, for callers that live on (tests).
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	ui.LimitMemory(iox.Getenv)
 	rb, err := runbook.Load(ref, o.runbooks)
 	if err != nil {
 		var h interface{ Hint() string }
