@@ -88,6 +88,17 @@ var Builtins = []Spec{
 		Drill: runbook.DrillRun,
 	},
 	{
+		Name:    "adopt-positions",
+		Summary: "Set positions where the broker's statement and the filled trades agree against the database to that quantity, one audit_trail row each; leave every other break for review.",
+		Params: []Param{
+			{Name: "broker", Doc: "comma-separated statement files, alpaca-api or ibkr-api; default: the statements under the root"},
+			{Name: "format", Doc: "ibkr-csv or alpaca-json; detected when omitted"},
+			{Name: "tolerance", Doc: "quantity difference ignored (fractional shares)", Default: "0.0001"},
+		},
+		Destructive: true,
+		Drill:       runbook.DrillRun,
+	},
+	{
 		Name:    "failover-plan",
 		Summary: "Write a reviewable plan to move positions from one broker to another; sends no orders.",
 		Params: []Param{

@@ -444,7 +444,7 @@ func engageDB(ctx context.Context, o Options, now time.Time) ([]int64, bool, err
 	}
 	n, _ := res.RowsAffected()
 	changed := n > 0
-	a, err := newAudit(ctx, tx, now)
+	a, err := steps.NewAudit(ctx, tx, now)
 	if err != nil {
 		return nil, false, err
 	}
@@ -453,7 +453,7 @@ func engageDB(ctx context.Context, o Options, now time.Time) ([]int64, bool, err
 		incident = " (incident " + o.IncidentID + ")"
 	}
 	if changed {
-		if err := a.append(ctx, tx, who, "kill_switch.engaged", "trading halted: "+o.Reason+incident); err != nil {
+		if err := a.Append(ctx, tx, who, "kill_switch.engaged", "trading halted: "+o.Reason+incident); err != nil {
 			return nil, false, err
 		}
 	}
@@ -488,7 +488,7 @@ func engageDB(ctx context.Context, o Options, now time.Time) ([]int64, bool, err
 			return nil, false, fmt.Errorf("cancel order %d: %w", x.id, err)
 		}
 		detail := fmt.Sprintf("order %d %s %g %s at %s cancelled by kill switch (was %s)%s", x.id, x.side, x.qty, x.symbol, x.broker, x.status, incident)
-		if err := a.append(ctx, tx, who, "order.cancelled", detail); err != nil {
+		if err := a.Append(ctx, tx, who, "order.cancelled", detail); err != nil {
 			return nil, false, err
 		}
 		ids = append(ids, x.id)
@@ -516,7 +516,7 @@ func releaseDB(ctx context.Context, o Options, now time.Time) error {
 		ControlKey, now.Format(TimeLayout), who); err != nil {
 		return fmt.Errorf("clear %s: %w", ControlKey, err)
 	}
-	a, err := newAudit(ctx, tx, now)
+	a, err := steps.NewAudit(ctx, tx, now)
 	if err != nil {
 		return err
 	}
@@ -524,7 +524,7 @@ func releaseDB(ctx context.Context, o Options, now time.Time) error {
 	if o.IncidentID != "" {
 		detail += " (incident " + o.IncidentID + ")"
 	}
-	if err := a.append(ctx, tx, who, "kill_switch.released", detail); err != nil {
+	if err := a.Append(ctx, tx, who, "kill_switch.released", detail); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -538,46 +538,6 @@ func actor(operator string) string {
 		operator = "unknown"
 	}
 	return "drbook:" + operator
-}
-
-// audit appends to audit_trail: the next id after the last, and a
-// timestamp after the last one even if the clock says otherwise, so the
-// trail stays monotonic and gap-free. It never rewrites a row.
-type audit struct {
-	next int64
-	last time.Time
-	now  time.Time
-}
-
-func newAudit(ctx context.Context, tx *sql.Tx, now time.Time) (*audit, error) {
-	var maxID sql.NullInt64
-	var lastTS sql.NullString
-	if err := tx.QueryRowContext(ctx, `SELECT MAX(id), (SELECT timestamp FROM audit_trail ORDER BY id DESC LIMIT 1) FROM audit_trail`).Scan(&maxID, &lastTS); err != nil {
-		return nil, fmt.Errorf("read audit trail: %w", err)
-	}
-	a := &audit{next: maxID.Int64 + 1, now: now}
-	if lastTS.Valid {
-		t, err := time.Parse(time.RFC3339Nano, lastTS.String)
-		if err != nil {
-			return nil, fmt.Errorf("audit trail: last timestamp %q: %w", lastTS.String, err)
-		}
-		a.last = t
-	}
-	return a, nil
-}
-
-func (a *audit) append(ctx context.Context, tx *sql.Tx, actor, action, detail string) error {
-	ts := a.now
-	if !ts.After(a.last) {
-		ts = a.last.Add(time.Nanosecond)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_trail (id, timestamp, actor, action, detail) VALUES (?, ?, ?, ?, ?)`,
-		a.next, ts.UTC().Format(TimeLayout), actor, action, detail); err != nil {
-		return fmt.Errorf("append audit trail: %w", err)
-	}
-	a.next++
-	a.last = ts
-	return nil
 }
 
 // dbStatus is the database's state after an engage; a database that

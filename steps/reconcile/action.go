@@ -18,6 +18,7 @@ import (
 
 func init() {
 	steps.Register(Action{})
+	steps.Register(AdoptAction{})
 }
 
 // Action is the reconcile action.
@@ -35,39 +36,9 @@ func (Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (step
 	if emit == nil {
 		emit = func(steps.Event) {}
 	}
-	o := Options{Root: req.Env.Root, Format: req.Params["format"], Tolerance: DefaultTolerance}
-	if v := strings.TrimSpace(req.Params["tolerance"]); v != "" {
-		t, err := strconv.ParseFloat(v, 64)
-		if err != nil || t < 0 {
-			return steps.Result{Status: steps.StatusFailed, Summary: "reconcile: tolerance " + v + " is not a number >= 0"},
-				fmt.Errorf("reconcile: tolerance %q: want a number >= 0", v)
-		}
-		o.Tolerance = t
-	}
-	for _, p := range strings.Split(req.Params["broker"], ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			if p != SourceAlpacaAPI && p != SourceIBKRAPI && !filepath.IsAbs(p) {
-				p = filepath.Join(req.Env.Root, p)
-			}
-			o.Statements = append(o.Statements, p)
-		}
-	}
-	// The runbook's variables come before the root's .env, as for the kill
-	// switch.
-	FillAPI(req.Env.Vars, &o.API)
-	if req.Env.Drill {
-		if err := drillAPIs(req.Env.Root, o.Statements, &o.API); err != nil {
-			return steps.Result{Status: steps.StatusFailed, Summary: err.Error()}, err
-		}
-	}
-	// Within an incident the statements and answers read are kept as
-	// evidence: in the directory the evidence parameter names, else
-	// STATE_DIR/evidence/ID under the default state directory.
-	o.Now = req.Env.Now
-	if d := strings.TrimSpace(req.Params["evidence"]); d != "" {
-		o.EvidenceDir = d
-	} else if req.Env.IncidentID != "" {
-		o.EvidenceDir = EvidenceDir(incident.StateDir(os.Getenv), req.Env.IncidentID)
+	o, err := requestOptions(req)
+	if err != nil {
+		return steps.Result{Status: steps.StatusFailed, Summary: err.Error()}, err
 	}
 	rep, err := Run(ctx, o)
 	if err != nil {
@@ -278,4 +249,76 @@ func loopback(raw string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// requestOptions reads a reconcile or adopt-positions step's parameters.
+func requestOptions(req steps.Request) (Options, error) {
+	o := Options{Root: req.Env.Root, Format: req.Params["format"], Tolerance: DefaultTolerance}
+	if v := strings.TrimSpace(req.Params["tolerance"]); v != "" {
+		t, err := strconv.ParseFloat(v, 64)
+		if err != nil || t < 0 {
+			return o, fmt.Errorf("reconcile: tolerance %q: want a number >= 0", v)
+		}
+		o.Tolerance = t
+	}
+	for _, p := range strings.Split(req.Params["broker"], ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			if p != SourceAlpacaAPI && p != SourceIBKRAPI && !filepath.IsAbs(p) {
+				p = filepath.Join(req.Env.Root, p)
+			}
+			o.Statements = append(o.Statements, p)
+		}
+	}
+	// The runbook's variables come before the root's .env, as for the kill
+	// switch.
+	FillAPI(req.Env.Vars, &o.API)
+	if req.Env.Drill {
+		if err := drillAPIs(req.Env.Root, o.Statements, &o.API); err != nil {
+			return o, err
+		}
+	}
+	// Within an incident the statements and answers read are kept as
+	// evidence: in the directory the evidence parameter names, else
+	// STATE_DIR/evidence/ID under the default state directory.
+	o.Now = req.Env.Now
+	if d := strings.TrimSpace(req.Params["evidence"]); d != "" {
+		o.EvidenceDir = d
+	} else if req.Env.IncidentID != "" {
+		o.EvidenceDir = EvidenceDir(incident.StateDir(os.Getenv), req.Env.IncidentID)
+	}
+	return o, nil
+}
+
+// AdoptAction is the adopt-positions action: it settles the breaks where
+// the broker's statement and the filled trades agree against the
+// database, with an audit_trail row each (see Adopt).
+type AdoptAction struct{}
+
+// Spec implements steps.Action.
+func (AdoptAction) Spec() steps.Spec {
+	s, _ := steps.Declared("adopt-positions")
+	return s
+}
+
+// Run implements steps.Action: breaks left for review are StatusFailed.
+func (AdoptAction) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
+	if emit == nil {
+		emit = func(steps.Event) {}
+	}
+	o, err := requestOptions(req)
+	if err != nil {
+		return steps.Result{Status: steps.StatusFailed, Summary: err.Error()}, err
+	}
+	res, err := Adopt(ctx, AdoptOptions{Options: o, Actor: "drbook:" + req.Env.Operator, DryRun: req.DryRun})
+	if err != nil {
+		return steps.Result{Status: steps.StatusFailed, Summary: err.Error()}, err
+	}
+	for _, l := range AdoptLines(res) {
+		emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Stdout, Line: l})
+	}
+	r := steps.Result{Status: steps.StatusOK, Summary: AdoptSummary(res), Data: res}
+	if len(res.Left) > 0 {
+		r.Status = steps.StatusFailed
+	}
+	return r, nil
 }

@@ -143,3 +143,19 @@ func TestTUIUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestDrillTradingPlatformFailoverAuto: the failover runbook resolves its
+// own default fault (position drift) by adopting the broker's position,
+// which the statement and the filled trades agree on, with an audit row.
+func TestDrillTradingPlatformFailoverAuto(t *testing.T) {
+	state := t.TempDir()
+	code, out, errs := runTUICmd(t, false, "drill", "trading-platform-failover", "--auto", "--state-dir", state, "--trades", "200")
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, want := range []string{"scenario position-drift", "OK: adopted 1 position(s) from the broker", "PASSED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
