@@ -121,7 +121,9 @@ var hostileInputs = []hostileInput{
 	// drbook's own structures: many steps with one title, many phases.
 	{"same-step-title", func(size int) []byte { return repeatTo("# R\n\n## P\n\n", "- x\n", size) }},
 	{"same-phase-title", func(size int) []byte { return repeatTo("# R\n\n", "## P\n\n- x\n\n", size) }},
-	{"many-code-blocks", func(size int) []byte { return repeatTo("# R\n\n## P\n\n", "```sh\necho x\n```\n", size) }},
+	{"many-code-blocks", func(size int) []byte { // 5 lines of head: cut whole at MaxLines
+		return repeatTo("# R\n\n## P\n\n\n", "```sh\necho x\n```\n", size)
+	}},
 	{"unclosed-html", func(size int) []byte { return repeatTo("# R\n\n- ", "<a ", size) }},
 	{"entities", func(size int) []byte { return repeatTo("# R\n\n- ", "&amp;&#1234;&", size) }},
 }
