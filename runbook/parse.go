@@ -13,7 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/text"
 )
@@ -21,8 +20,6 @@ import (
 // MaxSize is the largest runbook drbook reads: 10 MiB. Anything larger is
 // almost certainly not a runbook (a database, a log, a backup).
 const MaxSize = 10 << 20
-
-var mdParser = goldmark.New().Parser()
 
 // catchPanics turns a parser panic into an error; tests switch it off to
 // see the stack.
@@ -74,8 +71,16 @@ func Parse(src []byte, name string) (rb *Runbook, err error) {
 		src: body, file: name, lineOff: bodyLine - 1, rb: rb, set: set,
 		ids: map[string]bool{},
 	}
+	if n := bytes.Count(src, []byte("\n")); n > MaxLines {
+		return nil, Problems{{File: name, Line: MaxLines + 1,
+			Msg:  fmt.Sprintf("file has %d lines, over the %d-line limit for a runbook", n, MaxLines),
+			Hint: "a runbook is a document to read during an incident; split it, or check the path"}}
+	}
+	if ps := checkNesting(body, name, bodyLine-1); ps != nil {
+		return nil, ps
+	}
 	p.lineStarts = lineStarts(body)
-	doc := mdParser.Parse(text.NewReader(body))
+	doc := structureParser.Parse(text.NewReader(body))
 	p.walk(doc)
 	if p.fatal != nil {
 		return nil, p.fatal
@@ -168,7 +173,12 @@ type parser struct {
 	implicit *section // content before any heading
 	titled   bool     // an H1 title was consumed
 	ids      map[string]bool
-	fatal    Problems
+	// inlineBytes counts the title bytes read with their markup (see
+	// maxInlineTotal).
+	inlineBytes int
+	next        map[string]int // unique: the next suffix to try for a base
+	inlines     map[ast.Node]inlineDoc
+	fatal       Problems
 }
 
 // idx returns the 0-based body line index of a byte offset.
@@ -299,22 +309,32 @@ func (p *parser) fenceClose(f *ast.FencedCodeBlock) (int, bool) {
 	return cl, true
 }
 
-// plain returns the text of a node's inlines without Markdown markup.
+// plain returns the text of a block's inlines (a heading, paragraph or
+// text block) without Markdown markup.
 func (p *parser) plain(n ast.Node) string {
+	if n == nil {
+		return ""
+	}
+	d := p.inline(n)
+	return plainText(d.root, d.src)
+}
+
+// plainText returns the text of an inline tree without Markdown markup.
+func plainText(n ast.Node, src []byte) string {
 	var b strings.Builder
 	var walk func(ast.Node)
 	walk = func(n ast.Node) {
 		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
 			switch c := c.(type) {
 			case *ast.Text:
-				b.Write(c.Segment.Value(p.src))
+				b.Write(c.Segment.Value(src))
 				if c.SoftLineBreak() || c.HardLineBreak() {
 					b.WriteByte(' ')
 				}
 			case *ast.String:
 				b.Write(c.Value)
 			case *ast.AutoLink:
-				b.Write(c.Label(p.src))
+				b.Write(c.Label(src))
 			case *ast.RawHTML:
 			default:
 				walk(c)
@@ -478,9 +498,16 @@ func (p *parser) unique(base, fallback string) string {
 		base = fallback
 	}
 	id := base
-	for n := 2; p.ids[id]; n++ {
+	// Start where the last search for base stopped: a thousand steps
+	// with one title cost a thousand lookups, not half a million.
+	n := max(2, p.next[base])
+	for ; p.ids[id]; n++ {
 		id = fmt.Sprintf("%s-%d", base, n)
 	}
+	if p.next == nil {
+		p.next = map[string]int{}
+	}
+	p.next[base] = n
 	p.ids[id] = true
 	return id
 }
@@ -625,9 +652,10 @@ func (p *parser) boldLead(it ast.Node) (bool, string) {
 			return false, ""
 		}
 	}
-	c := first.FirstChild()
+	d := p.inline(first)
+	c := d.root.FirstChild()
 	for c != nil {
-		if t, ok := c.(*ast.Text); ok && strings.TrimSpace(string(t.Segment.Value(p.src))) == "" {
+		if t, ok := c.(*ast.Text); ok && strings.TrimSpace(string(t.Segment.Value(d.src))) == "" {
 			c = c.NextSibling()
 			continue
 		}
@@ -640,7 +668,7 @@ func (p *parser) boldLead(it ast.Node) (bool, string) {
 	var rest strings.Builder
 	for r := e.NextSibling(); r != nil; r = r.NextSibling() {
 		if t, ok := r.(*ast.Text); ok {
-			rest.Write(t.Segment.Value(p.src))
+			rest.Write(t.Segment.Value(d.src))
 			if t.SoftLineBreak() {
 				rest.WriteByte(' ')
 			}
@@ -648,7 +676,7 @@ func (p *parser) boldLead(it ast.Node) (bool, string) {
 			rest.WriteString("\x00") // something other than text
 		}
 	}
-	bold := p.plain(e)
+	bold := plainText(e, d.src)
 	tail := strings.TrimSpace(rest.String())
 	if strings.HasSuffix(bold, ":") {
 		tail = ":" + tail

@@ -137,7 +137,18 @@ type Result struct {
 	// Data is the action's structured result (findings, breaks, file lists),
 	// recorded in the timeline as JSON.
 	Data any
+	// Findings are what the operator must look at in an action that did
+	// its job: a result with StatusOK and findings is "done with
+	// findings", recorded with the step, its timeline and its report, and
+	// never shown as a failure. The kill switch, for one, reports a
+	// damaged database it deliberately left untouched while the flag file
+	// holds the halt.
+	Findings []string
 }
+
+// WithFindings reports whether r is done with findings: the action did
+// its job and left something to look at.
+func (r Result) WithFindings() bool { return r.Status == StatusOK && len(r.Findings) > 0 }
 
 // Action is a built-in action.
 type Action interface {

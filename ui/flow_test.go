@@ -129,13 +129,10 @@ func TestDrillFlow(t *testing.T) {
 	typeLine(tm, "y")
 	waitFor(t, tm, "not confirmed")
 	typeLine(tm, "YES") // case does not matter
-	// corrupt-db: the flag file halts; the damaged database is not written,
-	// so the step fails and says why. The operator marks it done by hand.
-	waitFor(t, tm, "FAILED: trading HALTED")
+	// corrupt-db: the flag file halts; the damaged database is not written.
+	// The halt holds, so the step is done with that finding, shown in full.
+	waitFor(t, tm, "DONE WITH FINDINGS: trading HALTED")
 	waitFor(t, tm, "looks damaged")
-	key(tm, 'd')
-	waitFor(t, tm, "What did you do instead?")
-	typeLine(tm, "flag file holds; database left for the restore")
 
 	// Each finished step moves the cursor to the next open one.
 	waitFor(t, tm, "> [ ] Stop all automated")
@@ -172,8 +169,9 @@ func TestDrillFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := st.Step("immediate-actions/kill-switch"); s == nil || s.Status != incident.StepDone {
-		t.Errorf("kill switch: %+v, want done", s)
+	if s := st.Step("immediate-actions/kill-switch"); s == nil || s.Status != incident.StepDone ||
+		len(s.Findings) != 1 || !strings.Contains(s.Findings[0], "looks damaged") {
+		t.Errorf("kill switch: %+v, want done with the damaged database as its finding", s)
 	}
 	s := st.Step("assessment-phase/integrity-check")
 	if s == nil || s.Status != incident.StepDone || !strings.Contains(s.Reason, "db-integrity fail") {

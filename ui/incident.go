@@ -279,7 +279,9 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 		if msg.err == nil && msg.res.Status == steps.StatusFailed {
 			v.failedRun = msg.stepID
 		}
-		v = v.setStatus(runResultText(msg.runDone), msg.err != nil || msg.res.Status == steps.StatusFailed)
+		// Findings are shown like a failure's reason, in full, though
+		// the step is done.
+		v = v.setStatus(runResultText(msg.runDone), msg.err != nil || msg.res.Status == steps.StatusFailed || msg.res.WithFindings())
 		return v, loadState(v.sess)
 	case spinner.TickMsg:
 		if v.run == nil {
@@ -305,6 +307,11 @@ func runResultText(d runDone) string {
 		return "Action error: " + errText(d.err)
 	}
 	s := strings.ToUpper(string(d.res.Status))
+	if d.res.WithFindings() {
+		// The action did its job and left something to look at: the
+		// step is done, and the findings are what to read.
+		s = "DONE WITH FINDINGS"
+	}
 	if d.res.Summary != "" {
 		s += ": " + d.res.Summary
 	}

@@ -177,6 +177,9 @@ func (v incidentView) viewPane(sel *incident.StepState, w, h int) string {
 		return fit("this runbook has no steps", w, h)
 	}
 	status := strings.ToUpper(string(sel.Status))
+	if sel.Status == incident.StepDone && len(sel.Findings) > 0 {
+		status = "DONE, FINDINGS"
+	}
 	title := ansi.Truncate(st.bold.Render(sel.Title), w-len(status)-1, "…")
 	lines := []string{pad(title, w-len(status)) + status}
 	hint := v.hint(sel)
@@ -192,7 +195,7 @@ func (v incidentView) viewPane(sel *incident.StepState, w, h int) string {
 			rule += v.spin.View() + " running " + el.String() + " (x cancels) "
 		} else if n := len(sel.Runs); n > 0 && sel.Runs[n-1] < len(v.st.Runs) {
 			r := v.st.Runs[sel.Runs[n-1]]
-			s := r.Status
+			s := incident.RunStatus(r.Status, r.Findings)
 			if s == "" {
 				s = "running elsewhere"
 			}

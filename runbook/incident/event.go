@@ -18,13 +18,13 @@ const (
 	KindPhaseCompleted    Kind = "phase_completed"    // Phase
 	KindRTOStopped        Kind = "rto_stopped"        // Data.Met: the RTO phase completed (or the incident was resolved)
 	KindStepStarted       Kind = "step_started"       // Step
-	KindStepDone          Kind = "step_done"          // Step, Data.Text: optional note
+	KindStepDone          Kind = "step_done"          // Step, Data.Text: optional note, Data.Findings
 	KindStepSkipped       Kind = "step_skipped"       // Step, Data.Reason
 	KindStepFailed        Kind = "step_failed"        // Step, Data.Reason
 	KindNote              Kind = "note"               // Data.Text
 	KindActionStarted     Kind = "action_started"     // Step, Data.Action, Data.Mode, Data.Params
 	KindActionOutput      Kind = "action_output"      // Step, Data.Output (a chunk), Data.Truncated
-	KindActionFinished    Kind = "action_finished"    // Step, Data.Status, Summary, ExitCode, Duration, Error, BackupTime, Result
+	KindActionFinished    Kind = "action_finished"    // Step, Data.Status, Summary, ExitCode, Duration, Error, BackupTime, Result, Findings
 	KindActionInterrupted Kind = "action_interrupted" // Step: its process died (or, Data.Status "cancelled", it was cancelled); it is not re-run
 	KindComms             Kind = "comms"              // Data.Comms: a filled communication template
 	KindClosed            Kind = "closed"             // Data.Outcome, Data.Text: the summary
@@ -68,6 +68,10 @@ type EventData struct {
 	Error      string            `json:"error,omitempty"`
 	BackupTime *time.Time        `json:"backup_time,omitempty"`
 	Result     json.RawMessage   `json:"result,omitempty"`
+	// Findings, on action_finished and step_done, are what an action
+	// that did its job left for the operator to look at: the step is done
+	// with findings, not failed.
+	Findings []string `json:"findings,omitempty"`
 
 	// Process that wrote a resumed or action_started event.
 	Host string `json:"host,omitempty"`

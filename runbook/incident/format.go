@@ -107,12 +107,15 @@ func Describe(ev Event) string {
 		}
 		return s
 	case KindActionFinished:
-		s := fmt.Sprintf("action %s %s in %s", d.Action, d.Status, FormatDuration(time.Duration(d.DurationMS)*time.Millisecond))
+		s := fmt.Sprintf("action %s %s in %s", d.Action, RunStatus(d.Status, d.Findings), FormatDuration(time.Duration(d.DurationMS)*time.Millisecond))
 		if d.Summary != "" {
 			s += ": " + d.Summary
 		}
 		if d.Error != "" {
 			s += " (error: " + d.Error + ")"
+		}
+		for _, f := range d.Findings {
+			s += "; FINDING: " + f
 		}
 		return s
 	case KindActionInterrupted:
@@ -145,6 +148,15 @@ func Describe(ev Event) string {
 		}
 	}
 	return string(ev.Kind)
+}
+
+// RunStatus is an action run's status word for people: "ok with
+// findings" for an ok run that left findings, the status otherwise.
+func RunStatus(status string, findings []string) string {
+	if status == "ok" && len(findings) > 0 {
+		return "ok with findings"
+	}
+	return status
 }
 
 // oneLine flattens s for a table cell.

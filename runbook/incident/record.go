@@ -91,6 +91,9 @@ func (in *Incident) RecordAction(ctx context.Context, a ActionRecord) error {
 				d.Result = b
 			}
 		}
+		if a.Result.WithFindings() && a.Err == nil {
+			d.Findings = append([]string(nil), a.Result.Findings...)
+		}
 		return append(evs, Event{Kind: KindActionFinished, At: end, Data: d}), nil
 	})
 }

@@ -29,6 +29,13 @@ func (r *redactor) err(e error) error { return r.r.Error(e) }
 func (r *redactor) data(d *EventData) {
 	d.Text, d.Reason, d.Output, d.Summary, d.Error = r.string(d.Text), r.string(d.Reason), r.string(d.Output), r.string(d.Summary), r.string(d.Error)
 	d.Params = r.strMap(d.Params)
+	if d.Findings != nil {
+		fs := make([]string, len(d.Findings))
+		for i, f := range d.Findings {
+			fs[i] = r.string(f)
+		}
+		d.Findings = fs
+	}
 	if len(d.Result) > 0 {
 		var v any
 		if json.Unmarshal(d.Result, &v) == nil {

@@ -79,15 +79,15 @@ func (st *State) apply(ev *Event) {
 	case KindStepStarted:
 		st.ack(ev.At)
 		if s := st.Step(ev.Step); s != nil {
-			s.Status, s.Reason, s.StartedAt, s.EndedAt = StepRunning, "", ev.At, time.Time{}
+			s.Status, s.Reason, s.StartedAt, s.EndedAt, s.Findings = StepRunning, "", ev.At, time.Time{}, nil
 		}
 	case KindStepDone, KindStepSkipped, KindStepFailed:
 		st.ack(ev.At)
 		if s := st.Step(ev.Step); s != nil {
 			s.Status = map[Kind]StepStatus{KindStepDone: StepDone, KindStepSkipped: StepSkipped, KindStepFailed: StepFailed}[ev.Kind]
-			s.Reason = ev.Data.Reason
+			s.Reason, s.Findings = ev.Data.Reason, nil
 			if ev.Kind == KindStepDone {
-				s.Reason = ev.Data.Text
+				s.Reason, s.Findings = ev.Data.Text, ev.Data.Findings
 			}
 			if s.StartedAt.IsZero() {
 				s.StartedAt = ev.At
@@ -119,6 +119,7 @@ func (st *State) apply(ev *Event) {
 			r.FinishedAt = ev.At
 			r.Duration = time.Duration(ev.Data.DurationMS) * time.Millisecond
 			r.Status, r.Summary, r.ExitCode, r.Error = ev.Data.Status, ev.Data.Summary, ev.Data.ExitCode, ev.Data.Error
+			r.Findings = ev.Data.Findings
 			if ev.Data.BackupTime != nil {
 				r.BackupTime = *ev.Data.BackupTime
 				st.BackupTime = *ev.Data.BackupTime

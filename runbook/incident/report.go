@@ -51,11 +51,15 @@ type Report struct {
 	Phases                []PhaseClock      `json:"phases"`
 	Skipped               []ReportStep      `json:"skipped_steps"`
 	Failed                []ReportStep      `json:"failed_steps"`
-	ByHand                []ReportStep      `json:"done_by_hand,omitempty"` // action steps marked done that drbook did not run
-	Actions               []ReportAction    `json:"actions"`
-	Notes                 []Note            `json:"notes"`
-	Comms                 []Message         `json:"communications"`
-	Timeline              []ReportEvent     `json:"timeline"`
+	// WithFindings are steps done with findings: the action did its job
+	// and left something to look at (a check that found damage, a kill
+	// switch that halted with the flag file alone).
+	WithFindings []ReportStep   `json:"steps_with_findings"`
+	ByHand       []ReportStep   `json:"done_by_hand,omitempty"` // action steps marked done that drbook did not run
+	Actions      []ReportAction `json:"actions"`
+	Notes        []Note         `json:"notes"`
+	Comms        []Message      `json:"communications"`
+	Timeline     []ReportEvent  `json:"timeline"`
 	// The review's sections, left empty for the post-incident review.
 	RootCause      string   `json:"root_cause"`
 	LessonsLearned string   `json:"lessons_learned"`
@@ -90,6 +94,8 @@ type ReportStep struct {
 	Phase  string    `json:"phase"`
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
+	// Findings, for a step done with findings, one per line.
+	Findings []string `json:"findings,omitempty"`
 }
 
 // ReportAction is one action run.
@@ -103,6 +109,7 @@ type ReportAction struct {
 	Summary    string    `json:"summary,omitempty"`
 	ExitCode   int       `json:"exit_code,omitempty"`
 	Error      string    `json:"error,omitempty"`
+	Findings   []string  `json:"findings,omitempty"`
 	Truncated  int64     `json:"output_bytes_not_kept,omitempty"`
 	BackupTime time.Time `json:"backup_time,omitzero"`
 }
@@ -136,7 +143,7 @@ func BuildReport(st *State, events []Event, now time.Time) *Report {
 		Times: ReportTimes{Detected: d.DetectedAt, Declared: d.DeclaredAt, FirstAck: st.FirstAck, RTOPhase: d.Runbook.RTOPhase,
 			Closed: st.ClosedAt, Elapsed: Dur(c.Elapsed)},
 		Phases: c.Phases, Notes: st.Notes, Comms: st.Comms,
-		Skipped: []ReportStep{}, Failed: []ReportStep{}, Actions: []ReportAction{}, ActionItems: []string{},
+		Skipped: []ReportStep{}, Failed: []ReportStep{}, WithFindings: []ReportStep{}, Actions: []ReportAction{}, ActionItems: []string{},
 	}
 	if p := st.Phase(d.Runbook.RTOPhase); p != nil {
 		r.Times.RTOPhaseDone = p.CompletedAt
@@ -176,6 +183,10 @@ func BuildReport(st *State, events []Event, now time.Time) *Report {
 				if strings.HasPrefix(s.Reason, "marked done by hand") {
 					r.ByHand = append(r.ByHand, rs)
 				}
+				if len(s.Findings) > 0 {
+					rs.Findings = s.Findings
+					r.WithFindings = append(r.WithFindings, rs)
+				}
 			case StepSkipped:
 				r.Skipped = append(r.Skipped, rs)
 			case StepFailed, StepInterrupted:
@@ -192,7 +203,7 @@ func BuildReport(st *State, events []Event, now time.Time) *Report {
 			status = "running"
 		}
 		r.Actions = append(r.Actions, ReportAction{Step: a.Step, Action: a.Action, Mode: a.Mode, StartedAt: a.StartedAt,
-			Duration: Dur(a.Duration), Status: status, Summary: a.Summary, ExitCode: a.ExitCode, Error: a.Error,
+			Duration: Dur(a.Duration), Status: status, Summary: a.Summary, ExitCode: a.ExitCode, Error: a.Error, Findings: a.Findings,
 			Truncated: a.Truncated, BackupTime: a.BackupTime})
 	}
 	for _, f := range st.Findings {
@@ -304,6 +315,16 @@ func (r *Report) Markdown(w io.Writer) error {
 	}
 	stepList("Skipped steps", r.Skipped)
 	stepList("Failed steps", r.Failed)
+	p("\n## Steps done with findings\n\n")
+	if len(r.WithFindings) == 0 {
+		p("None.\n")
+	}
+	for _, s := range r.WithFindings {
+		p("- **%s** (`%s`, phase `%s`, at %s):\n", oneLine(s.Title), s.ID, s.Phase, since(s.At))
+		for _, f := range s.Findings {
+			p("  - %s\n", oneLine(f))
+		}
+	}
 	if len(r.ByHand) > 0 { // only when it happened: most reports have none
 		stepList("Done by hand (drbook did not run their action)", r.ByHand)
 	}
@@ -326,7 +347,7 @@ func (r *Report) Markdown(w io.Writer) error {
 				step = "(command line)"
 			}
 			p("| %s | %s | %s | %s | %s | %s | %s |\n", step, a.Action, a.Mode, since(a.StartedAt),
-				FormatDuration(time.Duration(a.Duration)), a.Status, oneLine(sum))
+				FormatDuration(time.Duration(a.Duration)), RunStatus(a.Status, a.Findings), oneLine(sum))
 		}
 	}
 	p("\n## Communications\n\n")

@@ -312,15 +312,23 @@ func (in *Incident) finish(stepID, name string, diagnostic bool, start time.Time
 			d.Result = b
 		}
 	}
+	if res.WithFindings() && runErr == nil {
+		d.Findings = append([]string(nil), res.Findings...)
+	}
 	step := Event{At: end, Step: stepID}
 	switch steps.Status(d.Status) {
 	case steps.StatusOK, steps.StatusSimulated:
 		step.Kind, step.Data.Text = KindStepDone, res.Summary
+		if len(d.Findings) > 0 {
+			step.Data.Text = "findings: " + strings.Join(d.Findings, "; ")
+			step.Data.Findings = d.Findings
+		}
 	case steps.StatusSkipped:
 		step.Kind, step.Data.Reason = KindStepSkipped, res.Summary
 	case steps.StatusFailed:
 		if diagnostic && runErr == nil {
 			step.Kind, step.Data.Text = KindStepDone, "findings: "+res.Summary
+			step.Data.Findings = []string{res.Summary}
 			break
 		}
 		fallthrough

@@ -112,9 +112,12 @@ type PhaseState struct {
 // StepState is one step's status and history.
 type StepState struct {
 	StepSnapshot
-	Phase     string
-	Status    StepStatus
-	Reason    string // why skipped or failed; the note given when done
+	Phase  string
+	Status StepStatus
+	Reason string // why skipped or failed; the note given when done
+	// Findings are what the action that did the step left to look at: the
+	// step is done with findings.
+	Findings  []string
 	StartedAt time.Time
 	EndedAt   time.Time
 	Runs      []int // indexes into State.Runs
@@ -157,6 +160,7 @@ type ActionRun struct {
 	Output     string // redacted, capped
 	Truncated  int64  // bytes of output dropped by the cap
 	BackupTime time.Time
+	Findings   []string // an ok run's findings: done with findings
 }
 
 // Step returns the step with the given id, or nil.

@@ -26,7 +26,9 @@ func (Action) Spec() steps.Spec {
 
 // Run implements steps.Action. Engaging with problems (database not
 // updated, a broker failed) is StatusFailed: the halt holds, but someone
-// has to look. Only a halt that did not happen at all is an error.
+// has to look. A damaged database left untouched while the flag file holds
+// the halt is done with findings (see Outcome). Only a halt that did not
+// happen at all is an error.
 func (a Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
 	if emit == nil {
 		emit = func(steps.Event) {}
@@ -69,10 +71,8 @@ func (a Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (st
 			return res, err
 		case req.DryRun:
 			res.Status = steps.StatusSimulated
-		case len(st.Problems) > 0:
-			res.Status = steps.StatusFailed
 		default:
-			res.Status = steps.StatusOK
+			res.Status, res.Findings = Outcome(st)
 		}
 		return res, nil
 	case "off", "release":
@@ -99,6 +99,32 @@ func (a Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (st
 	}
 }
 
+// Outcome is the status of an engage that returned no error, and its
+// findings. The kill switch's job is the halt, so an engage whose only
+// problems are findings (the flag file written, a damaged database
+// deliberately left untouched) is StatusOK with findings: done, with
+// something to look at. Any other problem (the flag file not written, a
+// database write that failed, a broker not called or failing) is
+// StatusFailed, the halt holding only in part.
+func Outcome(st State) (steps.Status, []string) {
+	if len(st.Problems) == 0 {
+		return steps.StatusOK, nil
+	}
+	if st.Flag == nil || !st.Engaged {
+		return steps.StatusFailed, nil
+	}
+	finding := make(map[string]bool, len(st.Findings))
+	for _, f := range st.Findings {
+		finding[f] = true
+	}
+	for _, p := range st.Problems {
+		if !finding[p] {
+			return steps.StatusFailed, nil
+		}
+	}
+	return steps.StatusOK, append([]string(nil), st.Findings...)
+}
+
 // SplitBrokers parses "alpaca, ibkr".
 func SplitBrokers(s string) []string {
 	var out []string
@@ -119,7 +145,11 @@ func EngageLine(st State) string {
 	}
 	fmt.Fprintf(&b, "; %d orders cancelled now", len(st.Cancelled))
 	if len(st.Problems) > 0 {
-		b.WriteString("; PROBLEMS: " + strings.Join(st.Problems, "; "))
+		if status, findings := Outcome(st); status == steps.StatusOK && len(findings) > 0 {
+			b.WriteString("; FINDINGS: " + strings.Join(findings, "; "))
+		} else {
+			b.WriteString("; PROBLEMS: " + strings.Join(st.Problems, "; "))
+		}
 	}
 	return b.String()
 }

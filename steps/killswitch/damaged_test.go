@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/killswitch"
 	"github.com/drbook/drbook/steps/sandbox"
 )
@@ -92,5 +93,60 @@ func TestEngageLeavesDamagedDatabaseUntouched(t *testing.T) {
 				t.Errorf("flag file after a refused release: %v", err)
 			}
 		})
+	}
+}
+
+// TestActionOnDamagedDatabaseIsDoneWithFindings: the kill switch's job is
+// the halt. When the flag file holds it and the damaged database was
+// deliberately left untouched, the action is done with that finding, not
+// failed; when the flag file cannot be written either, the halt did not
+// hold and the action fails.
+func TestActionOnDamagedDatabaseIsDoneWithFindings(t *testing.T) {
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "sb")
+	if err := sandbox.Create(ctx, root, sandbox.Options{Trades: 200, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sandbox.Inject(root, "corrupt-db"); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := steps.Lookup("kill-switch")
+	req := steps.Request{Env: steps.Env{Root: root, Operator: "ops", Drill: true, Now: now},
+		Params: map[string]string{"mode": "on", "reason": "drill"}, Confirmed: true}
+	res, err := a.Run(ctx, req, nil)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != steps.StatusOK || !res.WithFindings() || len(res.Findings) != 1 {
+		t.Fatalf("result %s %q, want ok with one finding", res.Status, res.Findings)
+	}
+	for _, want := range []string{"looks damaged", "left untouched", "flag file alone halts trading"} {
+		if !strings.Contains(res.Findings[0], want) {
+			t.Errorf("finding lacks %q: %s", want, res.Findings[0])
+		}
+	}
+	if !strings.Contains(res.Summary, "trading HALTED") || !strings.Contains(res.Summary, "FINDINGS: ") || strings.Contains(res.Summary, "PROBLEMS") {
+		t.Errorf("summary: %s", res.Summary)
+	}
+	if _, err := os.Stat(filepath.Join(root, killswitch.FlagFile)); err != nil {
+		t.Fatalf("flag file: %v", err)
+	}
+
+	// The flag file cannot be written (a directory stands in its way) and
+	// the database is damaged: nothing halts, and that is an error.
+	root2 := filepath.Join(t.TempDir(), "sb")
+	if err := sandbox.Create(ctx, root2, sandbox.Options{Trades: 200, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sandbox.Inject(root2, "corrupt-db"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root2, killswitch.FlagFile, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	req.Env.Root = root2
+	res, err = a.Run(ctx, req, nil)
+	if !errors.Is(err, killswitch.ErrNotHalted) || res.Status != steps.StatusFailed || len(res.Findings) != 0 {
+		t.Fatalf("no halt: %v %s %q, want ErrNotHalted and failed", err, res.Status, res.Findings)
 	}
 }

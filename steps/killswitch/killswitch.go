@@ -142,6 +142,11 @@ type State struct {
 	// Problems are what the operator must look at: a database that could
 	// not be updated, a broker that failed, flag and database disagreeing.
 	Problems []string `json:"problems,omitempty"`
+	// Findings are the Problems that leave the halt whole: a damaged
+	// database deliberately left untouched while the flag file holds the
+	// halt. Each is also in Problems; the operator must still look, but
+	// the kill switch did its job (see Outcome).
+	Findings []string `json:"findings,omitempty"`
 	// Released is set by Release: the archived flag file.
 	Released string `json:"released,omitempty"`
 }
@@ -205,6 +210,9 @@ func engage(ctx context.Context, o Options) (State, error) {
 	if errors.Is(damage, ErrDatabaseDamaged) {
 		msg := "database not updated: " + damage.Error() + ": left untouched; the flag file alone halts trading; restore or salvage the database before releasing"
 		st.Problems = append(st.Problems, msg)
+		if flagErr == nil {
+			st.Findings = append(st.Findings, msg)
+		}
 		flag.DBError = damage.Error()
 		o.log("%s", msg)
 	} else if dbErr != nil {

@@ -204,6 +204,16 @@ func TestEngageWithoutDatabase(t *testing.T) {
 			if !st.Engaged || len(st.Problems) == 0 || !strings.Contains(strings.Join(st.Problems, ";"), "database not updated") {
 				t.Fatalf("state %+v", st)
 			}
+			// Missing is not damaged: the write was tried and failed, so
+			// orders may be open in a database someone must find. Only a
+			// damaged database deliberately left alone is a finding.
+			outcome, findings := killswitch.Outcome(st)
+			if want := map[bool]steps.Status{true: steps.StatusOK, false: steps.StatusFailed}[tt.name == "corrupt"]; outcome != want {
+				t.Errorf("outcome %s %q, want %s", outcome, findings, want)
+			}
+			if outcome == steps.StatusOK && (len(findings) != 1 || !strings.Contains(findings[0], "looks damaged")) {
+				t.Errorf("findings %q, want the damaged database", findings)
+			}
 			for _, p := range st.Problems { // the message names the database once
 				if n := strings.Count(p, dbPath); n > 1 {
 					t.Errorf("problem names the database %d times: %s", n, p)

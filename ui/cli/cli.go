@@ -18,7 +18,8 @@ import (
 	"github.com/drbook/drbook/runbook/site"
 )
 
-// Version is set at build time with -ldflags "-X github.com/drbook/drbook/ui/cli.Version=...".
+// Version is set at build time with -ldflags "-X github.com/drbook/drbook/ui/cli.Version=..."
+// (see .ci/release and cmd_version.go).
 var Version = "dev"
 
 // Exit codes, documented in every command's --help.

@@ -247,7 +247,14 @@ func runKillswitch(ctx context.Context, iox *IO, args []string) error {
 	var recErr error
 	if mode != "status" && !dryRun && !errors.Is(err, killswitch.ErrNoReason) {
 		res := steps.Result{Status: steps.StatusOK, Summary: summary, Data: st}
-		if err != nil || len(st.Problems) > 0 {
+		switch {
+		case err != nil:
+			res.Status = steps.StatusFailed
+		case mode == "on":
+			// The same outcome as the runbook step's: a damaged database
+			// left untouched under a holding halt is a finding.
+			res.Status, res.Findings = killswitch.Outcome(st)
+		case len(st.Problems) > 0:
 			res.Status = steps.StatusFailed
 		}
 		for _, p := range st.Problems {

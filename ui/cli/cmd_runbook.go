@@ -137,8 +137,9 @@ an embedded runbook or one in a --runbooks folder. With no argument,
 every runbook drbook knows is checked.
 
 Exit codes: 0 all valid; 1 problems found (a file that is not a Markdown
-runbook at all — binary, not UTF-8, over 10 MiB — is a problem too); 2 usage
-error, or a path that does not exist or cannot be read.
+runbook at all — binary, not UTF-8, over 10 MiB or 50,000 lines, nested
+more than 32 deep — is a problem too); 2 usage error, or a path that does
+not exist or cannot be read.
 `
 
 type validateResult struct {

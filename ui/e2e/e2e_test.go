@@ -160,11 +160,8 @@ func TestDrillKillResume(t *testing.T) {
 	tm.waitFor("not confirmed")
 	tm.typeLine("yes")
 	// corrupt-db: the flag file halts, the damaged database is left
-	// untouched, so the step fails and says why; done by hand.
-	tm.waitFor("FAILED: trading HALTED", "looks damaged")
-	tm.keys("d")
-	tm.waitFor("What did you do instead?")
-	tm.typeLine("flag file holds; database left for the restore")
+	// untouched: the step is done with that finding, and says why.
+	tm.waitFor("DONE WITH FINDINGS: trading HALTED", "looks damaged")
 	tm.waitFor("> [ ] Stop all automated")
 	tm.keys("Enter")
 	tm.waitFor("OK: shell")
@@ -200,7 +197,8 @@ func TestDrillKillResume(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exported report: %v", err)
 	}
-	for _, want := range []string{"# Post-incident report: " + id, "resolved", "recovery-phase/restore"} {
+	for _, want := range []string{"# Post-incident report: " + id, "resolved", "recovery-phase/restore",
+		"## Steps done with findings\n\n- **Activate the emergency kill switch**", "  - database not updated: the database looks damaged"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)
 		}
