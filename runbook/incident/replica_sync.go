@@ -152,6 +152,9 @@ func (r *Replicator) SyncAll(ctx context.Context) (SyncResult, error) {
 	}
 	var errs []error
 	for _, sm := range list {
+		if sm.Status != StatusOpen && r.Pending(sm.ID) == 0 {
+			continue // closed and fully replicated: nothing more comes
+		}
 		one, err := r.Sync(ctx, sm.ID)
 		res.add(one)
 		if err != nil {
@@ -271,7 +274,7 @@ func (r *Replicator) Fetch(ctx context.Context, id string) (int, error) {
 }
 
 // RemoteOnly lists the incidents the replica holds that the state
-// database does not, described from their replicated declarations.
+// database does not, each rebuilt from its verified replicated timeline.
 func (r *Replicator) RemoteOnly(ctx context.Context) ([]Summary, error) {
 	ids, err := r.remote.Incidents(ctx)
 	if err != nil {
@@ -290,11 +293,26 @@ func (r *Replicator) RemoteOnly(ctx context.Context) ([]Summary, error) {
 		if have[id] {
 			continue
 		}
-		sm, err := r.remote.Summary(ctx, id)
+		evs, err := r.remote.fetchAfter(ctx, id, 0, "")
 		if err != nil {
 			return out, err
 		}
-		out = append(out, sm)
+		timeline := make([]Event, 0, len(evs))
+		for _, e := range evs {
+			ev, err := e.event()
+			if err != nil {
+				return out, fmt.Errorf("%w: event %d of %s: %v", ErrReplicaMismatch, e.seq, id, err)
+			}
+			timeline = append(timeline, ev)
+		}
+		st, err := Rebuild(timeline)
+		if err != nil {
+			return out, fmt.Errorf("%w: %s: %v", ErrReplicaMismatch, id, err)
+		}
+		d := st.Declaration
+		out = append(out, Summary{ID: id, Runbook: d.Runbook.ID, Title: d.Title, Mode: d.Mode, Severity: st.Severity,
+			Status: st.Status, DrillTest: d.DrillTest, Operator: d.Operator.String(), DeclaredAt: d.DeclaredAt,
+			DetectedAt: d.DetectedAt, ClosedAt: st.ClosedAt, LastEventAt: st.LastEvent, Events: st.LastSeq, Speed: d.Speed})
 	}
 	return out, nil
 }

@@ -23,10 +23,20 @@ import (
 type stateOptions struct {
 	stateDir string
 	operator string
+	s3       string
+	rep      *incident.Replicator // set by replicator when --state-s3 names one
 }
 
 func (o *stateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.stateDir, "state-dir", "", "state directory (default $DRBOOK_STATE_DIR, $XDG_STATE_HOME/drbook, ~/.local/state/drbook)")
+	fs.StringVar(&o.s3, "state-s3", "", "replicate timelines to s3://bucket/prefix (default $DRBOOK_STATE_S3)")
+}
+
+// replicator sets o.rep from --state-s3 or $DRBOOK_STATE_S3 (nil if unset).
+func (o *stateOptions) replicator(ctx context.Context, iox *IO, s *incident.Store) error {
+	rep, err := stateReplicator(ctx, iox, o.s3, s)
+	o.rep = rep
+	return err
 }
 
 func (o *stateOptions) addOperator(fs *pflag.FlagSet) {
@@ -131,6 +141,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 type incidentJSON struct {
 	incident.Summary
 	ElapsedSeconds int64 `json:"elapsed_seconds"`
+	OnlyInS3       bool  `json:"only_in_s3,omitempty"` // 'drbook resume ID' rebuilds it here
 }
 
 const declareUsage = `
@@ -246,11 +257,15 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer s.Close()
+	if err := so.replicator(ctx, iox, s); err != nil {
+		return err
+	}
 	in, err := incident.Declare(ctx, s, rb, incident.DeclareOptions{Severity: sev, Mode: mode, Title: title, Operator: so.op(iox),
 		DetectedAt: det, Root: root, Scenario: scenario, DrillTest: test, Impact: imp, Speed: speed}, incident.SystemClock{})
 	if err != nil {
 		return incidentErr("declare", err)
 	}
+	pushNow(ctx, iox, so.rep, in.ID())
 	if !asJSON {
 		fmt.Fprintln(iox.Stdout, in.ID())
 		return nil
@@ -265,7 +280,7 @@ func printIncident(ctx context.Context, w io.Writer, s *incident.Store, id strin
 	}
 	for _, sm := range list {
 		if sm.ID == id {
-			return writeJSON(w, incidentJSON{sm, int64(sm.Elapsed(time.Now()).Seconds())})
+			return writeJSON(w, incidentJSON{Summary: sm, ElapsedSeconds: int64(sm.Elapsed(time.Now()).Seconds())})
 		}
 	}
 	return incidentErr("incidents", &incident.Error{Err: incident.ErrNotFound, Detail: id})
@@ -273,11 +288,18 @@ func printIncident(ctx context.Context, w io.Writer, s *incident.Store, id strin
 
 // attach opens an incident for one scripted change.
 func attach(ctx context.Context, cmd string, iox *IO, so *stateOptions, ref string) (*incident.Store, *incident.Incident, error) {
-	s, err := so.open(cmd, iox, true)
+	s, err := so.open(cmd, iox, !so.hasS3(iox))
 	if err != nil {
 		return nil, nil, err
 	}
-	id, err := s.Resolve(ctx, ref)
+	err = so.replicator(ctx, iox, s)
+	if err == nil {
+		err = fetchMissing(ctx, iox, so.rep, s, ref)
+	}
+	var id string
+	if err == nil {
+		id, err = s.Resolve(ctx, ref)
+	}
 	if err == nil {
 		var in *incident.Incident
 		in, err = incident.Open(ctx, s, id, nil, incident.SystemClock{}, incident.OpenOptions{Operator: so.op(iox)})
@@ -350,6 +372,7 @@ func runStep(ctx context.Context, iox *IO, args []string) error {
 	if err != nil {
 		return incidentErr("step", err)
 	}
+	pushNow(ctx, iox, so.rep, in.ID())
 	st := in.State()
 	fmt.Fprintf(iox.Stdout, "%s: %s %s\n", in.ID(), stepID, st.Step(stepID).Status)
 	return nil
@@ -427,11 +450,13 @@ func runNote(ctx context.Context, iox *IO, args []string) error {
 		if err := in.SetSeverity(sev, text); err != nil {
 			return incidentErr("note", err)
 		}
+		pushNow(ctx, iox, so.rep, in.ID())
 		return nil
 	}
 	if err := in.Note(text); err != nil {
 		return incidentErr("note", err)
 	}
+	pushNow(ctx, iox, so.rep, in.ID())
 	return nil
 }
 
@@ -477,16 +502,19 @@ func runClose(ctx context.Context, iox *IO, args []string) error {
 	if err := in.Close(outcome, summary); err != nil {
 		return incidentErr("close", err)
 	}
+	pushNow(ctx, iox, so.rep, in.ID())
 	c := in.Clocks()
 	fmt.Fprintf(iox.Stdout, "%s: %s after %s; RTO %s\n", in.ID(), outcome, incident.FormatDuration(c.Elapsed), c.RTO.Verdict)
 	return nil
 }
 
 const incidentsUsage = `
-Usage: drbook incidents [--json]
+Usage: drbook incidents [--json] [--state-s3 s3://bucket/prefix]
 
 List incidents and drills, open ones first, with runbook, mode, severity,
-elapsed time (drill time for sped-up drills) and status.
+elapsed time (drill time for sped-up drills) and status. With --state-s3
+(or $DRBOOK_STATE_S3) incidents only S3 holds, written by another site,
+are listed too; 'drbook resume ID' rebuilds one here.
 
 Exit codes: 0 listed; 2 usage error or unreadable state database.
 `
@@ -503,8 +531,8 @@ func runIncidents(ctx context.Context, iox *IO, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErr("incidents: unexpected argument %q", fs.Arg(0))
 	}
-	var list []incident.Summary
-	s, err := so.open("incidents", iox, true)
+	var list, remote []incident.Summary
+	s, err := so.open("incidents", iox, !so.hasS3(iox))
 	switch {
 	case errors.Is(err, incident.ErrNotFound): // no state database yet: no incidents
 	case err != nil:
@@ -514,15 +542,24 @@ func runIncidents(ctx context.Context, iox *IO, args []string) error {
 		if list, err = s.Incidents(ctx); err != nil {
 			return incidentErr("incidents", err)
 		}
+		if err := so.replicator(ctx, iox, s); err != nil {
+			return err
+		}
+		remote = remoteOnly(ctx, iox, so.rep)
 	}
 	now := time.Now()
 	if asJSON {
-		out := make([]incidentJSON, 0, len(list))
-		for _, sm := range list {
-			out = append(out, incidentJSON{sm, int64(sm.Elapsed(now).Seconds())})
+		out := make([]incidentJSON, 0, len(list)+len(remote))
+		for i, sm := range append(list, remote...) {
+			out = append(out, incidentJSON{sm, int64(sm.Elapsed(now).Seconds()), i >= len(list)})
 		}
 		return writeJSON(iox.Stdout, out)
 	}
+	onlyS3 := map[string]bool{}
+	for _, sm := range remote {
+		onlyS3[sm.ID] = true
+	}
+	list = append(list, remote...)
 	if len(list) == 0 {
 		fmt.Fprintln(iox.Stdout, "No incidents. Declare one with 'drbook declare RUNBOOK' or start a drill with 'drbook drill'.")
 		return nil
@@ -536,6 +573,9 @@ func runIncidents(ctx context.Context, iox *IO, args []string) error {
 			incident.FormatDuration(sm.Elapsed(now)), sm.Runbook})
 		if t := strings.TrimSpace(sm.Title); t != "" && !strings.EqualFold(strings.ReplaceAll(t, " ", "-"), sm.Runbook) {
 			rows = append(rows, []string{"", "", "", "", strconv.Quote(t)})
+		}
+		if onlyS3[sm.ID] {
+			rows = append(rows, []string{"", "", "", "", "in S3 only: drbook resume ID"})
 		}
 	}
 	return writeTable(iox.Stdout, termWidth, rows)
@@ -586,7 +626,10 @@ incident, else the most recent one), as text, JSON or CSV. Secrets were
 never recorded: they show as [REDACTED].
 
 'timeline verify' recomputes the SHA-256 hash chain and names the first
-event that was edited, deleted or reordered since it was recorded.
+event that was edited, deleted or reordered since it was recorded. With
+--state-s3 (or $DRBOOK_STATE_S3) it also compares every event, hash by
+hash, with the copy replicated to S3: a local edit is caught even when
+every hash after it was recomputed.
 
 Exit codes: 0 printed, or the chain verifies; 1 the chain is broken;
 2 usage error, unknown incident, unreadable state database.
@@ -616,6 +659,12 @@ func runTimeline(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer s.Close()
+	if err := so.replicator(ctx, iox, s); err != nil {
+		return err
+	}
+	if verify && so.rep != nil {
+		return verifyReplicated(ctx, iox, s, so.rep, rest, all, asJSON)
+	}
 	if verify {
 		return verifyTimelines(ctx, iox, s, rest, all, asJSON)
 	}
