@@ -293,23 +293,3 @@ func (r *Replica) Incidents(ctx context.Context) ([]string, error) {
 	sort.Strings(ids)
 	return ids, nil
 }
-
-// Summary describes an incident from its replicated declaration, for a
-// listing of incidents this host does not hold.
-func (r *Replica) Summary(ctx context.Context, id string) (Summary, error) {
-	e, ok, err := r.get(ctx, id, 1)
-	if err != nil {
-		return Summary{}, err
-	}
-	if !ok || e.kind != string(KindDeclared) || e.prevHash != "" {
-		return Summary{}, fmt.Errorf("%w: %s has no declaration in %s", ErrReplicaMismatch, id, r.URL())
-	}
-	ev, err := e.event()
-	if err != nil || ev.Data.Declared == nil {
-		return Summary{}, fmt.Errorf("%w: event 1 of %s is not its declaration", ErrReplicaMismatch, id)
-	}
-	d := ev.Data.Declared
-	return Summary{ID: id, Runbook: d.Runbook.ID, Title: d.Title, Mode: d.Mode, Severity: d.Severity, Status: StatusOpen,
-		DrillTest: d.DrillTest, Operator: d.Operator.String(), DeclaredAt: d.DeclaredAt, DetectedAt: d.DetectedAt,
-		LastEventAt: ev.At, Events: 1, Speed: d.Speed}, nil
-}
