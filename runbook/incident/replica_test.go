@@ -307,7 +307,9 @@ func TestReplicaRebaseReportsIntentDoneElsewhere(t *testing.T) {
 	b := newSite(t, env, "", incident.ReplicatorOptions{})
 	const id = "INC-REBASE"
 	ina := declareReplicated(t, env, a, id)
-	_, err := b.rep.Fetch(ctx, id)
+	watcher, err := incident.Open(ctx, a.store, id, nil, incident.NewManualClock(t0), incident.OpenOptions{}) // a follower on site a
+	must(t, err)
+	_, err = b.rep.Fetch(ctx, id)
 	must(t, err)
 	inb, err := incident.Open(ctx, b.store, id, nil, incident.NewManualClock(t0.Add(time.Minute)), incident.OpenOptions{Operator: incident.Operator{Name: "bob"}})
 	must(t, err)
@@ -318,6 +320,12 @@ func TestReplicaRebaseReportsIntentDoneElsewhere(t *testing.T) {
 	mustSync(t, b, id)
 	must(t, ina.DoneStep("immediate/halt", "alice halted"))
 	must(t, ina.Note("from alice"))
+	if _, err := watcher.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := watcher.State().Step("immediate/halt"); s.Reason != "alice halted" {
+		t.Fatalf("a's follower before the rebase: %q", s.Reason)
+	}
 	res := mustSync(t, a, id)
 	if len(res.Rebases) != 1 {
 		t.Fatalf("rebases = %+v, want one", res.Rebases)
@@ -337,6 +345,14 @@ func TestReplicaRebaseReportsIntentDoneElsewhere(t *testing.T) {
 		t.Fatalf("alice's step_done was not reported as done elsewhere: %+v", rb.Dropped)
 	}
 
+	// A follower that applied a's queued events notices the re-sequenced
+	// timeline and reloads it.
+	if _, err := watcher.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := watcher.State().Step("immediate/halt"); s.Status != incident.StepDone || s.Reason != "bob halted" {
+		t.Fatalf("halt for a's follower after refresh: %s %q, want done by bob", s.Status, s.Reason)
+	}
 	// A's in-memory incident notices the re-sequenced timeline and goes on.
 	must(t, ina.Note("after the rebase"))
 	st := ina.State()

@@ -631,8 +631,9 @@ event that was edited, deleted or reordered since it was recorded. With
 hash, with the copy replicated to S3: a local edit is caught even when
 every hash after it was recomputed.
 
-Exit codes: 0 printed, or the chain verifies; 1 the chain is broken;
-2 usage error, unknown incident, unreadable state database.
+Exit codes: 0 printed, or the chain verifies; 1 the chain is broken, or
+differs from S3; 2 usage error, unknown incident, unreadable state
+database or S3.
 `
 
 func runTimeline(ctx context.Context, iox *IO, args []string) error {

@@ -11,7 +11,7 @@ import (
 
 // pushTimeout bounds how long a one-shot command (note, step, close) tries
 // to push its events before leaving them queued for the next drbook.
-const pushTimeout = 15 * time.Second
+const pushTimeout = 5 * time.Second
 
 // stateReplicator returns the Replicator of --state-s3 (else
 // $DRBOOK_STATE_S3) for s, or nil when neither names one.
