@@ -29,6 +29,10 @@ type stateOptions struct {
 
 func (o *stateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.stateDir, "state-dir", "", "state directory (default $DRBOOK_STATE_DIR, $XDG_STATE_HOME/drbook, ~/.local/state/drbook)")
+}
+
+// addS3 adds --state-s3 to the commands that replicate or read S3.
+func (o *stateOptions) addS3(fs *pflag.FlagSet) {
 	fs.StringVar(&o.s3, "state-s3", "", "replicate timelines to s3://bucket/prefix (default $DRBOOK_STATE_S3)")
 }
 
@@ -175,6 +179,7 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	)
 	fs := newFlagSet("declare", declareUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	so.addOperator(fs)
 	fs.StringArrayVar(&rbDirs, "runbooks", nil, "folder of extra runbooks, searched before the embedded ones (repeatable)")
 	fs.IntVar(&sev, "severity", 0, "severity 1 (critical), 2 (high) or 3 (medium); default: the runbook's, else 2")
@@ -333,6 +338,7 @@ func runStep(ctx context.Context, iox *IO, args []string) error {
 	var reason string
 	fs := newFlagSet("step", stepUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	so.addOperator(fs)
 	fs.StringVar(&reason, "reason", "", "why it was skipped or failed; a note when done")
 	if err := parseFlags(fs, args); err != nil {
@@ -425,6 +431,7 @@ func runNote(ctx context.Context, iox *IO, args []string) error {
 	var so stateOptions
 	fs := newFlagSet("note", noteUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	so.addOperator(fs)
 	var sev int
 	fs.IntVar(&sev, "severity", 0, "change the severity to N (1, 2 or 3); TEXT is the reason")
@@ -477,6 +484,7 @@ func runClose(ctx context.Context, iox *IO, args []string) error {
 	var summary string
 	fs := newFlagSet("close", closeUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	so.addOperator(fs)
 	fs.BoolVar(&resolved, "resolved", false, "the system is recovered")
 	fs.BoolVar(&abandoned, "abandoned", false, "the incident was given up (false alarm, handed over)")
@@ -524,6 +532,7 @@ func runIncidents(ctx context.Context, iox *IO, args []string) error {
 	var asJSON bool
 	fs := newFlagSet("incidents", incidentsUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	fs.BoolVar(&asJSON, "json", false, "print JSON for scripts")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -641,6 +650,7 @@ func runTimeline(ctx context.Context, iox *IO, args []string) error {
 	var asJSON, asCSV, all bool
 	fs := newFlagSet("timeline", timelineUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	fs.BoolVar(&asCSV, "csv", false, "print CSV: seq, at, kind, phase, step, actor, text, data, hash")
 	fs.BoolVar(&all, "all", false, "verify: every incident")
@@ -655,13 +665,18 @@ func runTimeline(ctx context.Context, iox *IO, args []string) error {
 	if len(rest) > 1 || asJSON && asCSV || all && (!verify || len(rest) > 0) || verify && asCSV {
 		return usageErr("timeline: bad arguments (run 'drbook timeline --help')")
 	}
-	s, err := so.open("timeline", iox, true)
+	s, err := so.open("timeline", iox, !so.hasS3(iox))
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	if err := so.replicator(ctx, iox, s); err != nil {
 		return err
+	}
+	if len(rest) == 1 && !verify {
+		if err := fetchMissing(ctx, iox, so.rep, s, rest[0]); err != nil {
+			return incidentErr("timeline", err)
+		}
 	}
 	if verify && so.rep != nil {
 		return verifyReplicated(ctx, iox, s, so.rep, rest, all, asJSON)
@@ -763,6 +778,7 @@ func runReport(ctx context.Context, iox *IO, args []string) error {
 	var force bool
 	fs := newFlagSet("report", reportUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	fs.StringVar(&format, "format", "md", "md or json")
 	fs.StringVarP(&out, "output", "o", "", "write to FILE instead of standard output")
 	fs.BoolVar(&force, "force", false, "with -o: replace an existing FILE")
@@ -777,11 +793,19 @@ func runReport(ctx context.Context, iox *IO, args []string) error {
 			return usageErr("report: %s exists; choose another -o or add --force", out)
 		}
 	}
-	s, err := so.open("report", iox, true)
+	s, err := so.open("report", iox, !so.hasS3(iox))
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	if err := so.replicator(ctx, iox, s); err != nil {
+		return err
+	}
+	if fs.NArg() == 1 {
+		if err := fetchMissing(ctx, iox, so.rep, s, fs.Arg(0)); err != nil {
+			return incidentErr("report", err)
+		}
+	}
 	id, err := resolveID(ctx, "report", iox, s, fs.Args())
 	if err != nil {
 		return err
