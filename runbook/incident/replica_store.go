@@ -355,6 +355,9 @@ func (s *Store) rebase(ctx context.Context, id string, from int64, remote []rawE
 	if err != nil {
 		return nil, err
 	}
+	if int64(len(all)) != r.head || len(raws) != int(r.head-from+1) || all[len(all)-1].Seq != r.head {
+		return nil, fmt.Errorf("rebase %s: the local timeline has gaps; 'drbook timeline verify %s' checks it", id, id)
+	}
 	prefix, local := all[:from-1], all[from-1:]
 	if from > 1 && prefix[from-2].Hash != remote[0].prevHash {
 		return nil, fmt.Errorf("rebase %s: the remote event %d does not continue the replicated event %d", id, from, from-1)
