@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -258,6 +259,9 @@ func (r *Replicator) push(ctx context.Context, e rawEvent) (done bool, rb *Rebas
 // and the whole timeline inserted in one transaction. It returns how many
 // events it inserted.
 func (r *Replicator) Fetch(ctx context.Context, id string) (int, error) {
+	if id == "" || strings.ContainsAny(id, "/\\?#*") || strings.Contains(id, "..") {
+		return 0, fmt.Errorf("fetch %q: not an incident id", id)
+	}
 	evs, err := r.remote.fetchAfter(ctx, id, 0, "")
 	if err != nil {
 		return 0, fmt.Errorf("fetch %s: %w", id, err)
