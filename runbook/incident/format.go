@@ -63,6 +63,8 @@ func Describe(ev Event) string {
 		return s
 	}
 	switch ev.Kind {
+	case KindRebased:
+		return withReason("rebased", d.Text)
 	case KindDeclared:
 		if dc := d.Declared; dc != nil {
 			s := fmt.Sprintf("declared %s, severity %d, runbook %s: %s", dc.Mode, dc.Severity, dc.Runbook.ID, dc.Title)

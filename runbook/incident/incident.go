@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -318,6 +319,11 @@ func (in *Incident) Redact(s string) string { return in.redact.string(s) }
 func (in *Incident) Refresh(ctx context.Context) (bool, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if stale, err := in.store.stale(ctx, in.state.ID, in.state.LastSeq, in.state.LastHash); err != nil {
+		return false, err
+	} else if stale {
+		return true, in.reloadLocked(ctx)
+	}
 	evs, err := in.store.EventsAfter(ctx, in.state.ID, in.state.LastSeq)
 	if err != nil {
 		return false, err
@@ -349,7 +355,11 @@ func (in *Incident) syncClockLocked() {
 func (in *Incident) record(ctx context.Context, build func(st *State) ([]Event, error)) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	evs, err := in.store.append(context.WithoutCancel(ctx), in.state.ID, in.state.LastSeq,
+	return in.recordLocked(ctx, build, false)
+}
+
+func (in *Incident) recordLocked(ctx context.Context, build func(st *State) ([]Event, error), retried bool) error {
+	evs, err := in.store.appendAfter(context.WithoutCancel(ctx), in.state.ID, in.state.LastSeq, in.state.LastHash,
 		func(newer []Event) error {
 			for i := range newer {
 				in.state.apply(&newer[i])
@@ -372,6 +382,14 @@ func (in *Incident) record(ctx context.Context, build func(st *State) ([]Event, 
 			}
 			return evs, nil
 		})
+	if errors.Is(err, errStale) && !retried {
+		// A replication rebase re-sequenced the timeline under us: start
+		// again from the stored timeline.
+		if err := in.reloadLocked(ctx); err != nil {
+			return err
+		}
+		return in.recordLocked(ctx, build, true)
+	}
 	if err != nil {
 		return err
 	}

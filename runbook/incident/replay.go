@@ -35,6 +35,7 @@ func (st *State) Apply(events ...Event) {
 func (st *State) apply(ev *Event) {
 	st.Events++
 	st.LastSeq = ev.Seq
+	st.LastHash = ev.Hash
 	st.LastEvent = ev.At
 	switch ev.Kind {
 	case KindDeclared:

@@ -98,7 +98,10 @@ type State struct {
 	runHost map[int]string
 
 	LastSeq int64
-	Events  int
+	// LastHash is the hash of event LastSeq: a state built before a
+	// replication rebase re-sequenced the timeline is caught by it.
+	LastHash string
+	Events   int
 }
 
 // PhaseState is a phase and its steps.

@@ -36,6 +36,7 @@ var migrationFS embed.FS
 type Store struct {
 	db   *sql.DB
 	path string
+	hook appendHook // wakes a Replicator after each append
 }
 
 // StoreOptions tune OpenStoreWith.
@@ -527,6 +528,13 @@ func (s *Store) Verify(ctx context.Context, id string) (VerifyResult, error) {
 // set) or an error that aborts without writing. It returns the appended
 // events with Seq and hashes filled in.
 func (s *Store) append(ctx context.Context, id string, seq int64, caughtUp func([]Event) error, build func() ([]Event, error)) ([]Event, error) {
+	return s.appendAfter(ctx, id, seq, "", caughtUp, build)
+}
+
+// appendAfter is append for a caller whose state ends at event seq with
+// hash known: if event seq no longer has that hash (a replication rebase
+// re-sequenced the timeline) it returns errStale and writes nothing.
+func (s *Store) appendAfter(ctx context.Context, id string, seq int64, known string, caughtUp func([]Event) error, build func() ([]Event, error)) ([]Event, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, s.classify("record event", err)
@@ -539,6 +547,11 @@ func (s *Store) append(ctx context.Context, id string, seq int64, caughtUp func(
 		return nil, s.classify("record event", err)
 	}
 	exists := err == nil
+	if known != "" && seq > 0 {
+		if err := checkKnown(ctx, tx, id, seq, known); err != nil {
+			return nil, err
+		}
+	}
 	if headSeq > seq {
 		newer, err := queryEvents(ctx, tx, id, seq, s)
 		if err != nil {
@@ -604,6 +617,9 @@ func (s *Store) append(ctx context.Context, id string, seq int64, caughtUp func(
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, s.classify("record event", err)
+	}
+	if len(evs) > 0 {
+		s.appended(id)
 	}
 	return evs, nil
 }

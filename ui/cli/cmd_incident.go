@@ -24,10 +24,24 @@ import (
 type stateOptions struct {
 	stateDir string
 	operator string
+	s3       string
+	rep      *incident.Replicator // set by replicator when --state-s3 names one
 }
 
 func (o *stateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.stateDir, "state-dir", "", "state directory (default $DRBOOK_STATE_DIR, $XDG_STATE_HOME/drbook, ~/.local/state/drbook)")
+}
+
+// addS3 adds --state-s3 to the commands that replicate or read S3.
+func (o *stateOptions) addS3(fs *pflag.FlagSet) {
+	fs.StringVar(&o.s3, "state-s3", "", "replicate timelines to s3://bucket/prefix (default $DRBOOK_STATE_S3)")
+}
+
+// replicator sets o.rep from --state-s3 or $DRBOOK_STATE_S3 (nil if unset).
+func (o *stateOptions) replicator(ctx context.Context, iox *IO, s *incident.Store) error {
+	rep, err := stateReplicator(ctx, iox, o.s3, s)
+	o.rep = rep
+	return err
 }
 
 func (o *stateOptions) addOperator(fs *pflag.FlagSet) {
@@ -137,6 +151,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 type incidentJSON struct {
 	incident.Summary
 	ElapsedSeconds int64 `json:"elapsed_seconds"`
+	OnlyInS3       bool  `json:"only_in_s3,omitempty"` // 'drbook resume ID' rebuilds it here
 }
 
 const declareUsage = `
@@ -170,6 +185,7 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	)
 	fs := newFlagSet("declare", declareUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	so.addOperator(fs)
 	fs.StringArrayVar(&rbDirs, "runbooks", nil, "folder of extra runbooks, searched before the embedded ones (repeatable)")
 	fs.IntVar(&sev, "severity", 0, "severity 1 (critical), 2 (high) or 3 (medium); default: the runbook's, else 2")
@@ -252,11 +268,15 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer s.Close()
+	if err := so.replicator(ctx, iox, s); err != nil {
+		return err
+	}
 	in, err := incident.Declare(ctx, s, rb, incident.DeclareOptions{Severity: sev, Mode: mode, Title: title, Operator: so.op(iox),
 		DetectedAt: det, Root: root, Scenario: scenario, DrillTest: test, Impact: imp, Speed: speed}, incident.SystemClock{})
 	if err != nil {
 		return incidentErr("declare", err)
 	}
+	pushNow(ctx, iox, so.rep, in.ID())
 	if !asJSON {
 		fmt.Fprintln(iox.Stdout, in.ID())
 		return nil
@@ -271,7 +291,7 @@ func printIncident(ctx context.Context, w io.Writer, s *incident.Store, id strin
 	}
 	for _, sm := range list {
 		if sm.ID == id {
-			return writeJSON(w, incidentJSON{sm, int64(sm.Elapsed(time.Now()).Seconds())})
+			return writeJSON(w, incidentJSON{Summary: sm, ElapsedSeconds: int64(sm.Elapsed(time.Now()).Seconds())})
 		}
 	}
 	return incidentErr("incidents", &incident.Error{Err: incident.ErrNotFound, Detail: id})
@@ -285,11 +305,18 @@ func attach(ctx context.Context, cmd string, iox *IO, so *stateOptions, ref stri
 // attachWith is attach; review opens a closed incident too, for what
 // follows the close (findings, sign-offs).
 func attachWith(ctx context.Context, cmd string, iox *IO, so *stateOptions, ref string, review bool) (*incident.Store, *incident.Incident, error) {
-	s, err := so.open(cmd, iox, true)
+	s, err := so.open(cmd, iox, !so.hasS3(iox))
 	if err != nil {
 		return nil, nil, err
 	}
-	id, err := s.Resolve(ctx, ref)
+	err = so.replicator(ctx, iox, s)
+	if err == nil {
+		err = fetchMissing(ctx, iox, so.rep, s, ref)
+	}
+	var id string
+	if err == nil {
+		id, err = s.Resolve(ctx, ref)
+	}
 	if err == nil {
 		var in *incident.Incident
 		in, err = incident.Open(ctx, s, id, nil, incident.SystemClock{}, incident.OpenOptions{Operator: so.op(iox), Review: review})
@@ -323,6 +350,7 @@ func runStep(ctx context.Context, iox *IO, args []string) error {
 	var reason string
 	fs := newFlagSet("step", stepUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	so.addOperator(fs)
 	fs.StringVar(&reason, "reason", "", "why it was skipped or failed; a note when done")
 	if err := parseFlags(fs, args); err != nil {
@@ -362,6 +390,7 @@ func runStep(ctx context.Context, iox *IO, args []string) error {
 	if err != nil {
 		return incidentErr("step", err)
 	}
+	pushNow(ctx, iox, so.rep, in.ID())
 	st := in.State()
 	fmt.Fprintf(iox.Stdout, "%s: %s %s\n", in.ID(), stepID, st.Step(stepID).Status)
 	return nil
@@ -414,6 +443,7 @@ func runNote(ctx context.Context, iox *IO, args []string) error {
 	var so stateOptions
 	fs := newFlagSet("note", noteUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	so.addOperator(fs)
 	var sev int
 	fs.IntVar(&sev, "severity", 0, "change the severity to N (1, 2 or 3); TEXT is the reason")
@@ -439,11 +469,13 @@ func runNote(ctx context.Context, iox *IO, args []string) error {
 		if err := in.SetSeverity(sev, text); err != nil {
 			return incidentErr("note", err)
 		}
+		pushNow(ctx, iox, so.rep, in.ID())
 		return nil
 	}
 	if err := in.Note(text); err != nil {
 		return incidentErr("note", err)
 	}
+	pushNow(ctx, iox, so.rep, in.ID())
 	return nil
 }
 
@@ -464,6 +496,7 @@ func runClose(ctx context.Context, iox *IO, args []string) error {
 	var summary string
 	fs := newFlagSet("close", closeUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	so.addOperator(fs)
 	fs.BoolVar(&resolved, "resolved", false, "the system is recovered")
 	fs.BoolVar(&abandoned, "abandoned", false, "the incident was given up (false alarm, handed over)")
@@ -489,16 +522,19 @@ func runClose(ctx context.Context, iox *IO, args []string) error {
 	if err := in.Close(outcome, summary); err != nil {
 		return incidentErr("close", err)
 	}
+	pushNow(ctx, iox, so.rep, in.ID())
 	c := in.Clocks()
 	fmt.Fprintf(iox.Stdout, "%s: %s after %s; RTO %s\n", in.ID(), outcome, incident.FormatDuration(c.Elapsed), c.RTO.Verdict)
 	return nil
 }
 
 const incidentsUsage = `
-Usage: drbook incidents [--json]
+Usage: drbook incidents [--json] [--state-s3 s3://bucket/prefix]
 
 List incidents and drills, open ones first, with runbook, mode, severity,
-elapsed time (drill time for sped-up drills) and status.
+elapsed time (drill time for sped-up drills) and status. With --state-s3
+(or $DRBOOK_STATE_S3) incidents only S3 holds, written by another site,
+are listed too; 'drbook resume ID' rebuilds one here.
 
 Exit codes: 0 listed; 2 usage error or unreadable state database.
 `
@@ -508,6 +544,7 @@ func runIncidents(ctx context.Context, iox *IO, args []string) error {
 	var asJSON bool
 	fs := newFlagSet("incidents", incidentsUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	fs.BoolVar(&asJSON, "json", false, "print JSON for scripts")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -515,8 +552,8 @@ func runIncidents(ctx context.Context, iox *IO, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErr("incidents: unexpected argument %q", fs.Arg(0))
 	}
-	var list []incident.Summary
-	s, err := so.open("incidents", iox, true)
+	var list, remote []incident.Summary
+	s, err := so.open("incidents", iox, !so.hasS3(iox))
 	switch {
 	case errors.Is(err, incident.ErrNotFound): // no state database yet: no incidents
 	case err != nil:
@@ -526,15 +563,24 @@ func runIncidents(ctx context.Context, iox *IO, args []string) error {
 		if list, err = s.Incidents(ctx); err != nil {
 			return incidentErr("incidents", err)
 		}
+		if err := so.replicator(ctx, iox, s); err != nil {
+			return err
+		}
+		remote = remoteOnly(ctx, iox, so.rep)
 	}
 	now := time.Now()
 	if asJSON {
-		out := make([]incidentJSON, 0, len(list))
-		for _, sm := range list {
-			out = append(out, incidentJSON{sm, int64(sm.Elapsed(now).Seconds())})
+		out := make([]incidentJSON, 0, len(list)+len(remote))
+		for i, sm := range append(list, remote...) {
+			out = append(out, incidentJSON{sm, int64(sm.Elapsed(now).Seconds()), i >= len(list)})
 		}
 		return writeJSON(iox.Stdout, out)
 	}
+	onlyS3 := map[string]bool{}
+	for _, sm := range remote {
+		onlyS3[sm.ID] = true
+	}
+	list = append(list, remote...)
 	if len(list) == 0 {
 		fmt.Fprintln(iox.Stdout, "No incidents. Declare one with 'drbook declare RUNBOOK' or start a drill with 'drbook drill'.")
 		return nil
@@ -548,6 +594,9 @@ func runIncidents(ctx context.Context, iox *IO, args []string) error {
 			incident.FormatDuration(sm.Elapsed(now)), sm.Runbook})
 		if t := strings.TrimSpace(sm.Title); t != "" && !strings.EqualFold(strings.ReplaceAll(t, " ", "-"), sm.Runbook) {
 			rows = append(rows, []string{"", "", "", "", strconv.Quote(t)})
+		}
+		if onlyS3[sm.ID] {
+			rows = append(rows, []string{"", "", "", "", "in S3 only: drbook resume ID"})
 		}
 	}
 	return writeTable(iox.Stdout, termWidth, rows)
@@ -598,10 +647,14 @@ incident, else the most recent one), as text, JSON or CSV. Secrets were
 never recorded: they show as [REDACTED].
 
 'timeline verify' recomputes the SHA-256 hash chain and names the first
-event that was edited, deleted or reordered since it was recorded.
+event that was edited, deleted or reordered since it was recorded. With
+--state-s3 (or $DRBOOK_STATE_S3) it also compares every event, hash by
+hash, with the copy replicated to S3: a local edit is caught even when
+every hash after it was recomputed.
 
-Exit codes: 0 printed, or the chain verifies; 1 the chain is broken;
-2 usage error, unknown incident, unreadable state database.
+Exit codes: 0 printed, or the chain verifies; 1 the chain is broken, or
+differs from S3; 2 usage error, unknown incident, unreadable state
+database or S3.
 `
 
 func runTimeline(ctx context.Context, iox *IO, args []string) error {
@@ -609,6 +662,7 @@ func runTimeline(ctx context.Context, iox *IO, args []string) error {
 	var asJSON, asCSV, all bool
 	fs := newFlagSet("timeline", timelineUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	fs.BoolVar(&asCSV, "csv", false, "print CSV: seq, at, kind, phase, step, actor, text, data, hash")
 	fs.BoolVar(&all, "all", false, "verify: every incident")
@@ -623,11 +677,22 @@ func runTimeline(ctx context.Context, iox *IO, args []string) error {
 	if len(rest) > 1 || asJSON && asCSV || all && (!verify || len(rest) > 0) || verify && asCSV {
 		return usageErr("timeline: bad arguments (run 'drbook timeline --help')")
 	}
-	s, err := so.open("timeline", iox, true)
+	s, err := so.open("timeline", iox, !so.hasS3(iox))
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	if err := so.replicator(ctx, iox, s); err != nil {
+		return err
+	}
+	if len(rest) == 1 && !verify {
+		if err := fetchMissing(ctx, iox, so.rep, s, rest[0]); err != nil {
+			return incidentErr("timeline", err)
+		}
+	}
+	if verify && so.rep != nil {
+		return verifyReplicated(ctx, iox, s, so.rep, rest, all, asJSON)
+	}
 	if verify {
 		return verifyTimelines(ctx, iox, s, rest, all, asJSON)
 	}
@@ -725,6 +790,7 @@ func runReport(ctx context.Context, iox *IO, args []string) error {
 	var force bool
 	fs := newFlagSet("report", reportUsage, iox)
 	so.AddFlags(fs)
+	so.addS3(fs)
 	fs.StringVar(&format, "format", "md", "md or json")
 	fs.StringVarP(&out, "output", "o", "", "write to FILE instead of standard output")
 	fs.BoolVar(&force, "force", false, "with -o: replace an existing FILE")
@@ -739,11 +805,19 @@ func runReport(ctx context.Context, iox *IO, args []string) error {
 			return usageErr("report: %s exists; choose another -o or add --force", out)
 		}
 	}
-	s, err := so.open("report", iox, true)
+	s, err := so.open("report", iox, !so.hasS3(iox))
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	if err := so.replicator(ctx, iox, s); err != nil {
+		return err
+	}
+	if fs.NArg() == 1 {
+		if err := fetchMissing(ctx, iox, so.rep, s, fs.Arg(0)); err != nil {
+			return incidentErr("report", err)
+		}
+	}
 	id, err := resolveID(ctx, "report", iox, s, fs.Args())
 	if err != nil {
 		return err

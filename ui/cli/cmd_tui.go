@@ -324,15 +324,21 @@ An action that was running when drbook died is shown as interrupted.
 --follow shows the incident live and read-only (it polls the timeline),
 for a second operator or a manager; it also works on a closed incident.
 
+With --state-s3 s3://bucket/prefix (or $DRBOOK_STATE_S3) the timeline is
+replicated while the TUI runs, and an incident this host does not hold
+(its site is lost) is first rebuilt from S3, its hash chain verified.
+
 Exit codes: 0 ok, 1 failure, 2 usage error or no such incident, 130 interrupted.
 `
 
 func runResume(ctx context.Context, iox *IO, args []string) error {
 	var o tuiOptions
 	var follow bool
+	var s3 string
 	fs := newFlagSet("resume", resumeUsage, iox)
 	o.AddFlags(fs)
 	fs.BoolVar(&follow, "follow", false, "read-only live view (polls the timeline)")
+	fs.StringVar(&s3, "state-s3", "", "replicate timelines to s3://bucket/prefix (default $DRBOOK_STATE_S3)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -349,6 +355,11 @@ func runResume(ctx context.Context, iox *IO, args []string) error {
 	}
 	defer cfg.Store.Close()
 	ref := fs.Arg(0)
+	stop, err := replicateWhileRunning(ctx, iox, s3, cfg.Store, ref)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	var sess ui.Session
 	if follow {
 		sess, err = ui.NewFollowSession(ctx, cfg, ref)
