@@ -85,7 +85,7 @@ func (tm *term) lastWords() string {
 // waitDead waits until drbook has exited (the pane stays, remain-on-exit).
 func (tm *term) waitDead() {
 	tm.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(waitLong)
 	for time.Now().Before(deadline) {
 		if strings.TrimSpace(tmux(tm.t, "display-message", "-p", "-t", tm.name, "#{pane_dead}")) == "1" {
 			return
@@ -95,10 +95,18 @@ func (tm *term) waitDead() {
 	tm.t.Fatalf("drbook did not exit; screen:\n%s", tm.screen())
 }
 
-// waitFor waits until the screen shows every one of want.
+// waitLong bounds each wait; a wait ends as soon as the screen shows what
+// it waits for, so it only matters when a test fails, and it is generous
+// for a machine busy with other work.
+const waitLong = 2 * time.Minute
+
+// waitFor waits until the screen shows every one of want. It polls the
+// terminal: want must stay on screen until the next key (a status line,
+// a step's mark or output, a prompt), never a state that may last less
+// than a poll or than one of drbook's frames.
 func (tm *term) waitFor(want ...string) string {
 	tm.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(waitLong)
 	var s string
 	for time.Now().Before(deadline) {
 		s = tm.screen()
@@ -115,6 +123,19 @@ func (tm *term) waitFor(want ...string) string {
 	}
 	tm.t.Fatalf("screen never showed %q; it shows:\n%s", want, s)
 	return ""
+}
+
+// waitGone waits until the screen no longer shows text.
+func (tm *term) waitGone(text string) {
+	tm.t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for time.Now().Before(deadline) {
+		if !strings.Contains(tm.screen(), text) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tm.t.Fatalf("screen still shows %q:\n%s", text, tm.screen())
 }
 
 // settle waits until the screen stops changing and returns it.
@@ -161,7 +182,9 @@ func TestDrillKillResume(t *testing.T) {
 	tm.typeLine("yes")
 	// corrupt-db: the flag file halts, the damaged database is left
 	// untouched, so the step fails and says why; done by hand.
-	tm.waitFor("FAILED: trading HALTED", "looks damaged")
+	// The step's mark comes with the state reloaded after the run: d is
+	// ignored until then.
+	tm.waitFor("FAILED: trading HALTED", "looks damaged", "> [!] Activate the emergency")
 	tm.keys("d")
 	tm.waitFor("What did you do instead?")
 	tm.typeLine("flag file holds; database left for the restore")
@@ -347,6 +370,9 @@ func TestKillDuringActionResume(t *testing.T) {
 	tm := start(t, state, "drill", "slow-drill", "--runbooks", books, "--scenario", "none", "--trades", "200")
 	tm.waitFor("Wait for a slow thing", "enter: run the sh")
 	tm.keys("n")
+	// Wait for the prompt: typed at once, n and the text could reach
+	// drbook in one read, as one key.
+	tm.waitFor("Note for the timeline")
 	tm.typeLine("before the kill")
 	tm.waitFor("Note added")
 	tm.keys("Enter")
@@ -371,7 +397,9 @@ func TestKillDuringActionResume(t *testing.T) {
 	tm.keys("t")
 	tm.waitFor("before the kill", "resumed")
 	tm.keys("Escape")
-	time.Sleep(200 * time.Millisecond)
+	// Wait for the pager to close: an escape and a q that reach drbook in
+	// one read are alt+q.
+	tm.waitGone("esc: back")
 	tm.keys("q")
 	if s := tm.lastWords(); !strings.Contains(s, "is still open: drbook resume DRILL-") {
 		t.Errorf("on exit drbook does not say how to resume:\n%s", s)
