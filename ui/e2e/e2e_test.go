@@ -18,6 +18,14 @@ import (
 
 var binary string
 
+// tmuxSocket is this test binary's own tmux server. The default server is
+// shared with every other tmux user on the machine, and it exits when its
+// last session is killed: a new session started at that moment (by this
+// test after killing one, or by anyone else) fails with "server exited
+// unexpectedly". A keeper session holds the private server up until
+// TestMain kills it.
+var tmuxSocket string
+
 func TestMain(m *testing.M) {
 	code := func() int {
 		if _, err := exec.LookPath("tmux"); err != nil {
@@ -36,6 +44,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "e2e: build: %v\n%s", err, out)
 			return 1
 		}
+		tmuxSocket = filepath.Join(dir, "tmux.sock")
+		if out, err := exec.Command("tmux", "-S", tmuxSocket, "new-session", "-d", "-s", "keeper", "cat").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: tmux: %v\n%s", err, out)
+			return 1
+		}
+		defer exec.Command("tmux", "-S", tmuxSocket, "kill-server").Run()
 		return m.Run()
 	}()
 	os.Exit(code)
@@ -49,7 +63,7 @@ type term struct {
 
 func tmux(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("tmux", args...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", tmuxSocket}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -66,7 +80,7 @@ func start(t *testing.T, stateDir string, args ...string) *term {
 	tmux(t, append([]string{"new-session", "-d", "-s", name, "-x", "80", "-y", "24"}, cmd...)...)
 	tmux(t, "set-option", "-t", name, "remain-on-exit", "on")
 	tm := &term{t: t, name: name}
-	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", name).Run() })
+	t.Cleanup(func() { exec.Command("tmux", "-S", tmuxSocket, "kill-session", "-t", name).Run() })
 	return tm
 }
 
