@@ -58,7 +58,7 @@ func TestCancelAction(t *testing.T) {
 	runs := &ui.Runs{}
 	opts := env.options(runs)
 	opts.Session = ui.NewSession(d.Incident, env.cfg.Store, rb, d.Env, env.cfg.StateDir)
-	tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(80, 24)))
+	tm := startTUI(t, ui.New(opts), 80, 24)
 	waitFor(t, tm, "enter: run the sh")
 	enter(tm)
 	waitFor(t, tm, "slow step started")
@@ -92,7 +92,7 @@ func TestLiveIncident(t *testing.T) {
 	env.cfg.NewID = func() string { return "INC-TEST-0001" }
 	opts := env.options(&ui.Runs{})
 	opts.Live = true
-	tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(80, 24)))
+	tm := startTUI(t, ui.New(opts), 80, 24)
 	// With --live a live incident is the first choice, and LIVE the mode.
 	waitFor(t, tm, "> Declare a LIVE incident")
 	enter(tm)
@@ -119,7 +119,7 @@ func TestLiveIncident(t *testing.T) {
 // not crashed), and growing back restores the layout.
 func TestTinyTerminal(t *testing.T) {
 	env := newTestEnv(t)
-	tm := newWatch(teatest.NewTestModel(t, ui.New(env.options(&ui.Runs{})), teatest.WithInitialTermSize(80, 24)))
+	tm := startTUI(t, ui.New(env.options(&ui.Runs{})), 80, 24)
 	waitFor(t, tm, "Start a drill")
 	enter(tm)
 	waitFor(t, tm, "Activate the emergency kill switch")
@@ -129,7 +129,7 @@ func TestTinyTerminal(t *testing.T) {
 	waitFor(t, tm, "    kill-switch")
 	key(tm, 'q')
 	m := tm.FinalModel(t, teatest.WithFinalTimeout(waitLong))
-	if s := m.(ui.Model).Screen(); !strings.Contains(s, "[DRILL]") {
+	if s := m.(observed).Screen(); !strings.Contains(s, "[DRILL]") {
 		t.Errorf("after resizing back:\n%s", s)
 	}
 }
@@ -149,7 +149,7 @@ func TestPreviews(t *testing.T) {
 	}
 	opts := env.options(&ui.Runs{})
 	opts.Session = ui.NewSession(d.Incident, env.cfg.Store, rb, d.Env, env.cfg.StateDir)
-	tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(80, 24)))
+	tm := startTUI(t, ui.New(opts), 80, 24)
 	waitFor(t, tm, "Activate the emergency kill switch")
 	esc := tea.KeyMsg{Type: tea.KeyEsc}
 	for _, tc := range []struct {
@@ -220,7 +220,7 @@ func TestResumeSpedUpDrill(t *testing.T) {
 	runs := &ui.Runs{}
 	opts := env.options(runs)
 	opts.Session = sess
-	tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(80, 24)))
+	tm := startTUI(t, ui.New(opts), 80, 24)
 	waitFor(t, tm, "Drill clock (60x) stopped while nobody attended")
 	screen := finalScreen(t, tm)
 	runs.CancelAndWait()

@@ -1,10 +1,11 @@
 package ui_test
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,45 +53,126 @@ func (e testEnv) options(runs *ui.Runs) ui.Options {
 		Getenv: func(string) string { return "" }}
 }
 
-const waitLong = 30 * time.Second
+// waitLong bounds each wait. Waits end as soon as the model reaches the
+// state waited for, so it only matters when a test fails; it is generous
+// because a machine busy with other work may run the program slowly.
+const waitLong = 2 * time.Minute
 
-// watch reads everything a test program writes, so that successive
-// waits see output in order, even when one read brings several frames.
-type watch struct {
-	*teatest.TestModel
-	seen []byte
-	from int
+// views records every screen the model produces and whether the model
+// was settled then (ui.Model.Settled). bubbletea calls View after each
+// Update, but its renderer writes only the latest view at each frame, and
+// only the lines that changed: a state that lasts less than a frame on a
+// busy machine may never reach the output. Waiting on the views waits on
+// the model's states themselves, none skipped; waiting on settled ones
+// means the next key is not dropped because the model still waits for the
+// reload of the incident's state.
+type views struct {
+	mu      sync.Mutex
+	all     []frame
+	changed chan struct{} // closed and replaced on each new view
 }
 
-func newWatch(tm *teatest.TestModel) *watch { return &watch{TestModel: tm} }
+type frame struct {
+	text    string
+	settled bool
+}
 
-// waitFor waits until the program has written any of want, in the frame
-// the previous wait matched or later.
+func (v *views) add(f frame) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.all = append(v.all, f)
+	close(v.changed)
+	v.changed = make(chan struct{})
+}
+
+// since returns the views from index i on and a channel closed when the
+// next view arrives.
+func (v *views) since(i int) ([]frame, <-chan struct{}) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.all[i:], v.changed
+}
+
+// observed is the root model with every view it returns recorded.
+type observed struct {
+	ui.Model
+	views *views
+}
+
+func (o observed) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m, cmd := o.Model.Update(msg)
+	o.Model = m.(ui.Model)
+	return o, cmd
+}
+
+func (o observed) View() string {
+	s := o.Model.View()
+	o.views.add(frame{text: s, settled: o.Settled()})
+	return s
+}
+
+// watch is a test program with the views its model produced and the bytes
+// it wrote to the terminal.
+type watch struct {
+	*teatest.TestModel
+	views   *views
+	from    int    // the view the previous wait matched
+	seen    []byte // output read so far, see readOutput
+	written int    // how much of seen waitWritten has matched
+}
+
+// startTUI runs m in a test program on a w x h terminal.
+func startTUI(t *testing.T, m ui.Model, w, h int) *watch {
+	t.Helper()
+	v := &views{changed: make(chan struct{})}
+	tm := teatest.NewTestModel(t, observed{Model: m, views: v}, teatest.WithInitialTermSize(w, h))
+	return &watch{TestModel: tm, views: v}
+}
+
+// waitFor waits until the model, settled, has produced a view holding any
+// of want, in the view the previous wait matched or later.
 func waitFor(t *testing.T, tm *watch, want ...string) {
 	t.Helper()
-	buf := make([]byte, 64<<10)
-	deadline := time.Now().Add(waitLong)
+	timeout := time.NewTimer(waitLong)
+	defer timeout.Stop()
 	for {
-		for _, w := range want {
-			if i := bytes.Index(tm.seen[tm.from:], []byte(w)); i >= 0 {
-				// The next wait starts at this frame's start (the renderer
-				// homes the cursor for each frame): it may hold more.
-				if f := bytes.LastIndex(tm.seen[:tm.from+i], []byte("\x1b[H")); f > tm.from {
-					tm.from = f
+		vs, next := tm.views.since(tm.from)
+		for i, f := range vs {
+			for _, w := range want {
+				if f.settled && strings.Contains(f.text, w) {
+					tm.from += i // the next wait starts here: this view may hold more
+					return
 				}
-				return
 			}
 		}
-		if time.Now().After(deadline) {
-			break
-		}
-		n, _ := tm.Output().Read(buf)
-		tm.seen = append(tm.seen, buf[:n]...)
-		if n == 0 {
-			time.Sleep(20 * time.Millisecond)
+		tm.from += max(len(vs)-1, 0)
+		select {
+		case <-next:
+		case <-timeout.C:
+			last := "(no view yet)"
+			if vs, _ := tm.views.since(0); len(vs) > 0 {
+				last = vs[len(vs)-1].text
+			}
+			t.Fatalf("waited %s for a view with %q; the last view:\n%s", waitLong, want, last)
 		}
 	}
-	t.Fatalf("waited %s for %q; the program wrote:\n%s", waitLong, want, tm.seen[tm.from:])
+}
+
+// allViews returns every view the model produced, one after another.
+func (tm *watch) allViews() string {
+	vs, _ := tm.views.since(0)
+	var b strings.Builder
+	for _, f := range vs {
+		b.WriteString(f.text + "\n")
+	}
+	return b.String()
+}
+
+// readOutput appends what the program has written to the terminal since
+// the last call to tm.seen.
+func (tm *watch) readOutput() {
+	b, _ := io.ReadAll(tm.Output())
+	tm.seen = append(tm.seen, b...)
 }
 
 func typeLine(tm *watch, s string) {
@@ -108,7 +190,7 @@ func finalScreen(t *testing.T, tm *watch) string {
 	t.Helper()
 	key(tm, 'q')
 	m := tm.FinalModel(t, teatest.WithFinalTimeout(waitLong))
-	return m.(ui.Model).Screen()
+	return m.(observed).Screen()
 }
 
 // TestDrillFlow starts the default drill from the home screen, confirms a
@@ -118,7 +200,7 @@ func finalScreen(t *testing.T, tm *watch) string {
 func TestDrillFlow(t *testing.T) {
 	env := newTestEnv(t)
 	runs := &ui.Runs{}
-	tm := newWatch(teatest.NewTestModel(t, ui.New(env.options(runs)), teatest.WithInitialTermSize(80, 24)))
+	tm := startTUI(t, ui.New(env.options(runs)), 80, 24)
 	waitFor(t, tm, "Start a drill: Complete System Recovery, fault corrupt-db")
 	enter(tm)
 	waitFor(t, tm, "Activate the emergency kill switch")
@@ -194,7 +276,7 @@ func TestDrillFlow(t *testing.T) {
 		}
 		opts := env.options(runs)
 		opts.Session = sess
-		tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(120, 40)))
+		tm := startTUI(t, ui.New(opts), 120, 40)
 		waitFor(t, tm, "[-] Validate the trading data")
 		waitFor(t, tm, "     validate-config")
 		screen := finalScreen(t, tm)

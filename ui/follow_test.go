@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/drill"
@@ -33,7 +32,7 @@ func TestFollowAndResize(t *testing.T) {
 	}
 	opts := env.options(&ui.Runs{})
 	opts.Session, opts.Follow = sess, true
-	tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(80, 24)))
+	tm := startTUI(t, ui.New(opts), 80, 24)
 	waitFor(t, tm, "(read-only)")
 	waitFor(t, tm, "mode: on")
 

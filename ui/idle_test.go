@@ -1,12 +1,11 @@
 package ui_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/charmbracelet/x/exp/teatest"
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/drill"
@@ -41,15 +40,19 @@ func TestIdleRedrawBytes(t *testing.T) {
 	}
 	sess := ui.NewSession(d.Incident, store, rb, d.Env, dir)
 	opts := ui.Options{Session: sess, NoColor: true, Runs: &ui.Runs{}, Getenv: func(string) string { return "" }}
-	tm := newWatch(teatest.NewTestModel(t, ui.New(opts), teatest.WithInitialTermSize(80, 24)))
+	tm := startTUI(t, ui.New(opts), 80, 24)
 	waitFor(t, tm, "mode: on") // the first step's Markdown, rendered
 	waitFor(t, tm, "elapsed 0m")
+	// This test measures the terminal's bytes, so it also waits for them;
+	// the clock line stays on screen until the clock is advanced.
+	waitWritten(t, tm, "elapsed 0m")
 	from := len(tm.seen)
 
 	const minutes = 30
 	for m := 1; m <= minutes; m++ {
 		clock.Advance(time.Minute / speed)
 		waitFor(t, tm, fmt.Sprintf("elapsed %dm ", m))
+		waitWritten(t, tm, fmt.Sprintf("elapsed %dm ", m))
 	}
 	written := len(tm.seen) - from
 	perMinute := float64(written) / minutes
@@ -58,4 +61,27 @@ func TestIdleRedrawBytes(t *testing.T) {
 		t.Errorf("idle screen writes %.0f bytes a minute, want under 2048", perMinute)
 	}
 	finalScreen(t, tm)
+}
+
+// waitWritten waits until the program has written want to the terminal
+// since the previous call. The renderer writes on its own frame ticker, so
+// this polls the output; want must stay on screen until it is written.
+func waitWritten(t *testing.T, tm *watch, want string) {
+	t.Helper()
+	from := tm.written
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(waitLong)
+	for {
+		tm.readOutput()
+		if i := bytes.Index(tm.seen[from:], []byte(want)); i >= 0 {
+			tm.written = from + i + len(want)
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("waited %s for the program to write %q; it wrote:\n%s", waitLong, want, tm.seen[from:])
+		}
+	}
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/glamour"
@@ -31,7 +32,7 @@ func renderMarkdown(profile termenv.Profile, key string, width int, md string) t
 func renderMarkdownNow(profile termenv.Profile, width int, md string) string {
 	style := glamour.WithStandardStyle(glamstyles.DarkStyle)
 	if profile == termenv.Ascii {
-		style = glamour.WithStyles(plainStyle)
+		style = glamour.WithStyles(plainStyle())
 	}
 	r, err := glamour.NewTermRenderer(
 		style,
@@ -47,7 +48,7 @@ func renderMarkdownNow(profile termenv.Profile, width int, md string) string {
 	}
 	// glamour prints an autolinked address again after the text
 	// ("support@x mailto:support@x"); once is enough on a small screen.
-	out = mailtoRE.ReplaceAllString(out, "")
+	out = mailtoRE().ReplaceAllString(out, "")
 	return strings.Trim(out, "\n")
 }
 
@@ -56,17 +57,20 @@ func renderMarkdownNow(profile termenv.Profile, width int, md string) string {
 // reads as "Alpaca Support:". (Without colour termenv drops bold and
 // italic too, so the markers were the only trace of emphasis, and they
 // read as noise on an 80-column screen.) Inline code keeps its backticks:
-// they say what to type.
-var plainStyle = func() ansi.StyleConfig {
+// they say what to type. It is built on first use, like mailtoRE: package
+// initialisation runs for every command, most of which render no Markdown.
+var plainStyle = sync.OnceValue(func() ansi.StyleConfig {
 	s := glamstyles.ASCIIStyleConfig
 	s.Strong = ansi.StylePrimitive{}
 	s.Emph = ansi.StylePrimitive{}
 	s.Strikethrough = ansi.StylePrimitive{}
 	s.Code.Prefix, s.Code.Suffix = "`", "`"
 	return s
-}()
+})
 
 // mailtoRE matches the repeated address, its leading space and the colour
 // codes glamour puts between them (" ^[[4m^[[38;5;30mmailto:x"); the codes
 // after it stay, and reset what those before it set.
-var mailtoRE = regexp.MustCompile(` (?:\x1b\[[0-9;]*m)*mailto:[^\s\x1b]+`)
+var mailtoRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(` (?:\x1b\[[0-9;]*m)*mailto:[^\s\x1b]+`)
+})

@@ -124,6 +124,21 @@ func New(opts Options) Model {
 // State returns the screen shown, for tests.
 func (m Model) State() string { return m.state.String() }
 
+// Settled reports whether the model waits for no state it asked for: until
+// the incident's state is loaded, and again between a change (a run
+// ending, a step marked) and the reload that shows it, the step keys are
+// ignored. Tests wait for it besides what the screen shows, since a
+// screen can show a run's result before the model takes step keys again.
+func (m Model) Settled() bool {
+	switch m.state {
+	case stateStarting:
+		return false
+	case stateIncident:
+		return m.inc.st != nil && !m.inc.stale
+	}
+	return true
+}
+
 // Init loads the home screen or the incident.
 func (m Model) Init() tea.Cmd {
 	if m.state == stateIncident {

@@ -18,6 +18,14 @@ import (
 
 var binary string
 
+// tmuxSocket is this test binary's own tmux server. The default server is
+// shared with every other tmux user on the machine, and it exits when its
+// last session is killed: a new session started at that moment (by this
+// test after killing one, or by anyone else) fails with "server exited
+// unexpectedly". A keeper session holds the private server up until
+// TestMain kills it.
+var tmuxSocket string
+
 func TestMain(m *testing.M) {
 	code := func() int {
 		if _, err := exec.LookPath("tmux"); err != nil {
@@ -36,6 +44,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "e2e: build: %v\n%s", err, out)
 			return 1
 		}
+		tmuxSocket = filepath.Join(dir, "tmux.sock")
+		if out, err := exec.Command("tmux", "-S", tmuxSocket, "new-session", "-d", "-s", "keeper", "cat").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: tmux: %v\n%s", err, out)
+			return 1
+		}
+		defer exec.Command("tmux", "-S", tmuxSocket, "kill-server").Run()
 		return m.Run()
 	}()
 	os.Exit(code)
@@ -49,7 +63,7 @@ type term struct {
 
 func tmux(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("tmux", args...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", tmuxSocket}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -66,7 +80,7 @@ func start(t *testing.T, stateDir string, args ...string) *term {
 	tmux(t, append([]string{"new-session", "-d", "-s", name, "-x", "80", "-y", "24"}, cmd...)...)
 	tmux(t, "set-option", "-t", name, "remain-on-exit", "on")
 	tm := &term{t: t, name: name}
-	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", name).Run() })
+	t.Cleanup(func() { exec.Command("tmux", "-S", tmuxSocket, "kill-session", "-t", name).Run() })
 	return tm
 }
 
@@ -85,7 +99,7 @@ func (tm *term) lastWords() string {
 // waitDead waits until drbook has exited (the pane stays, remain-on-exit).
 func (tm *term) waitDead() {
 	tm.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(waitLong)
 	for time.Now().Before(deadline) {
 		if strings.TrimSpace(tmux(tm.t, "display-message", "-p", "-t", tm.name, "#{pane_dead}")) == "1" {
 			return
@@ -95,10 +109,18 @@ func (tm *term) waitDead() {
 	tm.t.Fatalf("drbook did not exit; screen:\n%s", tm.screen())
 }
 
-// waitFor waits until the screen shows every one of want.
+// waitLong bounds each wait; a wait ends as soon as the screen shows what
+// it waits for, so it only matters when a test fails, and it is generous
+// for a machine busy with other work.
+const waitLong = 2 * time.Minute
+
+// waitFor waits until the screen shows every one of want. It polls the
+// terminal: want must stay on screen until the next key (a status line,
+// a step's mark or output, a prompt), never a state that may last less
+// than a poll or than one of drbook's frames.
 func (tm *term) waitFor(want ...string) string {
 	tm.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(waitLong)
 	var s string
 	for time.Now().Before(deadline) {
 		s = tm.screen()
@@ -115,6 +137,19 @@ func (tm *term) waitFor(want ...string) string {
 	}
 	tm.t.Fatalf("screen never showed %q; it shows:\n%s", want, s)
 	return ""
+}
+
+// waitGone waits until the screen no longer shows text.
+func (tm *term) waitGone(text string) {
+	tm.t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for time.Now().Before(deadline) {
+		if !strings.Contains(tm.screen(), text) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tm.t.Fatalf("screen still shows %q:\n%s", text, tm.screen())
 }
 
 // settle waits until the screen stops changing and returns it.
@@ -345,6 +380,9 @@ func TestKillDuringActionResume(t *testing.T) {
 	tm := start(t, state, "drill", "slow-drill", "--runbooks", books, "--scenario", "none", "--trades", "200")
 	tm.waitFor("Wait for a slow thing", "enter: run the sh")
 	tm.keys("n")
+	// Wait for the prompt: typed at once, n and the text could reach
+	// drbook in one read, as one key.
+	tm.waitFor("Note for the timeline")
 	tm.typeLine("before the kill")
 	tm.waitFor("Note added")
 	tm.keys("Enter")
@@ -369,7 +407,9 @@ func TestKillDuringActionResume(t *testing.T) {
 	tm.keys("t")
 	tm.waitFor("before the kill", "resumed")
 	tm.keys("Escape")
-	time.Sleep(200 * time.Millisecond)
+	// Wait for the pager to close: an escape and a q that reach drbook in
+	// one read are alt+q.
+	tm.waitGone("esc: back")
 	tm.keys("q")
 	if s := tm.lastWords(); !strings.Contains(s, "is still open: drbook resume DRILL-") {
 		t.Errorf("on exit drbook does not say how to resume:\n%s", s)
