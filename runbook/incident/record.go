@@ -76,26 +76,33 @@ func (in *Incident) RecordAction(ctx context.Context, a ActionRecord) error {
 	})
 }
 
+// CommandRun is how an action run outside the incident's steps went.
+type CommandRun struct {
+	steps.Result // what the action reported, its summary redacted
+	// Err is the action's error, redacted: it could not be carried out.
+	Err error
+}
+
 // RunAction runs a registered action outside the incident's steps (drbook
-// run ACTION --incident ID, and the named action commands) and records it
-// the way RecordAction does, with the same redaction, output cap and
-// action_finished record as a step's action. req.Env's IncidentID,
-// Operator, Drill and Now are filled in from the incident; the secrets of
-// req.Env.Root's .env and req.Env.Secrets are redacted from emit, the
-// record and the returned summary. It is refused, before the action runs,
-// on a closed incident, and for a drill whose root is not a sandbox.
+// run ACTION --incident ID, and the action commands such as 'drbook
+// failover --incident ID') and records it the way RecordAction does, with
+// the same redaction, output cap and action_finished record as a step's
+// action. req.Env's IncidentID, Operator, Drill and Now are filled in from
+// the incident; the secrets of req.Env.Root's .env and req.Env.Secrets are
+// redacted from emit, the record and what is returned.
 //
-// The returned error is the action's (it could not be carried out),
-// joined with any failure to record it.
-func (in *Incident) RunAction(ctx context.Context, act steps.Action, req steps.Request, emit steps.Emit) (steps.Result, error) {
+// The error is not the action's (that is CommandRun.Err): it says the run
+// was refused before the action ran (a closed incident; a drill whose
+// root is not a sandbox), or that it ran and could not be recorded.
+func (in *Incident) RunAction(ctx context.Context, act steps.Action, req steps.Request, emit steps.Emit) (CommandRun, error) {
 	spec := act.Spec()
 	st := in.State()
 	if err := checkOpen(st); err != nil {
-		return steps.Result{}, err
+		return CommandRun{}, err
 	}
 	drill := st.Declaration.Mode == Drill
 	if drill && !sandbox.IsSandbox(req.Env.Root) {
-		return steps.Result{}, &Error{Err: ErrNotSandbox, Detail: req.Env.Root,
+		return CommandRun{}, &Error{Err: ErrNotSandbox, Detail: req.Env.Root,
 			Hint: "a drill's record never mixes with a real system: run it against the drill's sandbox"}
 	}
 	in.redact.add(req.Env.Secrets...)
@@ -135,12 +142,13 @@ func (in *Incident) RunAction(ctx context.Context, act steps.Action, req steps.R
 		params["dry-run"] = "true"
 	}
 	res.Summary = in.redact.string(res.Summary)
-	recErr := in.RecordAction(context.WithoutCancel(ctx), ActionRecord{Action: spec.Name, Params: params, Root: req.Env.Root,
+	run := CommandRun{Result: res, Err: in.redact.err(runErr)}
+	err := in.RecordAction(context.WithoutCancel(ctx), ActionRecord{Action: spec.Name, Params: params, Root: req.Env.Root,
 		Duration: time.Since(start), Result: res, Err: runErr, Output: head + tail})
-	if recErr != nil {
-		recErr = fmt.Errorf("record %s in %s: %w", spec.Name, st.ID, recErr)
+	if err != nil {
+		return run, fmt.Errorf("record %s in %s: %w", spec.Name, st.ID, err)
 	}
-	return res, in.redact.err(errors.Join(runErr, recErr))
+	return run, nil
 }
 
 // outputLine is how one line of an action's output is kept in the

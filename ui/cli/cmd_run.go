@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,9 +11,7 @@ import (
 	"time"
 
 	"github.com/drbook/drbook/runbook"
-	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
-	"github.com/drbook/drbook/steps/redact"
 )
 
 const runUsageHead = `
@@ -181,9 +180,7 @@ func runRun(ctx context.Context, iox *IO, args []string) error {
 		confirmed = true
 	}
 
-	op := incident.OperatorFromEnv(iox.Getenv)
-	req := steps.Request{Env: steps.Env{Root: o.root, Operator: op.String(), Now: iox.Now},
-		Params: p, Confirmed: confirmed, DryRun: dryRun}
+	req := steps.Request{Env: steps.Env{Root: o.root}, Params: p, Confirmed: confirmed, DryRun: dryRun}
 	// Lines go out as they come: to stdout, or to stderr when stdout is
 	// kept for the JSON.
 	var mu sync.Mutex
@@ -197,32 +194,15 @@ func runRun(ctx context.Context, iox *IO, args []string) error {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		switch ev.Stream {
-		case steps.Stderr:
+		if ev.Stream == steps.Stderr {
 			fmt.Fprintln(iox.Stderr, ev.Line)
-		case steps.Info:
-			fmt.Fprintln(lines, ev.Line)
-		default:
+		} else {
 			fmt.Fprintln(lines, ev.Line)
 		}
 	}
-	var res steps.Result
-	var runErr error
-	if link != nil {
-		res, runErr = link.in.RunAction(ctx, act, req, emit)
-	} else {
-		// Outside an incident the same secrets are kept out of what is
-		// printed: the root's .env and the backup passphrase.
-		red := redact.New(append(incident.EnvSecrets(o.root), incident.PassphraseSecrets(nil, iox.Getenv)...)...)
-		res, runErr = act.Run(ctx, req, func(ev steps.Event) {
-			ev.Line = red.String(ev.Line)
-			emit(ev)
-		})
-		res.Summary = red.String(res.Summary)
-		runErr = red.Error(runErr)
-		if runErr != nil && res.Status == "" {
-			res.Status = steps.StatusFailed
-		}
+	res, runErr, recErr := link.run(ctx, iox, "run", act, req, emit)
+	if recErr != nil && res.Status == "" { // refused before it ran
+		return recErr
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -258,7 +238,9 @@ func runRun(ctx context.Context, iox *IO, args []string) error {
 	}
 	switch {
 	case runErr != nil:
-		return failed(fmt.Errorf("run %s: %w", spec.Name, runErr))
+		return errors.Join(failed(fmt.Errorf("run %s: %w", spec.Name, runErr)), recErr)
+	case recErr != nil:
+		return recErr
 	case res.Status == steps.StatusFailed:
 		return failed(nil)
 	}
