@@ -13,162 +13,60 @@ import (
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/drill"
 	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/runbook/session"
 	"github.com/drbook/drbook/steps"
-	"github.com/drbook/drbook/steps/sandbox"
 )
 
-// EngineConfig wires the TUI to drbook's incident engine.
-type EngineConfig struct {
-	Store       *incident.Store
-	StateDir    string
-	RunbookDirs []string
-	Live        bool   // --live: live incidents allowed
-	Root        string // --root: the live system
-	Operator    incident.Operator
-	Clock       incident.Clock // nil: the system clock
-	Trades      int            // drill sandbox size; 0: the sandbox default
-	// NewID, when set, names new incidents (tests pin it for golden files).
-	NewID func() string
-	// Contacts, when set, is the Emergency Contacts section from the site
-	// configuration: it replaces every runbook's own (often placeholder)
-	// section in the contacts view.
-	Contacts string
-	// Notices are lines for the home screen about the site (placeholder or
-	// stale contacts...).
-	Notices []string
-	// Sender delivers the notify steps' messages through the site's
-	// channels; SenderSecrets are its webhook URLs and passwords, never to
-	// be recorded. A nil Sender records messages as not sent.
-	Sender        incident.Sender
-	SenderSecrets []string
-}
-
-// Wire gives an incident the site's notification channels.
-func (c EngineConfig) Wire(in *incident.Incident) {
-	in.AddSecrets(c.SenderSecrets...)
-	in.SetSender(c.Sender)
-}
-
-// loadRunbook loads a runbook with the site's contacts in place of its own.
-func (c EngineConfig) loadRunbook(ref string) (*runbook.Runbook, error) {
-	rb, err := runbook.Load(ref, c.RunbookDirs)
-	if err == nil && c.Contacts != "" {
-		rb.Contacts = c.Contacts
-	}
-	return rb, err
-}
-
-func (c EngineConfig) clock() incident.Clock {
-	if c.Clock == nil {
-		return incident.SystemClock{}
-	}
-	return c.Clock
-}
+// EngineConfig wires the TUI to drbook's incident engine: the domain's
+// session configuration (runbook/session), which assembles the home
+// screen, starts drills and incidents and reopens them.
+type EngineConfig = session.Config
 
 // ReportDir is where reports are written: STATE_DIR/reports.
-func ReportDir(stateDir string) string { return filepath.Join(stateDir, "reports") }
+func ReportDir(stateDir string) string { return drill.ReportDir(stateDir) }
 
 // NewBackend returns the Backend over the incident engine.
 func NewBackend(cfg EngineConfig) Backend { return engineBackend{cfg} }
 
 type engineBackend struct{ cfg EngineConfig }
 
+// Home maps the domain's overview onto the home screen's items.
 func (b engineBackend) Home(ctx context.Context) (HomeData, error) {
-	var d HomeData
-	d.Problems = append(d.Problems, b.cfg.Notices...)
-	rbs, err := runbook.List(b.cfg.RunbookDirs)
-	if err != nil {
-		d.Problems = append(d.Problems, "runbooks: "+err.Error())
-	}
-	for _, rb := range rbs {
+	h := b.cfg.Home(ctx)
+	d := HomeData{Problems: h.Problems}
+	for _, rb := range h.Runbooks {
 		item := RunbookItem{ID: rb.ID, Title: rb.Title, Source: rb.Source}
 		for _, v := range rb.Vars {
 			item.Vars = append(item.Vars, VarItem{Name: v.Name, Prompt: v.Prompt, Default: v.Default, Secret: v.Secret})
 		}
 		d.Runbooks = append(d.Runbooks, item)
 	}
-	for _, f := range sandbox.Faults() {
+	for _, f := range h.Faults {
 		d.Faults = append(d.Faults, FaultItem{Name: f.Name, Description: f.Description})
 	}
-	sums, err := b.cfg.Store.Incidents(ctx)
-	if err != nil {
-		d.Problems = append(d.Problems, "incidents: "+err.Error())
+	now := b.cfg.Clocks().Now()
+	for _, s := range h.Open {
+		d.Open = append(d.Open, IncidentItem{ID: s.ID, Title: s.Title, Runbook: s.Runbook,
+			Drill: s.Mode == incident.Drill, Elapsed: now.Sub(s.DetectedAt)})
 	}
-	now := b.cfg.clock().Now()
-	for _, s := range sums {
-		if s.Status == incident.StatusOpen {
-			d.Open = append(d.Open, IncidentItem{ID: s.ID, Title: s.Title, Runbook: s.Runbook,
-				Drill: s.Mode == incident.Drill, Elapsed: now.Sub(s.DetectedAt)})
-		}
+	for _, s := range h.Drills {
+		d.Drills = append(d.Drills, DrillItem{ID: s.ID, Runbook: s.Runbook, When: s.DeclaredAt, Status: string(s.Status),
+			Scenario: s.Scenario, Recovered: s.Recovered, Recovery: s.Recovery, RTOMet: s.RTOMet})
 	}
-	// Recent closed drills with their measured recovery time.
-	for _, s := range sums {
-		if s.Mode != incident.Drill || s.Status == incident.StatusOpen || len(d.Drills) >= 5 {
-			continue
-		}
-		di := DrillItem{ID: s.ID, Runbook: s.Runbook, When: s.DeclaredAt, Status: string(s.Status)}
-		if st, err := b.cfg.Store.Load(ctx, s.ID); err == nil {
-			ck := st.Clocks(st.ClosedAt)
-			di.Scenario = st.Declaration.Scenario
-			di.Recovered = s.Status == incident.StatusResolved && ck.RTO.Verdict != incident.Unknown
-			di.Recovery = ck.RTO.Took
-			di.RTOMet = ck.RTO.Verdict == incident.Met
-		}
-		d.Drills = append(d.Drills, di)
-	}
-	if ds, err := b.cfg.Store.Drills(ctx, time.Now()); err == nil {
-		for _, t := range ds {
-			d.Schedule = append(d.Schedule, ScheduleItem{Name: t.Name, Interval: t.Frequency,
-				Last: t.LastRun, Due: t.Due, Overdue: t.Overdue, Never: t.LastRun.IsZero()})
-		}
-	} else {
-		d.Problems = append(d.Problems, "drill schedule: "+err.Error())
+	for _, t := range h.Schedule {
+		d.Schedule = append(d.Schedule, ScheduleItem{Name: t.Name, Interval: t.Frequency,
+			Last: t.LastRun, Due: t.Due, Overdue: t.Overdue, Never: t.LastRun.IsZero()})
 	}
 	return d, nil
 }
 
-func (b engineBackend) newID() string {
-	if b.cfg.NewID == nil {
-		return ""
-	}
-	return b.cfg.NewID()
-}
-
 func (b engineBackend) Start(ctx context.Context, spec StartSpec, progress func(string)) (Session, error) {
-	rb, err := b.cfg.loadRunbook(spec.Runbook)
+	s, err := b.cfg.Start(ctx, session.Spec{Runbook: spec.Runbook, Drill: spec.Drill, Scenario: spec.Scenario,
+		Speed: spec.Speed, Severity: spec.Severity, Title: spec.Title, DetectedAgo: spec.DetectedAgo, Vars: spec.Vars}, progress)
 	if err != nil {
 		return nil, err
 	}
-	if spec.Drill {
-		d, err := drill.Start(ctx, drill.Options{
-			Runbook: rb, Scenario: spec.Scenario, Speed: spec.Speed, StateDir: b.cfg.StateDir,
-			Store: b.cfg.Store, Operator: b.cfg.Operator, Severity: spec.Severity, Title: spec.Title,
-			DetectedAgo: spec.DetectedAgo, Clock: b.cfg.clock(), Trades: b.cfg.Trades, Progress: progress,
-			ID: b.newID(), Vars: spec.Vars,
-		})
-		if err != nil {
-			return nil, err
-		}
-		b.cfg.Wire(d.Incident)
-		return NewSession(d.Incident, b.cfg.Store, rb, d.Env, b.cfg.StateDir), nil
-	}
-	if !b.cfg.Live || b.cfg.Root == "" {
-		return nil, errors.New("live incidents need drbook --live --root DIR")
-	}
-	var detected time.Time
-	if spec.DetectedAgo > 0 {
-		detected = b.cfg.clock().Now().Add(-spec.DetectedAgo)
-	}
-	in, err := incident.Declare(ctx, b.cfg.Store, rb, incident.DeclareOptions{
-		Severity: spec.Severity, Mode: incident.Live, Title: spec.Title, Operator: b.cfg.Operator,
-		DetectedAt: detected, Root: b.cfg.Root, ID: b.newID(), Vars: spec.Vars,
-	}, b.cfg.clock())
-	if err != nil {
-		return nil, err
-	}
-	env := steps.Env{Root: b.cfg.Root, IncidentID: in.ID(), Operator: b.cfg.Operator.Name, Now: in.Now, Vars: spec.Vars}
-	b.cfg.Wire(in)
-	return NewSession(in, b.cfg.Store, rb, env, b.cfg.StateDir), nil
+	return NewSession(s.Incident, b.cfg.Store, s.Runbook, s.Env, b.cfg.StateDir), nil
 }
 
 func (b engineBackend) Open(ctx context.Context, id string) (Session, error) {
@@ -179,62 +77,11 @@ func (b engineBackend) Open(ctx context.Context, id string) (Session, error) {
 // the most recent open one), with the runbook and environment it was
 // declared with.
 func OpenSession(ctx context.Context, cfg EngineConfig, ref string) (Session, error) {
-	id, err := cfg.Store.Resolve(ctx, ref)
+	s, err := cfg.Open(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	rb, mode, err := openRunbook(ctx, cfg, id)
-	if err != nil {
-		return nil, err
-	}
-	// Refuse before Open: opening records a resumed event.
-	if mode == incident.Live && !cfg.Live {
-		return nil, fmt.Errorf("%s is a LIVE incident: resume it with --live --root DIR", id)
-	}
-	in, err := incident.Open(ctx, cfg.Store, id, rb, cfg.clock(), incident.OpenOptions{Operator: cfg.Operator, Resume: true})
-	if err != nil {
-		return nil, err
-	}
-	decl := in.State().Declaration
-	var env steps.Env
-	if decl.Mode == incident.Drill {
-		if dir := drill.DirOf(decl.Root); dir != "" {
-			env = drill.EnvFor(dir, in, cfg.Operator.Name)
-		} else {
-			env = steps.Env{Root: decl.Root, Drill: true, IncidentID: id, Operator: cfg.Operator.Name, Now: in.Now}
-		}
-	} else {
-		env = steps.Env{Root: decl.Root, IncidentID: id, Operator: cfg.Operator.Name, Now: in.Now}
-	}
-	cfg.Wire(in)
-	return NewSession(in, cfg.Store, rb, env, cfg.StateDir), nil
-}
-
-// openRunbook finds the runbook an incident runs: by its id (embedded or
-// in the runbook dirs), else from the file it was declared from. The full
-// timeline is replayed only in that last case, so a long incident is read
-// once, not twice. nil means it cannot be found any more: the snapshot in
-// the timeline still drives the incident, but steps cannot run.
-func openRunbook(ctx context.Context, cfg EngineConfig, id string) (*runbook.Runbook, incident.Mode, error) {
-	sums, err := cfg.Store.Incidents(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	for _, s := range sums {
-		if s.ID == id {
-			if rb, err := cfg.loadRunbook(s.Runbook); err == nil {
-				return rb, s.Mode, nil
-			}
-		}
-	}
-	st, err := cfg.Store.Load(ctx, id)
-	if err != nil {
-		return nil, "", err
-	}
-	if rb, err := cfg.loadRunbook(st.Declaration.Runbook.Source); err == nil {
-		return rb, st.Declaration.Mode, nil
-	}
-	return nil, st.Declaration.Mode, nil
+	return NewSession(s.Incident, cfg.Store, s.Runbook, s.Env, cfg.StateDir), nil
 }
 
 // NewSession adapts a running incident to the TUI.
@@ -262,58 +109,20 @@ func (s *engineSession) Note(text string) error              { return s.in.Note(
 func (s *engineSession) SetSeverity(n int, why string) error { return s.in.SetSeverity(n, why) }
 func (s *engineSession) Release() error                      { return nil }
 
-func (s *engineSession) RunStep(ctx context.Context, id string, confirmed bool, emit steps.Emit) (steps.Result, error) {
+func (s *engineSession) RunStep(ctx context.Context, id string, confirmed bool, emit steps.Emit) (incident.StepOutcome, error) {
 	if s.rb == nil {
-		return steps.Result{}, errors.New("the incident's runbook cannot be found any more: do this step by hand and mark it (d/s/f)")
+		return incident.StepOutcome{}, errors.New("the incident's runbook cannot be found any more: do this step by hand and mark it (d/s/f)")
 	}
 	return s.in.RunStep(ctx, id, s.env, confirmed, emit)
 }
 
+// Close closes the incident the one way every front end does
+// (drill.Close): a drill's system checks, a tally when no summary is
+// given, the report written.
 func (s *engineSession) Close(outcome incident.Outcome, summary string) error {
-	if s.env.Drill && s.env.Root != "" {
-		// A drill can tell whether the fault is really gone: record the
-		// system check with the drill, for the report.
-		var out strings.Builder
-		failed, err := drill.SystemCheck(context.Background(), s.env.Root, &out)
-		if err != nil {
-			return err
-		}
-		if err := s.in.Note(strings.TrimSpace(out.String())); err != nil {
-			return err
-		}
-		if len(failed) > 0 && summary == "" {
-			summary = "closed with system checks still failing: " + strings.Join(failed, "; ")
-		}
-	}
-	if summary == "" {
-		summary = stepTally(s.in.State())
-	}
-	if err := s.in.Close(outcome, summary); err != nil {
-		return err
-	}
-	_, _, err := drill.WriteReport(context.Background(), s.store, s.in.State(), s.in.Now(), ReportDir(s.stateDir))
+	_, err := drill.Close(context.Background(), s.in, s.store, drill.CloseOptions{Outcome: outcome, Summary: summary,
+		Via: "in the TUI", ReportDir: ReportDir(s.stateDir)})
 	return err
-}
-
-// stepTally is the closing summary when the operator gave none, so the
-// report never says "No summary given" about an incident it can describe:
-// "closed in the TUI: 24 of 27 steps done, 2 skipped, 1 failed".
-func stepTally(st *incident.State) string {
-	var total, done, skipped, failed int
-	for _, p := range st.Phases {
-		for _, s := range p.Steps {
-			total++
-			switch s.Status {
-			case incident.StepDone:
-				done++
-			case incident.StepSkipped:
-				skipped++
-			case incident.StepFailed, incident.StepInterrupted:
-				failed++
-			}
-		}
-	}
-	return fmt.Sprintf("closed in the TUI: %d of %d steps done, %d skipped, %d failed", done, total, skipped, failed)
 }
 
 func (s *engineSession) Timeline() (string, error) {

@@ -27,12 +27,12 @@ func NewFollowSession(ctx context.Context, cfg EngineConfig, ref string) (Sessio
 		return nil, err
 	}
 	d := st.Declaration
-	rb, err := cfg.loadRunbook(d.Runbook.Source)
+	rb, err := cfg.LoadRunbook(d.Runbook.Source)
 	if err != nil {
-		rb, _ = cfg.loadRunbook(d.Runbook.ID)
+		rb, _ = cfg.LoadRunbook(d.Runbook.ID)
 	}
 	return &followSession{ctx: ctx, store: cfg.Store, id: id, rb: rb, stateDir: cfg.StateDir,
-		clock: incident.Scaled(cfg.clock(), d.DeclaredAt, d.Speed)}, nil
+		clock: incident.Scaled(cfg.Clocks(), d.DeclaredAt, d.Speed)}, nil
 }
 
 type followSession struct {
@@ -72,8 +72,8 @@ func (f *followSession) State() (*incident.State, error) {
 func (f *followSession) Now() time.Time            { return f.clock.Now() }
 func (f *followSession) Runbook() *runbook.Runbook { return f.rb }
 func (f *followSession) ReadOnly() bool            { return true }
-func (f *followSession) RunStep(context.Context, string, bool, steps.Emit) (steps.Result, error) {
-	return steps.Result{}, errReadOnly
+func (f *followSession) RunStep(context.Context, string, bool, steps.Emit) (incident.StepOutcome, error) {
+	return incident.StepOutcome{}, errReadOnly
 }
 func (f *followSession) Ack(string) error                     { return errReadOnly }
 func (f *followSession) Done(string, string) error            { return errReadOnly }

@@ -71,11 +71,7 @@ type incidentView struct {
 
 	// stale is set between a change (a run ending, a step marked) and the
 	// reload of the state that shows it: keys acting on a step wait.
-	stale bool
-	// failedRun is the step whose action just failed, until the state
-	// shows whether the engine recorded it done with findings.
-	failedRun string
-
+	stale     bool
 	status    string
 	statusBad bool
 	quitArmed bool
@@ -183,14 +179,6 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 		first := v.st == nil
 		v.st = msg.st
 		v.stale = false
-		if v.failedRun != "" {
-			// A check that found problems is recorded done with its
-			// findings: say FINDINGS, not FAILED.
-			if s := v.st.Step(v.failedRun); s != nil && s.Status == incident.StepDone && strings.HasPrefix(v.status, "FAILED") {
-				v.status = "FINDINGS" + strings.TrimPrefix(v.status, "FAILED") + " (step done)"
-			}
-			v.failedRun = ""
-		}
 		v.flat = flatten(v.st)
 		v = v.refreshClocks()
 		if first || !v.touched {
@@ -276,9 +264,6 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 		v.run = nil
 		v.touched = false
 		v.stale = true
-		if msg.err == nil && msg.res.Status == steps.StatusFailed {
-			v.failedRun = msg.stepID
-		}
 		// Findings are shown like a failure's reason, in full, though
 		// the step is done.
 		v = v.setStatus(runResultText(msg.runDone), msg.err != nil || msg.res.Status == steps.StatusFailed || msg.res.WithFindings())
@@ -306,8 +291,10 @@ func runResultText(d runDone) string {
 	case d.err != nil:
 		return "Action error: " + errText(d.err)
 	}
+	// The step's recorded outcome says what happened: a check that found
+	// problems closed its diagnostic step with its findings.
 	s := strings.ToUpper(string(d.res.Status))
-	if d.res.WithFindings() {
+	if d.res.DoneWithFindings() {
 		// The action did its job and left something to look at: the
 		// step is done, and the findings are what to read.
 		s = "DONE WITH FINDINGS"
@@ -315,11 +302,7 @@ func runResultText(d runDone) string {
 	if d.res.Summary != "" {
 		s += ": " + d.res.Summary
 	}
-	if d.res.Status == steps.StatusFailed {
-		return s + "  (↑: its output)"
-	}
-	s += "  (↑: its output)"
-	return s
+	return s + "  (↑: its output)"
 }
 
 func errText(err error) string { return err.Error() }

@@ -5,13 +5,14 @@ import (
 	"sync"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
 )
 
 // runDone is how a run ended.
 type runDone struct {
 	stepID string
-	res    steps.Result
+	res    incident.StepOutcome
 	err    error
 }
 

@@ -27,7 +27,8 @@ type Session interface {
 	// ReadOnly is true for a follower.
 	ReadOnly() bool
 
-	RunStep(ctx context.Context, stepID string, confirmed bool, emit steps.Emit) (steps.Result, error)
+	// RunStep runs a step's action and returns its recorded outcome.
+	RunStep(ctx context.Context, stepID string, confirmed bool, emit steps.Emit) (incident.StepOutcome, error)
 	Ack(stepID string) error
 	Done(stepID, note string) error
 	Skip(stepID, reason string) error

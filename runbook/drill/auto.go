@@ -130,36 +130,32 @@ func Auto(ctx context.Context, d *Drill, store *incident.Store, reportDir string
 	if len(res.Failed) == 0 && closed < total {
 		res.Failed = append(res.Failed, fmt.Sprintf("%d step(s) left open", total-closed))
 	}
-	// A drill is the one place we can tell whether the fault is gone: check
-	// the whole system, not only what the runbook looked at.
-	checked, err := SystemCheck(ctx, d.Env.Root, out)
+	// A drill is the one place we can tell whether the fault is gone:
+	// Close checks the whole system, not only what the runbook looked at,
+	// and the outcome follows from the steps and the checks.
+	cl, err := Close(ctx, in, store, CloseOptions{ReportDir: reportDir, Out: out,
+		Decide: func(checkFailures []string) (incident.Outcome, string) {
+			res.CheckFailures = checkFailures
+			res.Recovered = len(res.Failed) == 0 && len(res.CheckFailures) == 0
+			if res.Recovered {
+				return incident.StatusResolved, "unattended drill: every step done; the system checks pass"
+			}
+			var why []string
+			if len(res.Failed) > 0 {
+				why = append(why, fmt.Sprintf("%d step(s) failed: %s", len(res.Failed), strings.Join(res.Failed, "; ")))
+			}
+			if len(res.CheckFailures) > 0 {
+				why = append(why, "system checks still fail: "+strings.Join(res.CheckFailures, "; "))
+			}
+			return incident.StatusAbandoned, "unattended drill: recovery failed (" + strings.Join(why, "; ") + ")"
+		}})
 	if err != nil {
-		return res, err
-	}
-	res.CheckFailures = checked
-	res.Recovered = len(res.Failed) == 0 && len(res.CheckFailures) == 0
-	outcome, summary := incident.StatusResolved, "unattended drill: every step done; the system checks pass"
-	if !res.Recovered {
-		outcome = incident.StatusAbandoned
-		var why []string
-		if len(res.Failed) > 0 {
-			why = append(why, fmt.Sprintf("%d step(s) failed: %s", len(res.Failed), strings.Join(res.Failed, "; ")))
-		}
-		if len(res.CheckFailures) > 0 {
-			why = append(why, "system checks still fail: "+strings.Join(res.CheckFailures, "; "))
-		}
-		summary = "unattended drill: recovery failed (" + strings.Join(why, "; ") + ")"
-	}
-	if err := in.Close(outcome, summary); err != nil {
 		return res, fmt.Errorf("close drill: %w", err)
 	}
 	st = in.State()
 	ck := st.Clocks(in.Now())
 	res.RTOVerdict = ck.RTO.Verdict
-	path, md, err := WriteReport(context.WithoutCancel(ctx), store, st, in.Now(), reportDir)
-	if err != nil {
-		return res, err
-	}
+	path, md := cl.Report, cl.Markdown
 	res.Report = path
 	fmt.Fprintf(out, "\n%s\n", md)
 	verdict := "PASSED"
@@ -224,6 +220,10 @@ func SystemCheck(ctx context.Context, root string, out io.Writer) ([]string, err
 	}
 	return failed, nil
 }
+
+// ReportDir is where reports are written under a state directory:
+// STATE_DIR/reports.
+func ReportDir(stateDir string) string { return filepath.Join(stateDir, "reports") }
 
 // WriteReport renders the incident's post-incident report as Markdown and
 // writes it to dir/ID.md (replacing an earlier report of the same

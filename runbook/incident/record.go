@@ -2,7 +2,6 @@ package incident
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/sandbox"
 )
 
 // ModeCommand is the mode of an action run from the command line with
@@ -71,29 +71,94 @@ func (in *Incident) RecordAction(ctx context.Context, a ActionRecord) error {
 			}
 			evs = append(evs, Event{Kind: KindActionOutput, At: end, Data: EventData{Output: out, Truncated: dropped}})
 		}
-		d := EventData{Action: a.Action, Status: string(a.Result.Status), Summary: a.Result.Summary,
-			ExitCode: a.Result.ExitCode, DurationMS: took.Milliseconds()}
-		if d.Status == "" {
-			d.Status = string(steps.StatusOK)
-			if a.Err != nil {
-				d.Status = string(steps.StatusFailed)
-			}
-		}
-		if a.Err != nil {
-			d.Error = a.Err.Error()
-		}
-		if !a.Result.BackupTime.IsZero() {
-			bt := a.Result.BackupTime.UTC()
-			d.BackupTime = &bt
-		}
-		if a.Result.Data != nil {
-			if b, err := json.Marshal(a.Result.Data); err == nil {
-				d.Result = b
-			}
-		}
-		if a.Result.WithFindings() && a.Err == nil {
-			d.Findings = append([]string(nil), a.Result.Findings...)
-		}
+		d := finishedData(a.Action, a.Result, a.Err, took)
 		return append(evs, Event{Kind: KindActionFinished, At: end, Data: d}), nil
 	})
+}
+
+// CommandRun is how an action run outside the incident's steps went.
+type CommandRun struct {
+	steps.Result // what the action reported, its summary redacted
+	// Err is the action's error, redacted: it could not be carried out.
+	Err error
+}
+
+// RunAction runs a registered action outside the incident's steps (drbook
+// run ACTION --incident ID, and the action commands such as 'drbook
+// failover --incident ID') and records it the way RecordAction does, with
+// the same redaction, output cap and action_finished record as a step's
+// action. req.Env's IncidentID, Operator, Drill and Now are filled in from
+// the incident; the secrets of req.Env.Root's .env and req.Env.Secrets are
+// redacted from emit, the record and what is returned.
+//
+// The error is not the action's (that is CommandRun.Err): it says the run
+// was refused before the action ran (a closed incident; a drill whose
+// root is not a sandbox), or that it ran and could not be recorded.
+func (in *Incident) RunAction(ctx context.Context, act steps.Action, req steps.Request, emit steps.Emit) (CommandRun, error) {
+	spec := act.Spec()
+	st := in.State()
+	if err := checkOpen(st); err != nil {
+		return CommandRun{}, err
+	}
+	drill := st.Declaration.Mode == Drill
+	if drill && !sandbox.IsSandbox(req.Env.Root) {
+		return CommandRun{}, &Error{Err: ErrNotSandbox, Detail: req.Env.Root,
+			Hint: "a drill's record never mixes with a real system: run it against the drill's sandbox"}
+	}
+	in.redact.add(req.Env.Secrets...)
+	in.redact.add(EnvSecrets(req.Env.Root)...)
+	in.redact.add(PassphraseSecrets(req.Env.Vars, os.Getenv)...)
+	req.Env.IncidentID, req.Env.Drill = st.ID, drill
+	if req.Env.Operator == "" {
+		req.Env.Operator = in.actor.String()
+	}
+	if req.Env.Now == nil {
+		req.Env.Now = in.base.Now
+	}
+	out := &outputBuffer{}
+	redEmit := func(ev steps.Event) {
+		ev.Line = in.redact.string(ev.Line)
+		if ev.Line != "" || ev.Progress == nil {
+			out.write(outputLine(ev) + "\n")
+		}
+		if emit != nil {
+			emit(ev)
+		}
+	}
+	start := time.Now()
+	res, runErr := act.Run(ctx, req, redEmit)
+	if runErr != nil && res.Status == "" {
+		res.Status = steps.StatusFailed
+	}
+	head, tail, dropped := out.final()
+	if dropped > 0 {
+		head += fmt.Sprintf("[... %d bytes of output not kept: the timeline keeps %d bytes per action ...]\n", dropped, OutputCap)
+	}
+	params := map[string]string{}
+	for k, v := range req.Params {
+		params[k] = in.redact.string(v)
+	}
+	if req.DryRun {
+		params["dry-run"] = "true"
+	}
+	res.Summary = in.redact.string(res.Summary)
+	run := CommandRun{Result: res, Err: in.redact.err(runErr)}
+	err := in.RecordAction(context.WithoutCancel(ctx), ActionRecord{Action: spec.Name, Params: params, Root: req.Env.Root,
+		Duration: time.Since(start), Result: res, Err: runErr, Output: head + tail})
+	if err != nil {
+		return run, fmt.Errorf("record %s in %s: %w", spec.Name, st.ID, err)
+	}
+	return run, nil
+}
+
+// outputLine is how one line of an action's output is kept in the
+// timeline: stderr and drbook's own commentary marked.
+func outputLine(ev steps.Event) string {
+	switch ev.Stream {
+	case steps.Stderr:
+		return "stderr: " + ev.Line
+	case steps.Info:
+		return "# " + ev.Line
+	}
+	return ev.Line
 }

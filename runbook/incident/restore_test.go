@@ -50,9 +50,9 @@ func TestRPOFromARealRestore(t *testing.T) {
 				DetectedAt: detected}, clock)
 			must(t, err)
 			clock.Set(t0.Add(40 * time.Minute))
-			res, err = in.RunStep(ctx, "recovery/restore", steps.Env{}, true, nil)
-			if err != nil || res.Status != steps.StatusOK {
-				t.Fatalf("restore: %+v %v", res, err)
+			out, err := in.RunStep(ctx, "recovery/restore", steps.Env{}, true, nil)
+			if err != nil || out.Status != steps.StatusOK {
+				t.Fatalf("restore: %+v %v", out, err)
 			}
 			st, err := s.Load(ctx, in.ID())
 			must(t, err)

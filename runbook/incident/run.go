@@ -28,6 +28,30 @@ const (
 	flushInterval = time.Second
 )
 
+// StepOutcome is a step's run as it was recorded: what the action
+// reported (its Status and Summary, redacted like the timeline) and where
+// that left the step. A check that found problems reports
+// steps.StatusFailed yet leaves a diagnostic step StepDone, with its
+// findings; front ends show Step, not the action's status alone.
+type StepOutcome struct {
+	steps.Result
+	// Step is the step's status as recorded: StepDone, StepSkipped,
+	// StepFailed or StepInterrupted (cancelled while it ran); "" when the
+	// incident was closed while the action ran and the step was left as
+	// it was.
+	Step StepStatus
+	// Note is the recorded note (done) or reason (skipped, failed).
+	Note string
+}
+
+// DoneWithFindings reports whether the step is done and left something
+// to read: a check that found problems closed its diagnostic step with
+// them, or an action did its job with findings (a kill switch that halted
+// trading but left a damaged database untouched).
+func (o StepOutcome) DoneWithFindings() bool {
+	return o.Step == StepDone && (o.Status == steps.StatusFailed || o.WithFindings())
+}
+
 // RunStep runs a step's block: shell and sql steps through steps.ShellAction
 // and steps.SQLAction, action steps through their drbook block's action
 // (steps.Lookup); the notify action is handled here and records a comms
@@ -47,37 +71,38 @@ const (
 // in env.Vars, env.Secrets and the root's .env are redacted from then on.
 //
 // RunStep blocks until the action ends; call it from a goroutine (a
-// tea.Cmd). An error means the action could not be carried out (it is
-// recorded as a failure); a step whose action ran and failed returns a
-// Result with StatusFailed and a nil error.
-func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, confirmed bool, emit steps.Emit) (steps.Result, error) {
+// tea.Cmd). It returns the step's recorded outcome. An error means the
+// action could not be carried out (it is recorded as a failure); a step
+// whose action ran and failed returns a Result with StatusFailed and a
+// nil error.
+func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, confirmed bool, emit steps.Emit) (StepOutcome, error) {
 	if in.rb == nil {
-		return steps.Result{}, &Error{Err: ErrNoRunbook, Detail: "run " + stepID, Hint: "open the incident with its runbook"}
+		return StepOutcome{}, &Error{Err: ErrNoRunbook, Detail: "run " + stepID, Hint: "open the incident with its runbook"}
 	}
 	step := findRunbookStep(in.rb, stepID)
 	st := in.State()
 	ss := st.Step(stepID)
 	if step == nil || ss == nil {
-		return steps.Result{}, &Error{Err: ErrUnknownStep, Detail: stepID}
+		return StepOutcome{}, &Error{Err: ErrUnknownStep, Detail: stepID}
 	}
 	if err := checkOpen(st); err != nil {
-		return steps.Result{}, err
+		return StepOutcome{}, err
 	}
 	switch ss.Status {
 	case StepDone, StepSkipped:
-		return steps.Result{}, &Error{Err: ErrTransition, Detail: fmt.Sprintf("step %s is already %s", stepID, ss.Status)}
+		return StepOutcome{}, &Error{Err: ErrTransition, Detail: fmt.Sprintf("step %s is already %s", stepID, ss.Status)}
 	}
 	if st.openRun(stepID) != nil {
-		return steps.Result{}, &Error{Err: ErrTransition, Detail: fmt.Sprintf("step %s: its action is already running", stepID)}
+		return StepOutcome{}, &Error{Err: ErrTransition, Detail: fmt.Sprintf("step %s: its action is already running", stepID)}
 	}
 	name := actionName(step)
 	if name == "" || step.Block == nil {
-		return steps.Result{}, &Error{Err: ErrNotRunnable, Detail: fmt.Sprintf("step %s is %s", stepID, step.Kind),
+		return StepOutcome{}, &Error{Err: ErrNotRunnable, Detail: fmt.Sprintf("step %s is %s", stepID, step.Kind),
 			Hint: "mark it done, skipped or failed"}
 	}
 	act, ok := steps.Lookup(name)
 	if !ok {
-		return steps.Result{}, fmt.Errorf("run %s: unknown action %q", stepID, name)
+		return StepOutcome{}, fmt.Errorf("run %s: unknown action %q", stepID, name)
 	}
 	spec := act.Spec()
 	drill := st.Declaration.Mode == Drill
@@ -92,12 +117,12 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 		}
 	}
 	if mode == runbook.DrillRun && (step.Destructive() || spec.Destructive) && !confirmed {
-		return steps.Result{}, fmt.Errorf("run %s (%s): %w", stepID, name, steps.ErrNotConfirmed)
+		return StepOutcome{}, fmt.Errorf("run %s (%s): %w", stepID, name, steps.ErrNotConfirmed)
 	}
 	// A drill never acts on a real system: whatever root it was declared
 	// with, an action runs only in a sandbox (notify touches no system).
 	if root := cmp.Or(env.Root, st.Declaration.Root); drill && mode == runbook.DrillRun && name != "notify" && !sandbox.IsSandbox(root) {
-		return steps.Result{}, &Error{Err: ErrNotSandbox, Detail: root,
+		return StepOutcome{}, &Error{Err: ErrNotSandbox, Detail: root,
 			Hint: "drills run against a sandbox: start one with 'drbook drill', or make one with 'drbook demo --root DIR'"}
 	}
 
@@ -167,7 +192,7 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 			Data: EventData{Action: name, Mode: string(mode), Params: params, Host: host, PID: os.Getpid()}}), nil
 	})
 	if err != nil {
-		return steps.Result{}, err
+		return StepOutcome{}, err
 	}
 
 	var res steps.Result
@@ -183,11 +208,12 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 		res, runErr = in.runAction(ctx, act, spec, step, stepID, env, params, confirmed, emit)
 	}
 	canceled := errors.Is(ctx.Err(), context.Canceled)
-	err = in.finish(stepID, name, step.Block.Attrs.Diagnostic, start, res, runErr, canceled)
+	out, err := in.finish(stepID, name, step.Block.Attrs.Diagnostic, start, res, runErr, canceled)
 	// What the caller prints (drbook drill --auto, the TUI) is as redacted
 	// as what was recorded.
 	res.Summary = in.redact.string(res.Summary)
-	return res, in.redact.err(err)
+	out.Result, out.Note = res, in.redact.string(out.Note)
+	return out, in.redact.err(err)
 }
 
 // runAction runs a real action, streaming its redacted output to emit and,
@@ -223,13 +249,7 @@ func (in *Incident) runAction(ctx context.Context, act steps.Action, spec steps.
 	redEmit := func(ev steps.Event) {
 		ev.Line = in.redact.string(ev.Line)
 		if ev.Line != "" || ev.Progress == nil {
-			line := ev.Line
-			if ev.Stream == steps.Stderr {
-				line = "stderr: " + line
-			} else if ev.Stream == steps.Info {
-				line = "# " + line
-			}
-			out.write(line + "\n")
+			out.write(outputLine(ev) + "\n")
 		}
 		if emit != nil {
 			emit(ev)
@@ -275,7 +295,7 @@ func (in *Incident) flushOutputFinal(stepID, chunk string, dropped int64) {
 // cancelled by the operator (or a hang-up) is recorded as interrupted, like
 // one whose process died; a diagnostic step whose check ran and found
 // problems is done, with its findings, since finding them was its job.
-func (in *Incident) finish(stepID, name string, diagnostic bool, start time.Time, res steps.Result, runErr error, canceled bool) error {
+func (in *Incident) finish(stepID, name string, diagnostic bool, start time.Time, res steps.Result, runErr error, canceled bool) (StepOutcome, error) {
 	end := in.clock.Now()
 	if canceled {
 		reason := "cancelled while it ran"
@@ -287,34 +307,13 @@ func (in *Incident) finish(stepID, name string, diagnostic bool, start time.Time
 			return []Event{{Kind: KindActionInterrupted, At: end, Step: stepID, Data: EventData{Action: name, Reason: reason,
 				Status: "cancelled", Summary: res.Summary, DurationMS: end.Sub(start).Milliseconds()}}}, nil
 		})
+		out := StepOutcome{Step: StepInterrupted, Note: reason}
 		if err != nil {
-			return errors.Join(runErr, fmt.Errorf("record the interruption of %s: %w", stepID, err))
+			return out, errors.Join(runErr, fmt.Errorf("record the interruption of %s: %w", stepID, err))
 		}
-		return runErr
+		return out, runErr
 	}
-	d := EventData{Action: name, Status: string(res.Status), Summary: res.Summary, ExitCode: res.ExitCode,
-		DurationMS: end.Sub(start).Milliseconds()}
-	if d.Status == "" {
-		d.Status = string(steps.StatusOK)
-		if runErr != nil {
-			d.Status = string(steps.StatusFailed)
-		}
-	}
-	if runErr != nil {
-		d.Error = runErr.Error()
-	}
-	if !res.BackupTime.IsZero() {
-		bt := res.BackupTime.UTC()
-		d.BackupTime = &bt
-	}
-	if res.Data != nil {
-		if b, err := json.Marshal(res.Data); err == nil {
-			d.Result = b
-		}
-	}
-	if res.WithFindings() && runErr == nil {
-		d.Findings = append([]string(nil), res.Findings...)
-	}
+	d := finishedData(name, res, runErr, end.Sub(start))
 	step := Event{At: end, Step: stepID}
 	switch steps.Status(d.Status) {
 	case steps.StatusOK, steps.StatusSimulated:
@@ -344,17 +343,59 @@ func (in *Incident) finish(stepID, name string, diagnostic bool, start time.Time
 			step.Data.Reason = name + " failed"
 		}
 	}
+	var out StepOutcome
 	err := in.record(context.Background(), func(st *State) ([]Event, error) {
 		evs := []Event{{Kind: KindActionFinished, At: end, Step: stepID, Data: d}}
+		out = StepOutcome{}
 		if st.Status == StatusOpen {
 			evs = append(evs, step)
+			out.Note = step.Data.Text + step.Data.Reason
+			switch step.Kind {
+			case KindStepDone:
+				out.Step = StepDone
+			case KindStepSkipped:
+				out.Step = StepSkipped
+			default:
+				out.Step = StepFailed
+			}
 		}
 		return evs, nil
 	})
 	if err != nil {
-		return errors.Join(runErr, fmt.Errorf("record the end of %s: %w", stepID, err))
+		return out, errors.Join(runErr, fmt.Errorf("record the end of %s: %w", stepID, err))
 	}
-	return runErr
+	return out, runErr
+}
+
+// finishedData is the action_finished record of an action, from a step
+// or from a command: its status (ok, or failed when it could not be
+// carried out, if the action said nothing), summary, error, a restore's
+// backup time and the structured result.
+func finishedData(name string, res steps.Result, runErr error, took time.Duration) EventData {
+	d := EventData{Action: name, Status: string(res.Status), Summary: res.Summary, ExitCode: res.ExitCode,
+		DurationMS: took.Milliseconds()}
+	if d.Status == "" {
+		d.Status = string(steps.StatusOK)
+		if runErr != nil {
+			d.Status = string(steps.StatusFailed)
+		}
+	}
+	if runErr != nil {
+		d.Error = runErr.Error()
+	}
+	if !res.BackupTime.IsZero() {
+		bt := res.BackupTime.UTC()
+		d.BackupTime = &bt
+	}
+	if res.Data != nil {
+		if b, err := json.Marshal(res.Data); err == nil {
+			d.Result = b
+		}
+	}
+	if res.WithFindings() && runErr == nil {
+		d.Findings = append([]string(nil), res.Findings...)
+	}
+	return d
 }
 
 // notifyAction fills the block's template, records it and sends it

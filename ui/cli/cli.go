@@ -162,6 +162,7 @@ var commands = []command{
 	{"killswitch", "engage, release or show the trading kill switch", runKillswitch},
 	{"reconcile", "compare database positions with broker statements", runReconcile},
 	{"failover", "plan a move of positions from one broker to another", runFailover},
+	{"run", "run any built-in action by name with its parameters", runRun},
 }
 
 // Run is drbook's entry point after main: it dispatches on the first

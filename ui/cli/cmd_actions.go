@@ -19,6 +19,7 @@ import (
 	"github.com/drbook/drbook/steps/failover"
 	"github.com/drbook/drbook/steps/killswitch"
 	"github.com/drbook/drbook/steps/reconcile"
+	"github.com/drbook/drbook/steps/redact"
 	"github.com/drbook/drbook/steps/sandbox"
 )
 
@@ -105,6 +106,52 @@ func (l *incidentLink) record(ctx context.Context, cmd, action string, params ma
 		return failed(fmt.Errorf("%s: record in incident %s: %w", cmd, l.in.ID(), err))
 	}
 	return nil
+}
+
+// run runs a registered action for a command, the one way every action
+// command does: through the incident's recorder when the command is linked
+// to one (the same recording as a step's action), else directly, with the
+// root's .env secrets and the backup passphrase kept out of what it
+// prints. runErr is the action's own error (it could not be carried out;
+// redacted); err says the run was refused before it started, or could not
+// be recorded, and is an ExitFailure naming the incident.
+func (l *incidentLink) run(ctx context.Context, iox *IO, cmd string, act steps.Action, req steps.Request, emit steps.Emit) (res steps.Result, runErr, err error) {
+	if req.Env.Operator == "" {
+		req.Env.Operator = incident.OperatorFromEnv(iox.Getenv).String()
+	}
+	if req.Env.Now == nil {
+		req.Env.Now = iox.Now
+	}
+	if l != nil {
+		run, err := l.in.RunAction(ctx, act, req, emit)
+		if err != nil {
+			err = failed(fmt.Errorf("%s: incident %s: %w", cmd, l.in.ID(), err))
+		}
+		return run.Result, run.Err, err
+	}
+	red := redact.New(append(incident.EnvSecrets(req.Env.Root), incident.PassphraseSecrets(req.Env.Vars, iox.Getenv)...)...)
+	if emit == nil {
+		emit = func(steps.Event) {}
+	}
+	res, runErr = act.Run(ctx, req, func(ev steps.Event) {
+		ev.Line = red.String(ev.Line)
+		emit(ev)
+	})
+	res.Summary = red.String(res.Summary)
+	if runErr != nil && res.Status == "" {
+		res.Status = steps.StatusFailed
+	}
+	return res, red.Error(runErr), nil
+}
+
+// mustAction returns the registered action called name: the action
+// commands run the very action a runbook step runs.
+func mustAction(name string) steps.Action {
+	act, ok := steps.Lookup(name)
+	if !ok {
+		panic("cli: action " + name + " is not declared")
+	}
+	return act
 }
 
 func (l *incidentLink) close() {
@@ -198,69 +245,39 @@ func runKillswitch(ctx context.Context, iox *IO, args []string) error {
 		}
 		defer link.close()
 	}
-	incidentID := o.incident
-	if link != nil {
-		incidentID = link.in.ID()
-	}
-	op := incident.OperatorFromEnv(iox.Getenv)
-	var out strings.Builder
-	ko := killswitch.Options{Root: o.root, Operator: op.String(), Reason: reason, IncidentID: incidentID,
-		Brokers: killswitch.SplitBrokers(brokers), Getenv: iox.Getenv, DryRun: dryRun,
-		Log: func(s string) {
-			out.WriteString(s + "\n")
-			if !o.json {
-				fmt.Fprintln(iox.Stderr, "killswitch: "+s)
-			}
-		}}
-	var st killswitch.State
-	var err error
-	var summary string
-	switch mode {
-	case "status":
-		st, err = killswitch.Status(ctx, o.root)
-	case "on":
-		if ko.Reason == "" {
-			ko.Reason = "emergency kill switch (drbook killswitch on)"
+	if mode == "off" && !yes && !dryRun {
+		if !iox.IsTerminal {
+			return usageErr("killswitch off: not on a terminal; confirm with --yes")
 		}
-		st, err = killswitch.Engage(ctx, ko)
-		summary = killswitch.EngageLine(st)
-	case "off":
-		if !yes && !dryRun {
-			if !iox.IsTerminal {
-				return usageErr("killswitch off: not on a terminal; confirm with --yes")
-			}
-			fmt.Fprint(iox.Stdout, "Releasing the kill switch lets automated trading resume.\nType RELEASE to confirm: ")
-			line, _ := bufio.NewReader(iox.Stdin).ReadString('\n')
-			if strings.TrimSpace(line) != "RELEASE" {
-				return failed(errors.New("killswitch off: not confirmed; trading stays halted"))
-			}
-		}
-		st, err = killswitch.Release(ctx, ko)
-		summary = "trading resumed: " + reason
-		if err != nil {
-			summary = "release refused; trading stays halted"
+		fmt.Fprint(iox.Stdout, "Releasing the kill switch lets automated trading resume.\nType RELEASE to confirm: ")
+		line, _ := bufio.NewReader(iox.Stdin).ReadString('\n')
+		if strings.TrimSpace(line) != "RELEASE" {
+			return failed(errors.New("killswitch off: not confirmed; trading stays halted"))
 		}
 	}
+	if mode == "on" && reason == "" {
+		reason = "emergency kill switch (drbook killswitch on)"
+	}
+	// The registered kill-switch action does the work, recorded in the
+	// incident when linked (status and dry runs change nothing and are not
+	// recorded). Engaging needs no confirmation: a halt is always safe.
+	params := map[string]string{"mode": mode, "reason": reason, "brokers": brokers}
+	req := steps.Request{Env: steps.Env{Root: o.root, IncidentID: o.incident}, Params: params, Confirmed: true, DryRun: dryRun}
+	emit := func(ev steps.Event) {
+		if ev.Stream == steps.Info && !o.json {
+			fmt.Fprintln(iox.Stderr, "killswitch: "+ev.Line)
+		}
+	}
+	res, err, recErr := link.run(ctx, iox, "killswitch", mustAction("kill-switch"), req, emit)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	var recErr error
-	if mode != "status" && !dryRun && !errors.Is(err, killswitch.ErrNoReason) {
-		res := steps.Result{Status: steps.StatusOK, Summary: summary, Data: st}
-		switch {
-		case err != nil:
-			res.Status = steps.StatusFailed
-		case mode == "on":
-			// The same outcome as the runbook step's: a damaged database
-			// left untouched under a holding halt is a finding.
-			res.Status, res.Findings = killswitch.Outcome(st)
-		case len(st.Problems) > 0:
-			res.Status = steps.StatusFailed
-		}
-		for _, p := range st.Problems {
-			out.WriteString("PROBLEM: " + p + "\n")
-		}
-		recErr = link.record(ctx, "killswitch", "kill-switch", map[string]string{"mode": mode, "reason": reason}, res, err, out.String())
+	if recErr != nil && res.Status == "" { // refused before it ran
+		return recErr
+	}
+	st, _ := res.Data.(killswitch.State)
+	if mode == "off" && err == nil && res.Status == steps.StatusFailed {
+		err = errors.New(res.Summary) // the release was refused: trading stays halted
 	}
 	if linkErr != nil {
 		recErr = failed(fmt.Errorf("%w (the kill switch itself was engaged)", linkErr))
@@ -476,17 +493,29 @@ func runFailover(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer link.close()
-	p, err := failover.Build(ctx, failover.Options{Root: o.root, From: from, To: to})
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &ExitError{Code: ExitUsage, Err: err}
-	}
+	// The registered failover-plan action builds the plan and writes the
+	// file; the command prints it for a terminal.
+	params := map[string]string{"from": from, "to": to}
 	if output != "" {
-		if err := p.Write(output); err != nil {
-			return &ExitError{Code: ExitUsage, Err: err}
+		abs, err := filepath.Abs(output) // -o is relative to where drbook runs, not to --root
+		if err != nil {
+			return usageErr("failover: -o %s: %v", output, err)
 		}
+		params["output"] = abs
+	}
+	res, runErr, recErr := link.run(ctx, iox, "failover", mustAction("failover-plan"), steps.Request{Env: steps.Env{Root: o.root}, Params: params}, nil)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if runErr != nil {
+		return errors.Join(&ExitError{Code: ExitUsage, Err: runErr}, recErr)
+	}
+	if recErr != nil && res.Status == "" {
+		return recErr
+	}
+	p, ok := res.Data.(failover.Plan)
+	if !ok {
+		return errors.Join(failed(fmt.Errorf("failover: the failover-plan action returned no plan: %s", res.Summary)), recErr)
 	}
 	if o.json {
 		if _, err := iox.Stdout.Write(p.JSON()); err != nil {
@@ -498,16 +527,8 @@ func runFailover(ctx context.Context, iox *IO, args []string) error {
 			fmt.Fprintf(iox.Stdout, "\nPlan written to %s.\nNo orders were sent.\n", output)
 		}
 	}
-	sum := fmt.Sprintf("failover plan %s → %s: %d positions, hedge gross notional %.2f", p.From, p.To, len(p.Rows), p.Gross)
-	if output != "" {
-		sum += ", written to " + output
-	}
-	if len(p.Warnings) > 0 {
-		sum += fmt.Sprintf(" (%d warnings: reconcile first)", len(p.Warnings))
-	}
-	res := steps.Result{Status: steps.StatusOK, Summary: sum}
-	if err := link.record(ctx, "failover", "failover-plan", map[string]string{"from": from, "to": to, "output": output}, res, nil, p.Text(termWidth)); err != nil {
-		return err
+	if recErr != nil {
+		return recErr
 	}
 	if len(p.Warnings) > 0 {
 		return failed(nil)

@@ -253,7 +253,8 @@ func TestActionCommandsRecordInIncident(t *testing.T) {
 	type run struct{ action, status, summary, output string }
 	want := []run{
 		{"reconcile", "failed", "1 BREAK worth", "db vs broker"},
-		{"failover-plan", "ok", "written to " + plan, "HEDGE AT ALPACA"},
+		// The failover-plan action's own output, as a runbook step records it.
+		{"failover-plan", "ok", "written to " + plan, "| Hedge |"},
 		{"kill-switch", "ok", "trading HALTED by erin", "orders cancelled"},
 	}
 	if len(st.Runs) != len(want) { // status changes nothing and is not recorded

@@ -1,0 +1,71 @@
+package session_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/drbook/drbook/runbook/drill"
+	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/runbook/session"
+	"github.com/drbook/drbook/steps/sandbox"
+)
+
+// TestStartHomeOpenClose starts a drill on a small sandbox, finds it on
+// the home overview, reopens it with its sandbox environment, closes it
+// and finds it among the recent drills; a live incident is refused
+// without --live.
+func TestStartHomeOpenClose(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := incident.OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	n := 0
+	cfg := session.Config{Store: store, StateDir: dir, Trades: 200, Operator: incident.Operator{Name: "dana"},
+		Notices: []string{"contacts are placeholders"}, NewID: func() string { n++; return "DRILL-S" + strings.Repeat("X", n) }}
+
+	h := cfg.Home(ctx)
+	if len(h.Runbooks) == 0 || len(h.Faults) == 0 || len(h.Open) != 0 || len(h.Problems) != 1 {
+		t.Fatalf("empty home: %+v", h)
+	}
+	if _, err := cfg.Start(ctx, session.Spec{Runbook: "complete-system-recovery"}, nil); err == nil || !strings.Contains(err.Error(), "--live") {
+		t.Fatalf("live without --live: %v", err)
+	}
+
+	s, err := cfg.Start(ctx, session.Spec{Runbook: "complete-system-recovery", Drill: true, Scenario: "corrupt-db"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Env.Drill || !sandbox.IsSandbox(s.Env.Root) || s.Runbook == nil || s.Env.IncidentID != s.Incident.ID() {
+		t.Fatalf("started drill: %+v", s.Env)
+	}
+	h = cfg.Home(ctx)
+	if len(h.Open) != 1 || h.Open[0].ID != s.Incident.ID() || h.Open[0].Mode != incident.Drill {
+		t.Fatalf("home after start: %+v", h.Open)
+	}
+
+	re, err := cfg.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.Incident.ID() != s.Incident.ID() || re.Env.Root != s.Env.Root || re.Env.BackupDir != s.Env.BackupDir || !re.Env.Drill {
+		t.Fatalf("reopened: %+v, want %+v", re.Env, s.Env)
+	}
+
+	// The fault is still there: the close says so and writes the report.
+	cl, err := drill.Close(ctx, re.Incident, store, drill.CloseOptions{Outcome: incident.StatusAbandoned, ReportDir: cfg.ReportDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cl.Checked || len(cl.CheckFailures) == 0 || !strings.HasPrefix(cl.Summary, "closed with system checks still failing") ||
+		!strings.Contains(cl.Markdown, cl.Summary) || cl.Report == "" {
+		t.Fatalf("close: %+v", cl)
+	}
+	h = cfg.Home(ctx)
+	if len(h.Open) != 0 || len(h.Drills) != 1 || h.Drills[0].Scenario != "corrupt-db" || h.Drills[0].Recovered {
+		t.Fatalf("home after close: open %+v drills %+v", h.Open, h.Drills)
+	}
+}
