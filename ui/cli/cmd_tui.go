@@ -19,6 +19,7 @@ import (
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/runbook/site"
 	_ "github.com/drbook/drbook/steps/all" // link every action in
+	"github.com/drbook/drbook/steps/sandbox"
 	"github.com/drbook/drbook/ui"
 )
 
@@ -278,7 +279,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if strings.Contains(err.Error(), "unknown fault") {
+		if errors.Is(err, sandbox.ErrUnknownFault) {
 			return usageErr("%v", err)
 		}
 		return failed(err)
