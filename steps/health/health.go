@@ -21,6 +21,7 @@ import (
 
 	_ "modernc.org/sqlite" // the quick_check probe opens the database
 
+	"github.com/drbook/drbook/checks"
 	"github.com/drbook/drbook/steps"
 )
 
@@ -68,8 +69,9 @@ func (h Heartbeat) Probe(_ context.Context, now time.Time) Result {
 	return Result{Probe: h.Name(), OK: true, Detail: fmt.Sprintf("%s old", age.Round(time.Second))}
 }
 
-// QuickCheck runs PRAGMA quick_check on the database at Path, opened
-// read-only: a missing, unreadable or damaged database fails.
+// QuickCheck looks at the database file's shape (as the db-integrity
+// check does) and runs PRAGMA quick_check on it, opened read-only: a
+// missing, unreadable or damaged database fails.
 type QuickCheck struct{ Path string }
 
 // Name implements Probe.
@@ -85,6 +87,12 @@ func (q QuickCheck) Probe(ctx context.Context, _ time.Time) Result {
 	}
 	if !fi.Mode().IsRegular() {
 		r.Detail = q.Path + " is not a file"
+		return r
+	}
+	// A file whose size does not fit its pages (bytes appended, pages
+	// cut off) can still pass quick_check: look at its shape first.
+	if err := checks.InspectDB(q.Path); err != nil {
+		r.Detail = firstLine(err.Error())
 		return r
 	}
 	db, err := steps.OpenDB(q.Path, steps.ReadOnly)
@@ -192,6 +200,8 @@ type Options struct {
 	Sleep  func(ctx context.Context, d time.Duration) error // nil: a real timer
 	// Log receives one line per round: the time and each probe's verdict.
 	Log func(line string)
+	// Round, when set, receives each round as it ends.
+	Round func(Round)
 }
 
 // Round is one pass over every probe.
@@ -292,6 +302,9 @@ func Watch(ctx context.Context, o Options) (Detection, error) {
 			x := p.Probe(ctx, r.At)
 			x.Took = now().Sub(start)
 			r.Results = append(r.Results, x)
+		}
+		if o.Round != nil {
+			o.Round(r)
 		}
 		if r.OK() {
 			failing = nil

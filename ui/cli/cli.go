@@ -161,6 +161,9 @@ var commands = []command{
 	{"killswitch", "engage, release or show the trading kill switch", runKillswitch},
 	{"reconcile", "compare database positions with broker statements", runReconcile},
 	{"failover", "plan a move of positions from one broker to another", runFailover},
+
+	{"standby", "keep the secondary site warm from the newest backup", runStandby},
+	{"watch", "probe the primary; declare and fail over when it dies", runWatch},
 }
 
 // Run is drbook's entry point after main: it dispatches on the first
