@@ -98,8 +98,13 @@ func Sync(ctx context.Context, env steps.Env, secondary string, params map[strin
 	}
 	renv := env
 	renv.Root = secondary
-	if d := strings.TrimSpace(params["backups"]); d != "" {
+	switch d := strings.TrimSpace(params["backups"]); {
+	case d != "":
 		renv.BackupDir = d
+	case renv.BackupDir == "" && env.Drill && env.Root != "":
+		// The primary's backups, where a drill keeps them (the restore
+		// would otherwise look under the secondary).
+		renv.BackupDir = filepath.Join(env.Root, "backups")
 	}
 	from := strings.TrimSpace(params["from"])
 	if from == "" {

@@ -32,7 +32,7 @@ backup.passphrase_file ($DRBOOK_PASSPHRASE and $DRBOOK_PASSPHRASE_FILE
 first). The secondary is never the primary: drbook refuses a --root that
 is, holds or lies inside system.root (or --primary).
 
-Exit codes: 0 synced; 1 the restore failed (the secondary is unchanged);
+Exit codes: 0 synced; 1 the restore failed (it says what was kept where);
 2 usage error, not confirmed, no backup, no or wrong passphrase, or a
 corrupt backup; 130 interrupted.
 `

@@ -122,15 +122,17 @@ func runWatch(ctx context.Context, iox *IO, args []string) error {
 	}
 	clock := func() time.Time { return now(iox) }
 	if once {
-		r := health.Round{At: clock()}
-		for _, p := range probes {
-			r.Results = append(r.Results, p.Probe(ctx, r.At))
+		// One round through the same loop: a failing round "declares" at
+		// once, a passing one runs the rounds out.
+		_, err := health.Watch(ctx, health.Options{Probes: probes, Failures: 1, Rounds: 1, Now: clock,
+			Round: func(r health.Round) { printRound(r, r.Line()) }})
+		switch {
+		case errors.Is(err, health.ErrHealthy):
+			return nil
+		case err != nil:
+			return err
 		}
-		printRound(r, r.Line())
-		if !r.OK() {
-			return failed(nil)
-		}
-		return nil
+		return failed(nil)
 	}
 
 	automatic := cfg.Failover.Automatic
@@ -194,7 +196,7 @@ func runWatch(ctx context.Context, iox *IO, args []string) error {
 		Clock: clockFunc(clock), Out: &out})
 	if asJSON {
 		if res.ID != "" {
-			_ = writeJSON(iox.Stdout, res)
+			_ = json.NewEncoder(iox.Stdout).Encode(res)
 		}
 	} else {
 		fmt.Fprint(iox.Stdout, out.String())
