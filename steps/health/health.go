@@ -19,10 +19,7 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the quick_check probe opens the database
-
 	"github.com/drbook/drbook/checks"
-	"github.com/drbook/drbook/steps"
 )
 
 // HeartbeatFile is where a QuantAI system shows it is alive, relative to
@@ -69,66 +66,35 @@ func (h Heartbeat) Probe(_ context.Context, now time.Time) Result {
 	return Result{Probe: h.Name(), OK: true, Detail: fmt.Sprintf("%s old", age.Round(time.Second))}
 }
 
-// QuickCheck looks at the database file's shape (as the db-integrity
-// check does) and runs PRAGMA quick_check on it, opened read-only: a
-// missing, unreadable or damaged database fails.
-type QuickCheck struct{ Path string }
+// QuickCheck is drbook's db-integrity check on the database under Root:
+// the file's shape (a size that does not fit its pages passes SQLite's
+// own quick_check), PRAGMA quick_check and the foreign keys, with the
+// database opened read-only in a way that creates no -wal, -shm or
+// journal file next to it. A missing, unreadable or damaged database
+// fails.
+type QuickCheck struct{ Root string }
 
 // Name implements Probe.
 func (q QuickCheck) Name() string { return "quick_check" }
 
 // Probe implements Probe.
-func (q QuickCheck) Probe(ctx context.Context, _ time.Time) Result {
+func (q QuickCheck) Probe(ctx context.Context, now time.Time) Result {
 	r := Result{Probe: q.Name()}
-	fi, err := os.Stat(q.Path)
-	if err != nil {
-		r.Detail = fmt.Sprintf("%s: %v", q.Path, unwrap(err))
-		return r
-	}
-	if !fi.Mode().IsRegular() {
-		r.Detail = q.Path + " is not a file"
-		return r
-	}
-	// A file whose size does not fit its pages (bytes appended, pages
-	// cut off) can still pass quick_check: look at its shape first.
-	if err := checks.InspectDB(q.Path); err != nil {
+	var bad []string
+	_, err := checks.Run(ctx, checks.Options{Root: q.Root, Only: []string{checks.DBIntegrity}, Now: func() time.Time { return now }},
+		func(f checks.Finding) {
+			if f.Status == checks.Fail {
+				bad = append(bad, firstLine(f.Message))
+			}
+		})
+	switch {
+	case err != nil:
 		r.Detail = firstLine(err.Error())
-		return r
-	}
-	db, err := steps.OpenDB(q.Path, steps.ReadOnly)
-	if err != nil {
-		r.Detail = "open: " + err.Error()
-		return r
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, "PRAGMA quick_check")
-	if err != nil {
-		r.Detail = firstLine(err.Error())
-		return r
-	}
-	defer rows.Close()
-	var msgs []string
-	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
-			r.Detail = firstLine(err.Error())
-			return r
-		}
-		msgs = append(msgs, m)
-	}
-	if err := rows.Err(); err != nil {
-		r.Detail = firstLine(err.Error())
-		return r
-	}
-	if len(msgs) == 1 && msgs[0] == "ok" {
+	case len(bad) > 0:
+		r.Detail = strings.Join(bad, "; ")
+	default:
 		r.OK, r.Detail = true, "ok"
-		return r
 	}
-	if len(msgs) == 0 {
-		r.Detail = "quick_check returned nothing"
-		return r
-	}
-	r.Detail = fmt.Sprintf("%d problem(s): %s", len(msgs), firstLine(msgs[0]))
 	return r
 }
 
@@ -180,7 +146,7 @@ func Probes(root string, maxAge time.Duration, quick bool, url string) []Probe {
 		ps = append(ps, Heartbeat{Path: filepath.Join(root, HeartbeatFile), MaxAge: maxAge})
 	}
 	if quick {
-		ps = append(ps, QuickCheck{Path: filepath.Join(root, "data", "quantai.db")})
+		ps = append(ps, QuickCheck{Root: root})
 	}
 	if url != "" {
 		ps = append(ps, HTTP{URL: url})

@@ -66,16 +66,19 @@ func TestQuickCheckProbeCatchesDamageAndChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := (health.QuickCheck{Path: db}).Probe(context.Background(), time.Now()); !r.OK || r.Detail != "ok" {
+	if r := (health.QuickCheck{Root: root}).Probe(context.Background(), time.Now()); !r.OK || r.Detail != "ok" {
 		t.Fatalf("healthy database: %+v", r)
 	}
 	after, err := os.ReadFile(db)
 	if err != nil || !bytes.Equal(before, after) {
 		t.Fatalf("the probe changed the database (%v)", err)
 	}
+	if left, _ := filepath.Glob(db + "-*"); len(left) != 0 {
+		t.Fatalf("the probe left files next to the database: %v", left)
+	}
 	for _, f := range []string{"corrupt-db", "torn-page", "delete-db"} {
 		root := mustSandbox(t, f)
-		r := (health.QuickCheck{Path: filepath.Join(root, "data", "quantai.db")}).Probe(context.Background(), time.Now())
+		r := (health.QuickCheck{Root: root}).Probe(context.Background(), time.Now())
 		if r.OK || r.Detail == "" {
 			t.Errorf("%s: %+v", f, r)
 		}
@@ -84,7 +87,7 @@ func TestQuickCheckProbeCatchesDamageAndChangesNothing(t *testing.T) {
 	if err := os.WriteFile(db, bytes.Repeat([]byte{0}, 8192), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := (health.QuickCheck{Path: db}).Probe(context.Background(), time.Now()); r.OK {
+	if r := (health.QuickCheck{Root: root}).Probe(context.Background(), time.Now()); r.OK {
 		t.Errorf("zeroed database: %+v", r)
 	}
 }
