@@ -28,8 +28,9 @@ Watch the primary site (plan 2.3, "health monitoring detects failure").
 Every interval drbook probes what failover.health of the site configuration
 names: the age of the trading loop's heartbeat file logs/heartbeat
 (heartbeat_max_age), the database's db-integrity check (quick_check, read
-only, nothing created beside it) and an HTTP health URL (http). Each round is one line on stdout. After
---failures rounds in a row fail, drbook declares a Sev-1 incident:
+only, nothing created beside it) and an HTTP health URL (http). Each round
+is one line on stdout. After --failures rounds in a row fail, drbook
+declares a Sev-1 incident:
 
   failover.automatic: true   runs the site-failover runbook unattended:
                              kill switch on the primary, promote the
