@@ -137,6 +137,7 @@ func (c *Config) FailoverVars() map[string]string {
 		set("DNS_TTL", fmt.Sprint(f.DNS.TTL))
 	}
 	set("DNS_ENDPOINT", f.DNS.Endpoint)
+	set("DNS_REGION", f.DNS.Region)
 	set("LB_HOOK", f.LBHook)
 	return v
 }

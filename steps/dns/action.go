@@ -39,7 +39,7 @@ func (Action) Spec() steps.Spec {
 			{Name: "type", Doc: "A, AAAA or CNAME", Default: "A"},
 			{Name: "ttl", Doc: "seconds", Default: "60"},
 			{Name: "endpoint", Doc: "Route 53 endpoint (a drill's moto_server); else AWS_ENDPOINT_URL; a drill with none is simulated"},
-			{Name: "region", Doc: "AWS region", Default: "us-east-1"},
+			{Name: "region", Doc: "AWS region; empty: the SDK's default chain, else us-east-1"},
 		},
 		Destructive: true,
 		Drill:       runbook.DrillRun,
