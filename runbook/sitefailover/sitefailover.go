@@ -84,14 +84,20 @@ type Result struct {
 // OK reports whether the failover ran every step without a failure.
 func (r Result) OK() bool { return r.Automatic && len(r.Failed) == 0 }
 
-// Open returns the id of an open site failover incident, if any.
-func Open(ctx context.Context, store *incident.Store) (string, error) {
+// Open returns the id of an open site failover incident (a drill when
+// drill is true, else a live one), with ErrAlreadyFailingOver, if any. An
+// open drill never stops the live watch.
+func Open(ctx context.Context, store *incident.Store, drill bool) (string, error) {
 	list, err := store.Incidents(ctx)
 	if err != nil {
 		return "", err
 	}
+	mode := incident.Live
+	if drill {
+		mode = incident.Drill
+	}
 	for _, sm := range list {
-		if sm.Status == incident.StatusOpen && (sm.Runbook == AutomaticRunbook || sm.Runbook == ManualRunbook) {
+		if sm.Status == incident.StatusOpen && sm.Mode == mode && (sm.Runbook == AutomaticRunbook || sm.Runbook == ManualRunbook) {
 			return sm.ID, ErrAlreadyFailingOver
 		}
 	}

@@ -239,8 +239,11 @@ func TestWatchDetectsTheDeadPrimaryAndFailsOver(t *testing.T) {
 	if err != nil || len(st) != 1 || st[0].Severity != 1 || st[0].Status != incident.StatusOpen || st[0].Runbook != "site-failover" {
 		t.Fatalf("incidents %+v, %v", st, err)
 	}
-	if id, err := sitefailover.Open(ctx, store); id != res.ID || err == nil {
+	if id, err := sitefailover.Open(ctx, store, true); id != res.ID || err == nil {
 		t.Errorf("open failover = %q, %v; want %s", id, err, res.ID)
+	}
+	if id, err := sitefailover.Open(ctx, store, false); id != "" || err != nil {
+		t.Errorf("an open drill stops the live watch: %q, %v", id, err)
 	}
 }
 

@@ -39,7 +39,8 @@ declares a Sev-1 incident:
   otherwise                  declares it with site-failover-manual and
                              stops: people walk it ('drbook resume ID')
 
-and exits. It refuses to start while a site failover incident is open.
+and exits. It refuses to start while a site failover incident (of its
+kind: live, or a drill with --drill) is open.
 --drill declares a drill (the primary must be a drbook sandbox); its DNS
 switch goes only to failover.dns.endpoint or AWS_ENDPOINT_URL, and with
 neither it is recorded as simulated. --once probes one round and exits.
@@ -150,7 +151,7 @@ func runWatch(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer s.Close()
-	if id, err := sitefailover.Open(ctx, s); err != nil {
+	if id, err := sitefailover.Open(ctx, s, drill); err != nil {
 		if errors.Is(err, sitefailover.ErrAlreadyFailingOver) {
 			return failed(fmt.Errorf("watch: %s is open: the site is already failing over (close it before watching again)", id))
 		}
