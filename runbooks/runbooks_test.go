@@ -40,6 +40,8 @@ func TestEmbeddedRunbooksRecoverInADrill(t *testing.T) {
 		"manual-backup":                  "",
 		"monthly-database-recovery-test": "",
 		"quarterly-system-recovery-test": "",
+		"site-failover":                  "",
+		"site-failover-manual":           "",
 	}
 	names, err := fs.Glob(runbooks.FS, "*.md")
 	if err != nil || len(names) != len(scenarios) {

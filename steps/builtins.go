@@ -118,6 +118,43 @@ var Builtins = []Spec{
 		Drill: runbook.DrillRun,
 	},
 	{
+		Name:    "dns-switch",
+		Summary: "Point the trading DNS record at the secondary site through Route 53: UPSERT, wait for INSYNC, read back.",
+		Params: []Param{
+			{Name: "zone", Doc: "hosted zone name (quantai.example) or id (Z123...)", Required: true},
+			{Name: "record", Doc: "record name, e.g. trading.quantai.example", Required: true},
+			{Name: "value", Doc: "the secondary's address or name", Required: true},
+			{Name: "type", Doc: "A, AAAA or CNAME", Default: "A"},
+			{Name: "ttl", Doc: "seconds", Default: "60"},
+			{Name: "endpoint", Doc: "Route 53 endpoint (a drill's moto_server); else AWS_ENDPOINT_URL; a drill with none is simulated"},
+			{Name: "region", Doc: "AWS region; empty: the SDK's default chain, else us-east-1"},
+		},
+		Destructive: true,
+		Drill:       runbook.DrillRun,
+		Timeout:     5 * time.Minute,
+	},
+	{
+		Name:    "standby-promote",
+		Summary: "Promote the secondary site: restore the newest counted backup into it, then check its integrity and data.",
+		Params: []Param{
+			{Name: "secondary", Doc: "the secondary QuantAI root; in a drill, empty makes a sandbox next to the primary"},
+			{Name: "from", Doc: "latest, a path, or s3://...", Default: "latest"},
+			{Name: "backups", Doc: "local backup directory (default: the incident's)"},
+			{Name: "s3", Doc: "s3://bucket/prefix to look for the latest backup in"},
+		},
+		Destructive: true,
+		Drill:       runbook.DrillRun,
+		Timeout:     time.Hour,
+	},
+	{
+		Name:    "standby-verify",
+		Summary: "Verify the secondary site works: database integrity, data validation and configuration checks on it.",
+		Params: []Param{
+			{Name: "secondary", Doc: "the secondary QuantAI root; in a drill, empty means the one standby-promote made"},
+		},
+		Drill: runbook.DrillRun,
+	},
+	{
 		Name:    ShellAction,
 		Summary: "Run a shell block.",
 		Drill:   runbook.DrillRun,

@@ -201,6 +201,7 @@ func (c *Config) Check(now time.Time, seen Verifications) []Problem {
 			}
 		}
 	}
+	c.failoverProblems(add)
 	if _, err := c.ContactMaxAge(); err != nil {
 		add("contacts.max_age", Error, "", "contacts.max_age: %v", err)
 	}

@@ -187,6 +187,23 @@ notify:
 #   signing_key: /etc/drbook/evidence.key
 #   public_key: /etc/drbook/evidence.key.pub
 
+# The standby site and drbook watch (see docs/failover.md)
+# failover:
+#   secondary: /srv/quantai-secondary   # kept warm by drbook standby sync
+#   automatic: false     # true: drbook watch runs site-failover unattended
+#   lb_hook: /usr/local/bin/lb-to-secondary
+#   dns:
+#     zone: quantai.example
+#     record: trading.quantai.example
+#     secondary: 10.0.2.20
+#     ttl: 60
+#   health:
+#     heartbeat_max_age: 2m   # age of logs/heartbeat
+#     quick_check: true
+#     # http: https://trading.quantai.example/health
+#     interval: 30s
+#     failures: 3
+
 state:
   # dir: /var/lib/drbook
   # s3: s3://quantai-drbook-state/incidents   # the replicated timeline

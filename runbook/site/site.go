@@ -32,6 +32,7 @@ type Config struct {
 	Notify   Notify   `yaml:"notify"`
 	State    State    `yaml:"state"`
 	Evidence Evidence `yaml:"evidence"`
+	Failover Failover `yaml:"failover"`
 
 	// Path is the file the configuration was read from; "" when none.
 	Path string `yaml:"-"`

@@ -166,6 +166,10 @@ func Create(ctx context.Context, root string, opts Options) error {
 	if err := writeFiles(root, opts, w); err != nil {
 		return fmt.Errorf("create sandbox: %w", err)
 	}
+	// The system is alive as created: its trading loop beat just now.
+	if err := WriteHeartbeat(root, time.Now()); err != nil {
+		return fmt.Errorf("create sandbox: %w", err)
+	}
 	return nil
 }
 

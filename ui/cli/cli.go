@@ -163,6 +163,9 @@ var commands = []command{
 	{"reconcile", "compare database positions with broker statements", runReconcile},
 	{"failover", "plan a move of positions from one broker to another", runFailover},
 	{"run", "run any built-in action by name with its parameters", runRun},
+
+	{"standby", "keep the secondary site warm from the newest backup", runStandby},
+	{"watch", "probe the primary; declare and fail over when it dies", runWatch},
 }
 
 // Run is drbook's entry point after main: it dispatches on the first

@@ -167,7 +167,7 @@ func TestShowText(t *testing.T) {
 
 func TestListRunbooks(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "site-failover.md"), []byte("# Site Failover\n## Go (0-5 minutes)\n- switch\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "warehouse-failover.md"), []byte("# Warehouse Failover\n## Go (0-5 minutes)\n- switch\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := runbookCLI(t, "list", "--json", "--runbooks", dir)
@@ -189,7 +189,7 @@ func TestListRunbooks(t *testing.T) {
 		}
 	}
 	want := []string{"complete-system-recovery", "configuration-recovery", "database-recovery", "manual-backup",
-		"monthly-database-recovery-test", "quarterly-system-recovery-test", "site-failover", "trading-platform-failover"}
+		"monthly-database-recovery-test", "quarterly-system-recovery-test", "site-failover", "site-failover-manual", "trading-platform-failover", "warehouse-failover"}
 	if !reflect.DeepEqual(ids, want) {
 		t.Errorf("ids = %v, want %v", ids, want)
 	}
@@ -216,7 +216,7 @@ func TestListRunbooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = runbookCLI(t, "list", "--runbooks", dir)
-	if r.code != 1 || !strings.Contains(r.stdout, "site-failover") || !strings.Contains(r.stderr, "broken.md:2") {
+	if r.code != 1 || !strings.Contains(r.stdout, "warehouse-failover") || !strings.Contains(r.stderr, "broken.md:2") {
 		t.Errorf("list with a broken file: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 }

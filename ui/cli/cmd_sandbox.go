@@ -20,16 +20,20 @@ import (
 func demoUsage() string {
 	var b strings.Builder
 	b.WriteString(`
-Usage: drbook demo --root DIR [--trades N] [--seed S] [--fault NAME,...]
-                   [--force]
+Usage: drbook demo --root DIR [--secondary DIR2] [--trades N] [--seed S]
+                   [--fault NAME,...] [--force]
 
 Create a realistic QuantAI system at DIR for drills, tests and benchmarks:
 data/quantai.db (SQLite, WAL mode: accounts, positions, orders, trades,
 audit_trail, control), config/ with agent configurations, .env with fake
 values, logs/, and broker statements brokers/ibkr_positions.csv and
-brokers/alpaca_positions.json that agree with the database. The same seed
-and trade count always give the same bytes. --trades 5000000 makes a
-database of about 1 GB.
+brokers/alpaca_positions.json that agree with the database, and the trading
+loop's heartbeat logs/heartbeat (touched now: touch it to keep the system
+alive for 'drbook watch'). The same seed and trade count always give the
+same bytes. --trades 5000000 makes a database of about 1 GB.
+
+--secondary DIR2 also creates a standby secondary site at DIR2 (same rules
+as DIR) for 'drbook standby sync' and 'drbook watch' (docs/failover.md).
 
 DIR must not exist, be empty, or be a drbook sandbox (it holds a
 .drbook-sandbox marker); drbook never writes into anything else. An
@@ -80,6 +84,8 @@ func runDemo(ctx context.Context, iox *IO, args []string) error {
 	fs.Int64Var(&seed, "seed", 1, "random seed (same seed, same sandbox)")
 	fs.StringSliceVar(&faults, "fault", nil, "fault scenario(s) to inject (see above)")
 	fs.BoolVar(&force, "force", false, "recreate an existing sandbox")
+	var secondary string
+	fs.StringVar(&secondary, "secondary", "", "also create a standby secondary sandbox here")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -102,6 +108,19 @@ func runDemo(ctx context.Context, iox *IO, args []string) error {
 				names = append(names, f.Name)
 			}
 			return usageErr("demo: unknown fault %q (known: %s)", f, strings.Join(names, ", "))
+		}
+	}
+	if secondary != "" {
+		if len(faults) > 0 {
+			return usageErr("demo: --secondary creates a healthy standby: inject faults with a separate 'drbook demo --root DIR --fault NAME'")
+		}
+		a, _ := filepath.Abs(root)
+		b, _ := filepath.Abs(secondary)
+		if a == b || strings.HasPrefix(b, a+string(filepath.Separator)) || strings.HasPrefix(a, b+string(filepath.Separator)) {
+			return usageErr("demo: --secondary %s and --root %s overlap: name two separate directories", secondary, root)
+		}
+		if fi, err := os.Stat(secondary); err == nil && !fi.IsDir() {
+			return usageErr("demo: --secondary %s is a file, not a directory", secondary)
 		}
 	}
 	create := true
@@ -154,6 +173,15 @@ func runDemo(ctx context.Context, iox *IO, args []string) error {
 		}
 		fmt.Fprintf(iox.Stdout, "created sandbox %s: %d trades, seed %d, data/quantai.db %s, in %s\n",
 			root, trades, seed, backup.FormatSize(size), time.Since(start).Round(time.Millisecond))
+		if secondary != "" {
+			if err := sandbox.Create(ctx, secondary, sandbox.Options{Trades: trades, Seed: seed, Replace: force}); err != nil {
+				if errors.Is(err, context.Canceled) {
+					return err
+				}
+				return failed(fmt.Errorf("demo: secondary: %w", err))
+			}
+			fmt.Fprintf(iox.Stdout, "created secondary sandbox %s: keep it warm with 'drbook standby sync --root %s'\n", secondary, secondary)
+		}
 	}
 	for _, name := range faults {
 		if err := sandbox.Inject(root, name); err != nil {
