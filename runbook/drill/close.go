@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/sandbox"
+	"github.com/drbook/drbook/steps/standby"
 )
 
 // CloseOptions say how to close an incident.
@@ -54,7 +56,7 @@ type Closed struct {
 func Close(ctx context.Context, in *incident.Incident, store *incident.Store, o CloseOptions) (Closed, error) {
 	st := in.State()
 	c := Closed{Outcome: o.Outcome, Summary: o.Summary}
-	if root := st.Declaration.Root; st.Declaration.Mode == incident.Drill && root != "" && sandbox.IsSandbox(root) {
+	if root := checkedRoot(st); st.Declaration.Mode == incident.Drill && root != "" && sandbox.IsSandbox(root) {
 		var out strings.Builder
 		w := io.Writer(&out)
 		if o.Out != nil {
@@ -112,4 +114,23 @@ func StepTally(st *incident.State, via string) string {
 		head += " " + via
 	}
 	return fmt.Sprintf("%s: %d of %d steps done, %d skipped, %d failed", head, done, total, skipped, failed)
+}
+
+// checkedRoot is the system a drill is judged on: its sandbox, or, when
+// the drill failed over to a secondary site (a standby-promote that
+// succeeded), that secondary: a site failover leaves the primary dead on
+// purpose.
+func checkedRoot(st *incident.State) string {
+	root := st.Declaration.Root
+	for i := len(st.Runs) - 1; i >= 0; i-- {
+		r := st.Runs[i]
+		if r.Action != "standby-promote" || r.Status != string(steps.StatusOK) {
+			continue
+		}
+		sec, err := standby.SecondaryRoot(steps.Env{Root: root, Drill: true}, r.Params["secondary"])
+		if err == nil && sandbox.IsSandbox(sec) {
+			return sec
+		}
+	}
+	return root
 }

@@ -208,6 +208,9 @@ func DefaultScenario(runbookID string) string {
 		return "bad-config"
 	case "trading-platform-failover":
 		return "position-drift"
+	case "site-failover", "site-failover-manual":
+		// The primary site is lost: its database is gone.
+		return "delete-db"
 	}
 	return "corrupt-db"
 }

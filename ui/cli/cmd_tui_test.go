@@ -159,3 +159,19 @@ func TestDrillTradingPlatformFailoverAuto(t *testing.T) {
 		}
 	}
 }
+
+// TestDrillSiteFailoverAuto: the primary site is lost (its database
+// deleted); the drill fails over to a secondary sandbox and is judged on
+// it, the DNS switch simulated without a Route 53 endpoint.
+func TestDrillSiteFailoverAuto(t *testing.T) {
+	state := t.TempDir()
+	code, out, errs := runTUICmd(t, false, "drill", "site-failover", "--auto", "--state-dir", state, "--trades", "200")
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, want := range []string{"scenario delete-db", "SIMULATED: drill: DNS switch simulated", "promoted", "PASSED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
