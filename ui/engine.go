@@ -256,3 +256,35 @@ func (s *engineSession) SetVars(vars map[string]string) {
 	s.env.Vars = merged
 	s.in.AddSecrets(secrets...)
 }
+
+// WithReplication adds the header's replication word to a session: status
+// says, for an incident id, whether its timeline has reached the replica
+// ("replicated" or "N events not yet replicated"). It is asked from a
+// command, never from Update: it reads the state database.
+func WithReplication(s Session, status func(id string) string) Session {
+	r := replicated{Session: s, status: status}
+	if _, ok := s.(interface{ SetVars(map[string]string) }); ok {
+		return replicatedVars{r}
+	}
+	return r
+}
+
+type replicated struct {
+	Session
+	status func(id string) string
+}
+
+func (r replicated) Replication() string {
+	st, err := r.Session.State()
+	if err != nil || st == nil {
+		return ""
+	}
+	return r.status(st.ID)
+}
+
+// replicatedVars keeps SetVars for the sessions that have it.
+type replicatedVars struct{ replicated }
+
+func (r replicatedVars) SetVars(v map[string]string) {
+	r.Session.(interface{ SetVars(map[string]string) }).SetVars(v)
+}

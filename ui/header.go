@@ -61,6 +61,9 @@ type headerVM struct {
 	Phase     string
 	PhaseLeft time.Duration
 	PhasePace pace
+	// Replication is "replicated" or "N events not yet replicated" when
+	// the timeline is replicated to S3; "" without a replica.
+	Replication string
 }
 
 // fmtDur prints a duration at minute granularity: "12m", "1h05m", "-3m".
@@ -111,6 +114,9 @@ func viewHeader(c *common, h headerVM, w int) string {
 	}
 	if h.Status != "" {
 		right = h.Status + " " + right
+	}
+	if h.Replication != "" {
+		right = h.Replication + " | " + right
 	}
 	title := h.Title
 	room := w - ansi.StringWidth(left) - ansi.StringWidth(right) - 2

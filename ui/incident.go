@@ -84,7 +84,9 @@ type (
 		st  *incident.State
 		err error
 	}
-	tickMsg   struct{ gen int }
+	tickMsg struct{ gen int }
+	// replMsg is the session's replication word for the header.
+	replMsg   struct{ text string }
 	opDoneMsg struct {
 		what   string
 		stepID string
@@ -115,7 +117,27 @@ func loadState(sess Session) tea.Cmd {
 	}
 }
 
-func (v incidentView) init() tea.Cmd { return loadState(v.sess) }
+func (v incidentView) init() tea.Cmd {
+	return tea.Batch(loadState(v.sess), pollReplication(v.sess, 0))
+}
+
+// replicationPoll is how often the header asks whether the timeline has
+// reached the replica; the answer only redraws the header when it changes.
+const replicationPoll = 5 * time.Second
+
+// pollReplication asks a replicated session, after a pause, whether its
+// timeline has reached S3; a session without a replica is never asked.
+func pollReplication(sess Session, after time.Duration) tea.Cmd {
+	r, ok := sess.(interface{ Replication() string })
+	if !ok {
+		return nil
+	}
+	ask := func(time.Time) tea.Msg { return replMsg{r.Replication()} }
+	if after <= 0 {
+		return func() tea.Msg { return ask(time.Time{}) }
+	}
+	return tea.Tick(after, ask)
+}
 
 // nextTick schedules the clock redraw for the moment the displayed minute
 // changes, so an idle screen is redrawn once a (displayed) minute.
@@ -204,6 +226,9 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 			cmds = append(cmds, v.nextTick())
 		}
 		return v, tea.Batch(cmds...)
+	case replMsg:
+		v.header.Replication = msg.text
+		return v, pollReplication(v.sess, replicationPoll)
 	case tickMsg:
 		if msg.gen != v.tickGen || v.st == nil {
 			return v, nil
@@ -311,7 +336,9 @@ func (v incidentView) readOnly() bool { return v.sess != nil && v.sess.ReadOnly(
 
 func (v incidentView) refreshClocks() incidentView {
 	v.ck = v.st.Clocks(v.sess.Now())
+	repl := v.header.Replication
 	v.header = headerFrom(v.st, v.ck, v.readOnly())
+	v.header.Replication = repl
 	return v
 }
 

@@ -356,7 +356,7 @@ func runResume(ctx context.Context, iox *IO, args []string) error {
 	}
 	defer cfg.Store.Close()
 	ref := fs.Arg(0)
-	stop, err := replicateWhileRunning(ctx, iox, s3, cfg.Store, ref)
+	rep, stop, err := replicateWhileRunning(ctx, iox, s3, cfg.Store, ref)
 	if err != nil {
 		return err
 	}
@@ -377,6 +377,9 @@ func runResume(ctx context.Context, iox *IO, args []string) error {
 		if err := askSecrets(iox, sess); err != nil {
 			return err
 		}
+	}
+	if rep != nil {
+		sess = ui.WithReplication(sess, rep.Status)
 	}
 	opts := o.uiOptions(iox)
 	opts.Backend = ui.NewBackend(cfg)

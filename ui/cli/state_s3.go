@@ -162,21 +162,21 @@ func verifyReplicated(ctx context.Context, iox *IO, s *incident.Store, rep *inci
 // replicateWhileRunning rebuilds incident ref from S3 if this host does
 // not hold it, then replicates in the background until stop is called.
 // Without a replica it does nothing.
-func replicateWhileRunning(ctx context.Context, iox *IO, flag string, s *incident.Store, ref string) (stop func(), err error) {
-	rep, err := stateReplicator(ctx, iox, flag, s)
+func replicateWhileRunning(ctx context.Context, iox *IO, flag string, s *incident.Store, ref string) (rep *incident.Replicator, stop func(), err error) {
+	rep, err = stateReplicator(ctx, iox, flag, s)
 	if err != nil || rep == nil {
-		return func() {}, err
+		return nil, func() {}, err
 	}
 	if err := fetchMissing(ctx, iox, rep, s, ref); err != nil {
 		if errors.Is(err, incident.ErrNotFound) {
-			return nil, usageErr("resume: %v", err)
+			return nil, nil, usageErr("resume: %v", err)
 		}
-		return nil, failed(fmt.Errorf("resume: %w", err))
+		return nil, nil, failed(fmt.Errorf("resume: %w", err))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); rep.Run(ctx) }()
-	return func() {
+	return rep, func() {
 		cancel()
 		<-done
 		// A last push, bounded, of what the session recorded at the end.
