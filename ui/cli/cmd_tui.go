@@ -151,6 +151,13 @@ func runTUI(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer cfg.Store.Close()
+	// With a replicated timeline (state.s3, $DRBOOK_STATE_S3) every event
+	// the TUI records is pushed in the background.
+	_, stop, err := replicateWhileRunning(ctx, iox, "", cfg.Store, "")
+	if err != nil {
+		return err
+	}
+	defer stop()
 	opts := o.uiOptions(iox)
 	opts.Backend = ui.NewBackend(cfg)
 	res, err := ui.Run(ctx, opts, iox.Stdin, iox.Stdout)
@@ -270,6 +277,11 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer cfg.Store.Close()
+	_, stop, err := replicateWhileRunning(ctx, iox, "", cfg.Store, "")
+	if err != nil {
+		return err
+	}
+	defer stop()
 	d, err := drill.Start(ctx, drill.Options{
 		Runbook: rb, Scenario: scenario, Speed: speed, Dir: dir, StateDir: cfg.StateDir, Store: cfg.Store,
 		Operator: cfg.Operator, Severity: severity, Title: title, Trades: trades, Vars: vars, BackupAge: backupAge,
