@@ -13,7 +13,7 @@ import (
 
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
-	"github.com/drbook/drbook/steps/shell"
+	"github.com/drbook/drbook/steps/table"
 )
 
 func init() {
@@ -125,7 +125,7 @@ func Render(r Report) []string {
 			rows = append(rows, []string{b.Symbol, b.Broker, db, bq, qty(b.ImpliedQty), signed(b.Difference), money(b.Value), b.Reason})
 		}
 		out = append(out, "Breaks (quantities: database, broker statement, filled trades):")
-		out = append(out, shell.RenderTable([]string{"SYMBOL", "AT", "DB", "BROKER", "TRADES", "DIFF", "VALUE@AVG", "WHY"}, rows)...)
+		out = append(out, table.Render([]string{"SYMBOL", "AT", "DB", "BROKER", "TRADES", "DIFF", "VALUE@AVG", "WHY"}, rows)...)
 		out = append(out, "")
 	}
 	for _, s := range r.Statements {
@@ -159,7 +159,7 @@ func Render(r Report) []string {
 			}
 			rows = append(rows, []string{strconv.FormatInt(t.ID, 10), oid, t.Symbol, t.Side, qty(t.Qty), strconv.FormatFloat(t.Price, 'f', 2, 64), shortStamp(t.ExecutedAt)})
 		}
-		out = append(out, shell.RenderTable([]string{"TRADE", "ORDER", "SYMBOL", "SIDE", "QTY", "PRICE", "EXECUTED"}, rows)...)
+		out = append(out, table.Render([]string{"TRADE", "ORDER", "SYMBOL", "SIDE", "QTY", "PRICE", "EXECUTED"}, rows)...)
 	}
 	return out
 }
