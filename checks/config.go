@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,24 +57,7 @@ func ParseEnv(data []byte) map[string]string {
 // ReadEnv reads and parses the .env file at path. A missing file is an
 // error that wraps fs.ErrNotExist; a directory, a FIFO or device, or a file
 // over MaxEnvSize is refused.
-func ReadEnv(path string) (map[string]string, error) {
-	if err := regularFile(path); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxEnvSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > MaxEnvSize {
-		return nil, fmt.Errorf("read %s: over %d KiB, not a .env file", path, MaxEnvSize>>10)
-	}
-	return ParseEnv(data), nil
-}
+func ReadEnv(path string) (map[string]string, error) { return redact.ReadEnv(path) }
 
 func checkConfig(ctx context.Context, r *run, out func(Finding)) {
 	root := r.opts.Root

@@ -12,12 +12,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // ErrNotImplemented is returned by an action that is declared but has no
@@ -59,11 +59,15 @@ type Env struct {
 	Vars       map[string]string // runbook variables, secrets included
 	Secrets    []string          // values to redact from anything recorded
 	BackupDir  string            // local backup directory; "" for the default
-	Now        func() time.Time  // clock; nil means time.Now
+	// StateDir is drbook's state directory, where an action keeps the
+	// evidence of an incident (STATE_DIR/evidence/ID); "" for the default
+	// (system.StateDir).
+	StateDir string
+	Now      func() time.Time // clock; nil means time.Now
 }
 
 // DBPath is the system database, data/quantai.db under the root.
-func (e Env) DBPath() string { return filepath.Join(e.Root, "data", "quantai.db") }
+func (e Env) DBPath() string { return system.DB(e.Root) }
 
 // Clock returns the current time from the environment's clock.
 func (e Env) Clock() time.Time {

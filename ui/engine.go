@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -239,6 +240,7 @@ func openRunbook(ctx context.Context, cfg EngineConfig, id string) (*runbook.Run
 
 // NewSession adapts a running incident to the TUI.
 func NewSession(in *incident.Incident, store *incident.Store, rb *runbook.Runbook, env steps.Env, stateDir string) Session {
+	env.StateDir = cmp.Or(env.StateDir, stateDir)
 	return &engineSession{in: in, store: store, rb: rb, env: env, stateDir: stateDir}
 }
 

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/system"
 	"github.com/drbook/drbook/steps/table"
 )
 
@@ -62,12 +62,16 @@ func (Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (step
 	}
 	// Within an incident the statements and answers read are kept as
 	// evidence: in the directory the evidence parameter names, else
-	// STATE_DIR/evidence/ID under the default state directory.
+	// STATE_DIR/evidence/ID under the environment's state directory.
 	o.Now = req.Env.Now
 	if d := strings.TrimSpace(req.Params["evidence"]); d != "" {
 		o.EvidenceDir = d
 	} else if req.Env.IncidentID != "" {
-		o.EvidenceDir = EvidenceDir(incident.StateDir(os.Getenv), req.Env.IncidentID)
+		stateDir := req.Env.StateDir
+		if stateDir == "" {
+			stateDir = system.StateDir(os.Getenv)
+		}
+		o.EvidenceDir = EvidenceDir(stateDir, req.Env.IncidentID)
 	}
 	rep, err := Run(ctx, o)
 	if err != nil {
