@@ -4,8 +4,10 @@
 // registered by name, so a runbook can bind a step to it and any front end
 // can run every action the same way.
 //
-// Implementations live in sub-packages and register themselves with
-// Register from an init function; import steps/all to get every one.
+// Implementations live in sub-packages, each with a Register function; the
+// composition root (the command line, through steps/all) registers every
+// one explicitly in Default, the registry the incident engine looks
+// actions up in. No package registers anything from an init function.
 package steps
 
 import (
@@ -152,32 +154,40 @@ type Action interface {
 	Run(ctx context.Context, req Request, emit Emit) (Result, error)
 }
 
-var (
-	mu       sync.RWMutex
-	registry = map[string]Action{}
-)
+// Registry holds the actions a program can run, by name.
+type Registry struct {
+	mu      sync.RWMutex
+	actions map[string]Action
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{actions: map[string]Action{}} }
+
+// Default is the registry the composition root fills (steps/all.Register)
+// and the package-level Lookup and Implemented read.
+var Default = NewRegistry()
 
 // Register adds an implementation. It panics on a second registration of a
 // name, or on a name that is not declared in Builtins.
-func Register(a Action) {
+func (r *Registry) Register(a Action) {
 	name := a.Spec().Name
-	mu.Lock()
-	defer mu.Unlock()
-	if _, ok := registry[name]; ok {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.actions[name]; ok {
 		panic(fmt.Sprintf("steps: action %q registered twice", name))
 	}
 	if _, ok := Declared(name); !ok {
 		panic(fmt.Sprintf("steps: action %q is not declared in Builtins", name))
 	}
-	registry[name] = a
+	r.actions[name] = a
 }
 
 // Lookup returns the action registered under name. A declared action with
 // no implementation yet returns one that fails with ErrNotImplemented.
-func Lookup(name string) (Action, bool) {
-	mu.RLock()
-	a, ok := registry[name]
-	mu.RUnlock()
+func (r *Registry) Lookup(name string) (Action, bool) {
+	r.mu.RLock()
+	a, ok := r.actions[name]
+	r.mu.RUnlock()
 	if ok {
 		return a, true
 	}
@@ -187,13 +197,22 @@ func Lookup(name string) (Action, bool) {
 	return nil, false
 }
 
-// Implemented reports whether name has a real implementation linked in.
-func Implemented(name string) bool {
-	mu.RLock()
-	defer mu.RUnlock()
-	_, ok := registry[name]
+// Implemented reports whether name has a real implementation registered.
+func (r *Registry) Implemented(name string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.actions[name]
 	return ok
 }
+
+// Register adds an implementation to Default.
+func Register(a Action) { Default.Register(a) }
+
+// Lookup returns the action registered under name in Default.
+func Lookup(name string) (Action, bool) { return Default.Lookup(name) }
+
+// Implemented reports whether name has an implementation in Default.
+func Implemented(name string) bool { return Default.Implemented(name) }
 
 // Specs lists every declared action, sorted by name.
 func Specs() []Spec {

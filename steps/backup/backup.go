@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drbook/drbook/checks"
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/dbfile"
 )
 
 // DefaultDir is the plan's backup directory (section 1.3).
@@ -42,6 +42,9 @@ type Options struct {
 	Emit    steps.Emit       // progress and commentary; may be nil
 	// GzipLevel overrides the compression level (1 fastest ... 9 smallest).
 	GzipLevel int
+	// Checker runs the snapshot's integrity_check in another process; the
+	// zero Checker runs it in this one.
+	Checker Checker
 }
 
 func (o *Options) now() time.Time {
@@ -160,7 +163,7 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 		// Not a database SQLite can open (a destroyed header): there is
 		// no snapshot to archive.
 		why := "SQLite cannot read it"
-		if ierr := checks.InspectDB(dbPath); ierr != nil {
+		if ierr := dbfile.InspectDB(dbPath); ierr != nil {
 			why = ierr.Error()
 		}
 		return nil, &Error{Err: fmt.Errorf("backup: %w: no snapshot can be taken (%s), so there is nothing to archive", ErrDamagedSource, why),
@@ -178,7 +181,7 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	factsc := make(chan facts, 1)
 	go func() {
-		dbi, src, err := checkSnapshot(ctx, work, snap)
+		dbi, src, err := checkSnapshot(ctx, o.Checker, work, snap)
 		factsc <- facts{dbi, src, err}
 	}()
 	waitFacts := func() (*DBInfo, *SourceCheck, error) {

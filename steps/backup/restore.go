@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // Parts a restore can bring back.
@@ -64,6 +65,13 @@ type RestoreOptions struct {
 	// by the free space of its filesystem less a margin for the live
 	// system, whatever this says.
 	MaxExpand Expansion
+	// Checker runs the staged database's integrity_check in another
+	// process; the zero Checker runs it in this one.
+	Checker Checker
+	// KillSwitch re-applies an engaged kill switch to the restored
+	// database. Without one, a restore onto a halted system says it could
+	// not and that the flag file still halts trading.
+	KillSwitch KillSwitch
 
 	allParts bool // verify: every part the backup holds
 }
@@ -101,14 +109,17 @@ type RestoreResult struct {
 	Timings map[string]float64 `json:"timings"`
 }
 
-// killSwitchFlag is the kill switch's flag file (package killswitch's
-// FlagFile; that package imports this one, so the name is repeated).
-const killSwitchFlag = "data/KILL_SWITCH"
+// killSwitchFlag is the kill switch's flag file.
+const killSwitchFlag = system.KillSwitchFile
 
-// ReapplyKillSwitch engages the kill switch on the restored system; it
-// keeps an existing flag's who, when and why, and returns a one-line
-// account. steps/all sets it (package killswitch depends on this one).
-var ReapplyKillSwitch func(ctx context.Context, env steps.Env, reason string) (string, error)
+// KillSwitch engages the kill switch on a restored system. Package
+// killswitch implements it; the composition root hands it to the restore
+// action, so neither action imports the other.
+type KillSwitch interface {
+	// Reapply engages the kill switch on env's root, keeping an existing
+	// flag's who, when and why, and returns a one-line account.
+	Reapply(ctx context.Context, env steps.Env, reason string) (string, error)
+}
 
 // crashHook is called at each step of the swap; tests use it to kill the
 // process at every point and check nothing is ever half restored.
@@ -195,7 +206,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	// are described, all at once: they are independent.
 	bo.infof("check the staged backup: integrity_check, data and configuration checks")
 	release := func() {}
-	if contains(res.Parts, PartDB) {
+	if contains(res.Parts, PartDB) && len(o.Checker.Command) > 0 {
 		release = leaveCoreForChecker()
 	}
 	var wg sync.WaitGroup
@@ -221,7 +232,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	}()
 	if contains(res.Parts, PartDB) {
 		t := time.Now()
-		checkErr = checkStagedDB(ctx, have[PartDB])
+		checkErr = checkStagedDB(ctx, o.Checker, have[PartDB])
 		res.Timings["integrity_check"] = since(t)
 	}
 	wg.Wait()
@@ -314,10 +325,10 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	// too, or a trading process reading it would resume mid-recovery.
 	if halted {
 		bo.infof("kill switch engaged: re-apply it to the restored database")
-		if ReapplyKillSwitch == nil {
+		if o.KillSwitch == nil {
 			return res, errors.Join(postErr, fmt.Errorf("restore: done, but %s exists and this build cannot re-apply the kill switch to the restored database: run 'drbook killswitch on' (the flag file still halts trading)", killSwitchFlag))
 		}
-		line, err := ReapplyKillSwitch(ctx, steps.Env{Root: root, Operator: o.Operator, IncidentID: o.IncidentID, Now: o.Now}, "re-applied after restore")
+		line, err := o.KillSwitch.Reapply(ctx, steps.Env{Root: root, Operator: o.Operator, IncidentID: o.IncidentID, Now: o.Now}, "re-applied after restore")
 		if err != nil {
 			return res, errors.Join(postErr, fmt.Errorf("restore: done, but the kill switch could not be re-applied to the restored database: %w (%s still halts trading; run 'drbook killswitch on')", err, killSwitchFlag))
 		}

@@ -20,7 +20,7 @@ var ErrDamagedSource = errors.New("the database fails its checks")
 // data/quantai.db. It also reads the facts a manifest records. An error
 // means the checks could not run (cancelled, out of memory), not that the
 // database is damaged: damage is in the SourceCheck.
-func checkSnapshot(ctx context.Context, root, snap string) (*DBInfo, *SourceCheck, error) {
+func checkSnapshot(ctx context.Context, c Checker, root, snap string) (*DBInfo, *SourceCheck, error) {
 	var wg sync.WaitGroup
 	var fails []string
 	var valErr error
@@ -29,7 +29,7 @@ func checkSnapshot(ctx context.Context, root, snap string) (*DBInfo, *SourceChec
 		defer wg.Done()
 		fails, _, valErr = validateStaged(ctx, root, []string{PartDB})
 	}()
-	ic, icErr := integrityOf(ctx, snap)
+	ic, icErr := integrityOf(ctx, c, snap)
 	wg.Wait()
 	if icErr != nil {
 		return nil, nil, icErr
@@ -61,8 +61,8 @@ func checkSnapshot(ctx context.Context, root, snap string) (*DBInfo, *SourceChec
 
 // integrityOf runs the full integrity_check on a private snapshot and
 // returns "ok" or the problems found.
-func integrityOf(ctx context.Context, path string) (string, error) {
-	out, err := checkInChild(ctx, path)
+func integrityOf(ctx context.Context, c Checker, path string) (string, error) {
+	out, err := c.run(ctx, path)
 	if err == nil {
 		return strings.TrimRight(string(out), "\n"), nil
 	}

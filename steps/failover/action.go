@@ -9,8 +9,9 @@ import (
 	"github.com/drbook/drbook/steps"
 )
 
-func init() {
-	steps.Register(Action{})
+// Register adds the failover-plan action to r.
+func Register(r *steps.Registry) {
+	r.Register(Action{})
 }
 
 // Action is the failover-plan action. It writes the plan to the output

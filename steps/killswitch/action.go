@@ -10,8 +10,9 @@ import (
 	"github.com/drbook/drbook/steps"
 )
 
-func init() {
-	steps.Register(Action{})
+// Register adds the kill-switch action to r.
+func Register(r *steps.Registry) {
+	r.Register(Action{})
 }
 
 // Action is the kill-switch action: mode on (engage), off (release) or

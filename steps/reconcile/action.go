@@ -16,8 +16,9 @@ import (
 	"github.com/drbook/drbook/steps/table"
 )
 
-func init() {
-	steps.Register(Action{})
+// Register adds the reconcile action to r.
+func Register(r *steps.Registry) {
+	r.Register(Action{})
 }
 
 // Action is the reconcile action.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/shell"
 )
 
@@ -22,6 +23,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	shell.Register(steps.Default)
 	os.Exit(m.Run())
 }
 

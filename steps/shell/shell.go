@@ -18,10 +18,13 @@ import (
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/system"
 )
 
-func init() {
-	steps.Register(Shell{})
+// Register adds the shell and sql block runners to r.
+func Register(r *steps.Registry) {
+	r.Register(Shell{})
+	r.Register(SQL{})
 }
 
 // DefaultInterpreter runs a block when it declares none: errors, unset
@@ -30,7 +33,7 @@ const DefaultInterpreter = "bash -euo pipefail"
 
 // SandboxMarker is the file a drbook sandbox has at its root. A shell or
 // SQL block of a drill refuses to run in a root without it.
-const SandboxMarker = ".drbook-sandbox"
+const SandboxMarker = system.MarkerFile
 
 // ErrLiveRootInDrill is returned when a drill's block would run against a
 // root that is not a sandbox.
@@ -166,11 +169,9 @@ func drillShortcut(req steps.Request) (steps.Result, bool) {
 	return steps.Result{}, false
 }
 
-// IsSandbox reports whether root carries the sandbox marker.
-func IsSandbox(root string) bool {
-	_, err := os.Stat(filepath.Join(root, SandboxMarker))
-	return err == nil
-}
+// IsSandbox reports whether root is a drbook sandbox (see
+// system.IsSandbox: the one rule, shared with the sandbox generator).
+func IsSandbox(root string) bool { return system.IsSandbox(root) }
 
 // drillGuard refuses a drill's block that would run against a live root or
 // that names absolute paths outside the sandbox it cannot be trusted with.
@@ -398,7 +399,7 @@ func blockEnv(env steps.Env) []string {
 	}
 	root, _ := filepath.Abs(env.Root)
 	m["DRBOOK_ROOT"] = root
-	m["DRBOOK_DB"] = filepath.Join(root, "data", "quantai.db")
+	m["DRBOOK_DB"] = system.DB(root)
 	m["DRBOOK_INCIDENT"] = env.IncidentID
 	m["DRBOOK_OPERATOR"] = env.Operator
 	if env.Drill {

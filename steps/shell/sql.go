@@ -20,10 +20,6 @@ import (
 	"github.com/drbook/drbook/steps/table"
 )
 
-func init() {
-	steps.Register(SQL{})
-}
-
 // DefaultRowCap is how many rows of a result are shown and recorded unless
 // the block sets rows=N.
 const DefaultRowCap = 100

@@ -237,6 +237,8 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 			return usageErr("check: --backup-dir %s is a file, not a directory", backupDir)
 		}
 		opts.Backups = backup.Catalogue(backupDir, backup.S3FromEnv(iox.Getenv))
+	} else {
+		opts.Backups = backup.Catalogue(backup.CatalogueDir(root, iox.Getenv), backup.S3FromEnv(iox.Getenv))
 	}
 	// The table is printed once every check has finished, in the report's
 	// fixed order (checks in order, items in order): at 3 a.m. two runs

@@ -1,0 +1,31 @@
+package notify
+
+import (
+	"context"
+	"errors"
+
+	"github.com/drbook/drbook/steps"
+)
+
+// ErrNeedsIncident is returned by the notify action run outside an
+// incident.
+var ErrNeedsIncident = errors.New("notify fills its template from an incident: run it as a step of one (or use 'drbook comms ID --record')")
+
+// Action is the notify step. It fills a communication template from the
+// incident and delivers it, so the incident engine carries it out itself
+// (runbook/incident); run on its own, it only says so.
+type Action struct{}
+
+// Register adds the notify action to r.
+func Register(r *steps.Registry) { r.Register(Action{}) }
+
+// Spec declares notify.
+func (Action) Spec() steps.Spec {
+	s, _ := steps.Declared("notify")
+	return s
+}
+
+// Run refuses: notify needs the incident around it.
+func (Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
+	return steps.Result{Status: steps.StatusFailed, Summary: "notify: not run: " + ErrNeedsIncident.Error()}, ErrNeedsIncident
+}
