@@ -17,7 +17,7 @@ import (
 	"github.com/drbook/drbook/steps/backup"
 	"github.com/drbook/drbook/steps/failover"
 	"github.com/drbook/drbook/steps/killswitch"
-	"github.com/drbook/drbook/steps/notify"
+	"github.com/drbook/drbook/steps/notifystep"
 	"github.com/drbook/drbook/steps/reconcile"
 	"github.com/drbook/drbook/steps/shell"
 )
@@ -37,7 +37,7 @@ func Register(r *steps.Registry, o Options) {
 	reconcile.Register(r)
 	failover.Register(r)
 	shell.Register(r)
-	notify.Register(r)
+	notifystep.Register(r)
 }
 
 var once sync.Once

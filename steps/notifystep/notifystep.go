@@ -1,4 +1,9 @@
-package notify
+// Package notifystep declares the notify step. The incident engine carries
+// notify out itself (runbook/incident fills the template and delivers it
+// with package notify); the registered action only says so when something
+// runs it outside an incident. Package notify stays a leaf of the standard
+// library.
+package notifystep
 
 import (
 	"context"
