@@ -22,8 +22,8 @@ import (
 	"github.com/drbook/drbook/steps/system"
 )
 
-// ErrNotImplemented is returned by an action that is declared but has no
-// implementation in this build. It is never reported as done.
+// ErrNotImplemented is returned for an action this program has not
+// registered. It is never reported as done.
 var ErrNotImplemented = errors.New("action not implemented in this build")
 
 // ErrNotConfirmed is returned by a destructive action run without the
@@ -167,34 +167,48 @@ func NewRegistry() *Registry { return &Registry{actions: map[string]Action{}} }
 // and the package-level Lookup and Implemented read.
 var Default = NewRegistry()
 
-// Register adds an implementation. It panics on a second registration of a
-// name, or on a name that is not declared in Builtins.
+// Register adds an action, declared by its own Spec. It panics on a
+// second registration of a name, or on an action with no name.
 func (r *Registry) Register(a Action) {
 	name := a.Spec().Name
+	if name == "" {
+		panic("steps: an action with no name")
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.actions[name]; ok {
 		panic(fmt.Sprintf("steps: action %q registered twice", name))
 	}
-	if _, ok := Declared(name); !ok {
-		panic(fmt.Sprintf("steps: action %q is not declared in Builtins", name))
-	}
 	r.actions[name] = a
 }
 
-// Lookup returns the action registered under name. A declared action with
-// no implementation yet returns one that fails with ErrNotImplemented.
+// Lookup returns the action registered under name.
 func (r *Registry) Lookup(name string) (Action, bool) {
 	r.mu.RLock()
+	defer r.mu.RUnlock()
 	a, ok := r.actions[name]
+	return a, ok
+}
+
+// Specs lists the declarations of the registered actions, sorted by name.
+func (r *Registry) Specs() []Spec {
+	r.mu.RLock()
+	out := make([]Spec, 0, len(r.actions))
+	for _, a := range r.actions {
+		out = append(out, a.Spec())
+	}
 	r.mu.RUnlock()
-	if ok {
-		return a, true
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Spec returns the declaration of the action registered under name.
+func (r *Registry) Spec(name string) (Spec, bool) {
+	a, ok := r.Lookup(name)
+	if !ok {
+		return Spec{}, false
 	}
-	if s, ok := Declared(name); ok {
-		return notImplemented{s}, true
-	}
-	return nil, false
+	return a.Spec(), true
 }
 
 // Implemented reports whether name has a real implementation registered.
@@ -214,41 +228,27 @@ func Lookup(name string) (Action, bool) { return Default.Lookup(name) }
 // Implemented reports whether name has an implementation in Default.
 func Implemented(name string) bool { return Default.Implemented(name) }
 
-// Specs lists every declared action, sorted by name.
-func Specs() []Spec {
-	out := append([]Spec(nil), Builtins...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+// Specs lists the declarations of the actions registered in Default.
+func Specs() []Spec { return Default.Specs() }
+
+// Catalog is the action catalogue for runbook validation: the
+// declarations of the actions registered in Registry (Default when nil),
+// so that validation knows exactly the actions this program can run.
+type Catalog struct {
+	Registry *Registry
 }
 
-// Declared returns the declaration of the action called name in Builtins.
-// Implementations return it from their Spec method; Register has already
-// refused any name that is not declared.
-func Declared(name string) (Spec, bool) {
-	for _, s := range Builtins {
-		if s.Name == name {
-			return s, true
-		}
+func (c Catalog) registry() *Registry {
+	if c.Registry != nil {
+		return c.Registry
 	}
-	return Spec{}, false
+	return Default
 }
-
-type notImplemented struct{ spec Spec }
-
-func (n notImplemented) Spec() Spec { return n.spec }
-
-func (n notImplemented) Run(context.Context, Request, Emit) (Result, error) {
-	return Result{Status: StatusFailed, Summary: n.spec.Name + ": not implemented in this build"},
-		fmt.Errorf("%s: %w", n.spec.Name, ErrNotImplemented)
-}
-
-// Catalog is the action catalogue for runbook validation.
-type Catalog struct{}
 
 // LookupAction implements runbook.Catalog. Shell and sql are block kinds,
 // not names a drbook block may use, so they are not found here.
-func (Catalog) LookupAction(name string) (runbook.ActionInfo, bool) {
-	s, ok := Declared(name)
+func (c Catalog) LookupAction(name string) (runbook.ActionInfo, bool) {
+	s, ok := c.registry().Spec(name)
 	if !ok || s.Name == ShellAction || s.Name == SQLAction {
 		return runbook.ActionInfo{}, false
 	}
@@ -266,9 +266,9 @@ var _ runbook.Catalog = Catalog{}
 
 // ActionNames lists, sorted, the names a drbook block may use, so that
 // validation can suggest the nearest one for a misspelt action.
-func (Catalog) ActionNames() []string {
+func (c Catalog) ActionNames() []string {
 	var out []string
-	for _, s := range Specs() {
+	for _, s := range c.registry().Specs() {
 		if s.Name != ShellAction && s.Name != SQLAction {
 			out = append(out, s.Name)
 		}

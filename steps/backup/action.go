@@ -192,8 +192,7 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 func isPlainDB(from string) bool { return from != "" && from != "latest" && IsSQLite(from) }
 
 func spec(name string) steps.Spec {
-	s, _ := steps.Declared(name)
-	return s
+	return specs[name]
 }
 
 func oneLine(err error) string {

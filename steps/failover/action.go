@@ -21,8 +21,7 @@ type Action struct{}
 
 // Spec implements steps.Action.
 func (Action) Spec() steps.Spec {
-	s, _ := steps.Declared("failover-plan")
-	return s
+	return spec
 }
 
 // Run implements steps.Action.

@@ -26,8 +26,7 @@ type Action struct{}
 
 // Spec implements steps.Action.
 func (Action) Spec() steps.Spec {
-	s, _ := steps.Declared("reconcile")
-	return s
+	return spec
 }
 
 // Run implements steps.Action: breaks are StatusFailed; a statement or

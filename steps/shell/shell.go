@@ -59,8 +59,7 @@ type Shell struct{}
 
 // Spec implements steps.Action.
 func (Shell) Spec() steps.Spec {
-	s, _ := steps.Declared(steps.ShellAction)
-	return s
+	return shellSpec
 }
 
 // Run implements steps.Action: it runs req.Block.Code with the block's

@@ -60,8 +60,7 @@ type SQL struct{}
 
 // Spec implements steps.Action.
 func (SQL) Spec() steps.Spec {
-	s, _ := steps.Declared(steps.SQLAction)
-	return s
+	return sqlSpec
 }
 
 // dotKind says what drbook does with a sqlite shell dot-command.
