@@ -3,7 +3,6 @@ package backup
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/drbook/drbook/steps"
 )
 
 // CheckerCommand is the hidden subcommand that makes drbook a one-shot
@@ -52,13 +53,12 @@ func RunChecker(args []string, stdout, stderr io.Writer) int {
 }
 
 func runChecker(path string, stdout, stderr io.Writer) int {
-	db, err := sql.Open("sqlite", stagedURI(path))
+	db, err := steps.OpenDB(path, steps.Immutable)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	res, err := integrity(context.Background(), db, true)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

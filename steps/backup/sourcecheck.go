@@ -2,11 +2,12 @@ package backup
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/drbook/drbook/steps"
 )
 
 // ErrDamagedSource means the database being backed up is damaged or
@@ -69,24 +70,22 @@ func integrityOf(ctx context.Context, c Checker, path string) (string, error) {
 	if ce := ctx.Err(); ce != nil {
 		return "", ce
 	}
-	db, err := sql.Open("sqlite", stagedURI(path))
+	db, err := steps.OpenDB(path, steps.Immutable)
 	if err != nil {
 		return "", err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	return integrity(ctx, db, true)
 }
 
 // dbFacts reads the facts a manifest records about a database file: its
 // page count and size and the row counts of the plan's critical tables.
 func dbFacts(ctx context.Context, path string) (*DBInfo, error) {
-	db, err := sql.Open("sqlite", stagedURI(path))
+	db, err := steps.OpenDB(path, steps.Immutable)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	info := &DBInfo{Tables: map[string]int64{}}
 	if err := db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&info.PageCount); err != nil {
 		return nil, notADB(err)
