@@ -12,11 +12,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/drbook/drbook/steps/system"
 )
 
 // Status is a finding's verdict.
@@ -264,7 +265,7 @@ func (r *run) mmap() int64 {
 	return r.opts.MmapSize
 }
 
-func (r *run) dbPath() string { return filepath.Join(r.opts.Root, "data", "quantai.db") }
+func (r *run) dbPath() string { return system.DB(r.opts.Root) }
 
 // Run runs the selected checks concurrently and calls emit (never
 // concurrently) with each finding as it is made. It returns the report in

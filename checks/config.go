@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/drbook/drbook/steps/redact"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // RequiredEnv lists the variables the DR plan (section 3.2) requires.
@@ -63,7 +64,7 @@ func checkConfig(ctx context.Context, r *run, out func(Finding)) {
 	root := r.opts.Root
 
 	t := timed()
-	env, err := ReadEnv(filepath.Join(root, ".env"))
+	env, err := ReadEnv(system.Env(root))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		out(t(Finding{Item: "env", Status: Fail, Message: ".env does not exist: restore it from a backup"}))
@@ -90,7 +91,7 @@ func checkConfig(ctx context.Context, r *run, out func(Finding)) {
 	}
 
 	t = timed()
-	cfg := filepath.Join(root, "config")
+	cfg := system.Config(root)
 	entries, err := os.ReadDir(cfg)
 	if err != nil {
 		msg := "config/ is unreadable: " + err.Error()

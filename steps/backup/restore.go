@@ -437,7 +437,7 @@ func asideStamp(root, stamp string) string {
 			s = fmt.Sprintf("%s-%d", stamp, i)
 		}
 		taken := false
-		for _, p := range []string{"data/quantai.db", "config", ".env", "logs"} {
+		for _, p := range []string{system.DBFile, system.ConfigDir, system.EnvFile, system.LogsDir} {
 			if m, _ := filepath.Glob(filepath.Join(root, p+".pre-restore-"+s+"*")); len(m) > 0 {
 				taken = true
 			}
@@ -684,7 +684,7 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 		res.Kind, res.BackupTime, res.Status = "drbook", m.Created, "verified"
 		res.Verified = "verified: archive SHA-256 and every file's SHA-256 match the manifest; integrity_check and the data and config checks passed"
 		base := filepath.Join(x, filepath.FromSlash(m.Prefix))
-		if !exists(filepath.Join(base, "data", "quantai.db")) {
+		if !exists(system.DB(base)) {
 			return "", corruptf("the archive has no %s/data/quantai.db", m.Prefix)
 		}
 		return base, nil
@@ -759,7 +759,7 @@ func normalizePlan(x, archive, staging string, res *RestoreResult) (string, erro
 	} else {
 		res.BackupTime = archiveTime(archive)
 	}
-	if err := os.Rename(dbFile, filepath.Join(out, "data", "quantai.db")); err != nil {
+	if err := os.Rename(dbFile, system.DB(out)); err != nil {
 		return "", err
 	}
 	for _, d := range []string{"config", "logs"} {
@@ -772,7 +772,7 @@ func normalizePlan(x, archive, staging string, res *RestoreResult) (string, erro
 	envs, _ := filepath.Glob(filepath.Join(src, "env_*"))
 	sort.Strings(envs)
 	if len(envs) > 0 {
-		if err := os.Rename(envs[len(envs)-1], filepath.Join(out, ".env")); err != nil {
+		if err := os.Rename(envs[len(envs)-1], system.Env(out)); err != nil {
 			return "", err
 		}
 	}
@@ -801,7 +801,7 @@ func stageSQLite(ctx context.Context, bo *Options, path, staging string, fi fs.F
 		return "", err
 	}
 	bo.infof("copy %s with the online backup API", path)
-	if err := snapshot(ctx, path, filepath.Join(out, "data", "quantai.db"), nil); err != nil {
+	if err := snapshot(ctx, path, system.DB(out), nil); err != nil {
 		return "", err
 	}
 	res.Kind, res.BackupTime, res.Status = "sqlite-file", fi.ModTime().UTC(), "unverified"
@@ -994,14 +994,14 @@ func contains(list []string, s string) bool {
 func describe(ctx context.Context, part, root, staged string) []Change {
 	switch part {
 	case PartDB:
-		live := filepath.Join(root, "data", "quantai.db")
+		live := system.DB(root)
 		detail := "new file " + summarizeDB(ctx, staged)
 		if exists(live) {
 			detail = "replace (" + summarizeDB(ctx, live) + ") with (" + summarizeDB(ctx, staged) + ")"
 		}
-		return []Change{{Part: part, Path: "data/quantai.db", Detail: detail}}
+		return []Change{{Part: part, Path: system.DBFile, Detail: detail}}
 	case PartEnv:
-		return envChanges(filepath.Join(root, ".env"), staged)
+		return envChanges(system.Env(root), staged)
 	default:
 		return dirChanges(part, filepath.Join(root, part), staged)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // ErrNoDatabase is the cause when the system database is missing.
@@ -17,7 +18,7 @@ var ErrNoDatabase = errors.New("system database not found")
 // OpenDB opens the system database under root read-only; a missing file
 // is ErrNoDatabase.
 func OpenDB(root string) (*sql.DB, error) {
-	path, err := filepath.Abs(filepath.Join(root, "data", "quantai.db"))
+	path, err := filepath.Abs(system.DB(root))
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/drbook/drbook/steps/positions"
 	"github.com/drbook/drbook/steps/redact"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // Broker API sources: named where a statement file would be (--broker
@@ -554,7 +554,7 @@ func rawJSON(b []byte) json.RawMessage {
 // IBKR_CP_URL for the Client Portal gateway and IBKR_ACCOUNT_ID. A missing
 // .env is not an error: FetchAlpaca then says which keys it lacks.
 func LoadAPIEnv(root string, o *APIOptions) error {
-	env, err := redact.ReadEnv(filepath.Join(root, ".env"))
+	env, err := redact.ReadEnv(system.Env(root))
 	if errors.Is(err, fs.ErrNotExist) {
 		env, err = map[string]string{}, nil
 	}
