@@ -12,11 +12,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/drbook/drbook/steps/system"
 )
 
 // Status is a finding's verdict.
@@ -195,8 +196,9 @@ type Options struct {
 	Root string   // system root: data/quantai.db, config/, .env
 	Only []string // check names to run; empty means all
 	Full bool     // PRAGMA integrity_check instead of quick_check
-	// Backups lists backups for backup-freshness. Nil means the source
-	// registered with SetBackupSource for Root, if any.
+	// Backups lists backups for backup-freshness; the caller passes the
+	// catalogue (backup.Catalogue). Nil makes backup-freshness warn that
+	// it cannot tell whether any backup exists.
 	Backups BackupsFunc
 	RPO     time.Duration    // recovery point objective; 0 means 15 minutes
 	Now     func() time.Time // clock; nil means time.Now
@@ -212,29 +214,6 @@ const DefaultMmapSize = 2147418112
 
 // DefaultRPO is the plan's recovery point objective.
 const DefaultRPO = 15 * time.Minute
-
-var (
-	backupMu     sync.Mutex
-	backupSource func(root string) BackupsFunc
-)
-
-// SetBackupSource registers where backup-freshness finds the backups of a
-// root when Options.Backups is nil. The backup package calls it from an
-// init function, so every front end gets the same catalogue.
-func SetBackupSource(f func(root string) BackupsFunc) {
-	backupMu.Lock()
-	defer backupMu.Unlock()
-	backupSource = f
-}
-
-func registeredBackups(root string) BackupsFunc {
-	backupMu.Lock()
-	defer backupMu.Unlock()
-	if backupSource == nil {
-		return nil
-	}
-	return backupSource(root)
-}
 
 type checkFunc func(ctx context.Context, c *run, out func(Finding))
 
@@ -286,7 +265,7 @@ func (r *run) mmap() int64 {
 	return r.opts.MmapSize
 }
 
-func (r *run) dbPath() string { return filepath.Join(r.opts.Root, "data", "quantai.db") }
+func (r *run) dbPath() string { return system.DB(r.opts.Root) }
 
 // Run runs the selected checks concurrently and calls emit (never
 // concurrently) with each finding as it is made. It returns the report in

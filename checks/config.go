@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/drbook/drbook/steps/redact"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // RequiredEnv lists the variables the DR plan (section 3.2) requires.
@@ -58,30 +58,13 @@ func ParseEnv(data []byte) map[string]string {
 // ReadEnv reads and parses the .env file at path. A missing file is an
 // error that wraps fs.ErrNotExist; a directory, a FIFO or device, or a file
 // over MaxEnvSize is refused.
-func ReadEnv(path string) (map[string]string, error) {
-	if err := regularFile(path); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxEnvSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > MaxEnvSize {
-		return nil, fmt.Errorf("read %s: over %d KiB, not a .env file", path, MaxEnvSize>>10)
-	}
-	return ParseEnv(data), nil
-}
+func ReadEnv(path string) (map[string]string, error) { return redact.ReadEnv(path) }
 
 func checkConfig(ctx context.Context, r *run, out func(Finding)) {
 	root := r.opts.Root
 
 	t := timed()
-	env, err := ReadEnv(filepath.Join(root, ".env"))
+	env, err := ReadEnv(system.Env(root))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		out(t(Finding{Item: "env", Status: Fail, Message: ".env does not exist: restore it from a backup"}))
@@ -108,7 +91,7 @@ func checkConfig(ctx context.Context, r *run, out func(Finding)) {
 	}
 
 	t = timed()
-	cfg := filepath.Join(root, "config")
+	cfg := system.Config(root)
 	entries, err := os.ReadDir(cfg)
 	if err != nil {
 		msg := "config/ is unreadable: " + err.Error()

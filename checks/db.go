@@ -1,154 +1,35 @@
 package checks
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/drbook/drbook/steps/dbfile"
 )
 
-// dbFile is what a look at the database file's bytes found.
-type dbFile struct {
-	path      string
-	size      int64
-	pageSize  int64
-	pages     int64 // in-header database size; 0 when not valid
-	wal, shm  int64 // sizes; -1 when absent
-	shmWrites bool  // the -shm exists and we could write it
-	shmLive   bool  // a running SQLite connection holds the -shm
-	journal   bool  // a rollback journal exists
-	tail      []byte
-}
+// dbFile is what a look at the database file's bytes found (see package
+// dbfile, the floor the kill switch and backup share).
+type dbFile = dbfile.File
 
-// ErrNoDatabase means the database file does not exist.
-var ErrNoDatabase = errors.New("database file does not exist")
+// Errors of InspectDB (see package dbfile).
+var (
+	ErrNoDatabase      = dbfile.ErrNoDatabase
+	ErrNotDatabase     = dbfile.ErrNotDatabase
+	ErrDamagedDatabase = dbfile.ErrDamagedDatabase
+)
 
-// ErrNotDatabase means the file is not a SQLite database.
-var ErrNotDatabase = errors.New("not a SQLite database")
+// InspectDB looks at the database file's bytes without SQLite (see
+// dbfile.Inspect).
+func InspectDB(path string) error { return dbfile.InspectDB(path) }
 
-// ErrDamagedDatabase means the file is a SQLite database whose size does
-// not fit its pages: bytes appended after the last page, or fewer or more
-// pages than the header says.
-var ErrDamagedDatabase = errors.New("database file is damaged")
-
-// InspectDB looks at the database file's bytes without SQLite, as the
-// db-integrity check's "file" item does: nil, or the first structural
-// problem, wrapping ErrNoDatabase, ErrNotDatabase or ErrDamagedDatabase.
-// It opens nothing next to the file. A page-level check (quick_check)
-// is still needed to find a torn page.
-func InspectDB(path string) error {
-	d, err := inspect(path)
-	if err != nil {
-		return err
-	}
-	if msg := d.damage(); msg != "" {
-		return fmt.Errorf("%s: %w: %s", path, ErrDamagedDatabase, msg)
-	}
-	return nil
-}
-
-// damage names what is wrong with the file's size against its pages, or
-// returns "".
-func (d *dbFile) damage() string {
-	switch {
-	case d.size%d.pageSize != 0:
-		return fmt.Sprintf("%d stray bytes after the last page (data appended to the file?)", d.size%d.pageSize)
-	case d.wal <= 0 && d.pages > 0 && d.pages*d.pageSize != d.size:
-		return fmt.Sprintf("header says %d pages (%d bytes) but the file has %d bytes", d.pages, d.pages*d.pageSize, d.size)
-	}
-	return ""
-}
-
-// inspect reads the database header without SQLite.
-func inspect(path string) (*dbFile, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", path, ErrNoDatabase)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w (not a regular file)", path, ErrNotDatabase)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	d := &dbFile{path: path, size: fi.Size(), wal: -1, shm: -1}
-	hdr := make([]byte, 100)
-	if n, err := io.ReadFull(f, hdr); err != nil {
-		return nil, fmt.Errorf("%s: %w (%d bytes, shorter than a database header)", path, ErrNotDatabase, n)
-	}
-	if !bytes.Equal(hdr[:16], []byte("SQLite format 3\x00")) {
-		return nil, fmt.Errorf("%s: %w (header starts %q)", path, ErrNotDatabase, hdr[:16])
-	}
-	d.pageSize = int64(binary.BigEndian.Uint16(hdr[16:18]))
-	if d.pageSize == 1 {
-		d.pageSize = 65536
-	}
-	if d.pageSize < 512 || d.pageSize&(d.pageSize-1) != 0 {
-		return nil, fmt.Errorf("%s: %w (page size %d in header)", path, ErrNotDatabase, d.pageSize)
-	}
-	if bytes.Equal(hdr[24:28], hdr[92:96]) {
-		d.pages = int64(binary.BigEndian.Uint32(hdr[28:32]))
-	}
-	if extra := d.size % d.pageSize; extra != 0 {
-		d.tail = make([]byte, min(extra, 48))
-		f.ReadAt(d.tail, d.size-extra)
-	}
-	if fi, err := os.Stat(path + "-wal"); err == nil {
-		d.wal = fi.Size()
-	}
-	if fi, err := os.Stat(path + "-shm"); err == nil {
-		d.shm = fi.Size()
-		// Open for writing only to learn whether we could; nothing is written.
-		if f, err := os.OpenFile(path+"-shm", os.O_WRONLY, 0); err == nil {
-			f.Close()
-			d.shmWrites = true
-		}
-		d.shmLive = shmInUse(path + "-shm")
-	}
-	if _, err := os.Stat(path + "-journal"); err == nil {
-		d.journal = true
-	}
-	return d, nil
-}
-
-// dsn chooses how to open the database so that nothing is created or
-// changed next to it:
-//   - no WAL: immutable, read-only (no locks, no -shm, no -wal);
-//   - a WAL and a writable -shm that a running connection holds (a live
-//     system): plain read-only, sharing the wal-index like any reader;
-//   - a WAL but no live -shm (a crash, a stale WAL): read-only with exclusive
-//     locking mode on the "unix-none" VFS, so SQLite keeps the wal-index in
-//     heap memory, creates or rewrites no -shm, yet still reads the WAL's
-//     committed frames.
-func (d *dbFile) dsn(mmap int64) (string, string) {
-	u := "file:" + (&url.URL{Path: d.path}).EscapedPath() + "?mode=ro"
-	if mmap > 0 {
-		u += fmt.Sprintf("&_pragma=mmap_size(%d)", mmap)
-	}
-	switch {
-	case d.wal <= 0:
-		return u + "&immutable=1", "immutable"
-	case d.shm >= 0 && d.shmWrites && d.shmLive:
-		return u + "&_pragma=busy_timeout(5000)", "read-only, shared WAL index"
-	default:
-		return u + "&vfs=unix-none&_pragma=locking_mode(EXCLUSIVE)", "read-only, private WAL index"
-	}
-}
+func inspect(path string) (*dbFile, error) { return dbfile.Inspect(path) }
 
 // open inspects and opens the database read-only.
 func (r *run) open() (*sql.DB, *dbFile, error) {
@@ -156,7 +37,7 @@ func (r *run) open() (*sql.DB, *dbFile, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	dsn, _ := d.dsn(r.mmap())
+	dsn, _ := d.DSN(r.mmap())
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, d, err
@@ -198,31 +79,31 @@ func checkDB(ctx context.Context, r *run, out func(Finding)) {
 		return
 	}
 	defer db.Close()
-	_, mode := d.dsn(r.mmap())
+	_, mode := d.DSN(r.mmap())
 	facts := map[string]string{
-		"size":      strconv.FormatInt(d.size, 10),
-		"page_size": strconv.FormatInt(d.pageSize, 10),
+		"size":      strconv.FormatInt(d.Size, 10),
+		"page_size": strconv.FormatInt(d.PageSize, 10),
 		"opened":    mode,
 		"mmap_size": strconv.FormatInt(r.mmap(), 10),
 	}
-	if d.pages > 0 {
-		facts["header_pages"] = strconv.FormatInt(d.pages, 10)
+	if d.Pages > 0 {
+		facts["header_pages"] = strconv.FormatInt(d.Pages, 10)
 	}
-	if d.wal >= 0 {
-		facts["wal_size"] = strconv.FormatInt(d.wal, 10)
+	if d.WAL >= 0 {
+		facts["wal_size"] = strconv.FormatInt(d.WAL, 10)
 	}
-	f := Finding{Item: "file", Status: Pass, Message: fmt.Sprintf("%d bytes, %d-byte pages", d.size, d.pageSize), Evidence: &Evidence{Facts: facts}}
-	if extra := d.size % d.pageSize; extra != 0 {
+	f := Finding{Item: "file", Status: Pass, Message: fmt.Sprintf("%d bytes, %d-byte pages", d.Size, d.PageSize), Evidence: &Evidence{Facts: facts}}
+	if extra := d.Size % d.PageSize; extra != 0 {
 		facts["trailing_bytes"] = strconv.FormatInt(extra, 10)
-		facts["trailing_start"] = strconv.Quote(string(d.tail))
+		facts["trailing_start"] = strconv.Quote(string(d.Tail))
 	}
-	switch msg := d.damage(); {
+	switch msg := d.Damage(); {
 	case msg != "":
 		f.Status, f.Message = Fail, msg
-	case d.journal:
+	case d.Journal:
 		f.Status, f.Message = Warn, "a rollback journal (-journal) is present: the last write did not finish"
-	case d.wal > 0 && !d.shmLive:
-		f.Status, f.Message = Warn, fmt.Sprintf("a %d-byte WAL is present without a live -shm: the system stopped uncleanly; its frames are included in these checks", d.wal)
+	case d.WAL > 0 && !d.SHMLive:
+		f.Status, f.Message = Warn, fmt.Sprintf("a %d-byte WAL is present without a live -shm: the system stopped uncleanly; its frames are included in these checks", d.WAL)
 	}
 	out(t(f))
 

@@ -41,3 +41,63 @@ func TestDomainDoesNotImportUI(t *testing.T) {
 		t.Errorf("go list returned only %d packages: %s", n, out)
 	}
 }
+
+// floors are the packages under steps/ and checks/ that actions may
+// import: each holds one shared piece of the QuantAI system (its paths,
+// database files and open modes, .env and redaction, process execution,
+// tables, broker statements, the .recover salvage, the checks library).
+// Every other package there is an action package (or steps/all, the one
+// list that registers them), and adding an action needs no change here.
+var floors = map[string]bool{
+	"steps":           true, // the Action interface, Env, the registry, OpenDB
+	"steps/dbfile":    true, // a SQLite file's bytes and read-only open modes
+	"steps/positions": true, // broker statements and the database's positions
+	"steps/proc":      true, // process execution
+	"steps/redact":    true, // .env parsing and redaction
+	"steps/salvage":   true, // the .recover salvage
+	"steps/system":    true, // the QuantAI tree's paths and the sandbox marker
+	"steps/table":     true, // plain-text tables
+	"steps/mototest":  true, // an S3 test server
+	"checks":          true, // the checks library (checks/checkaction runs them as actions)
+}
+
+// No action imports another (see STYLE.md): what two actions share lives
+// one floor down, and a floor imports no action. Only steps/all, the list
+// the composition root registers, links actions together.
+func TestNoActionImportsAnother(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go command not found")
+	}
+	const mod = "github.com/drbook/drbook/"
+	cmd := exec.Command("go", "list", "-e", "-f", "{{.ImportPath}} {{join .Deps \" \"}}", "./steps/...", "./checks/...")
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	actions := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], mod)
+		if pkg == "steps/all" {
+			continue
+		}
+		if !floors[pkg] {
+			actions++
+		}
+		for _, d := range fields[1:] {
+			rel, ok := strings.CutPrefix(d, mod)
+			if !ok || floors[rel] || !(rel == "steps" || rel == "checks" || strings.HasPrefix(rel, "steps/") || strings.HasPrefix(rel, "checks/")) {
+				continue
+			}
+			if floors[pkg] {
+				t.Errorf("floor %s depends on the action package %s: a floor imports only floors", pkg, rel)
+			} else {
+				t.Errorf("action %s depends on the action package %s: move what they share one floor down (see STYLE.md)", pkg, rel)
+			}
+		}
+	}
+	if actions < 6 {
+		t.Errorf("found only %d action packages: %s", actions, out)
+	}
+}

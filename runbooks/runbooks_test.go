@@ -12,7 +12,6 @@ import (
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/runbooks"
 	"github.com/drbook/drbook/steps"
-	_ "github.com/drbook/drbook/steps/all"
 )
 
 // Each embedded runbook is played unattended as a drill against a real

@@ -16,11 +16,15 @@ const (
 	ReadOnly DBMode = iota
 	Immutable
 	ReadWrite
+	// Create is ReadWrite that creates a missing file: for a new database
+	// drbook writes (a salvage, a staged copy), never for the system's.
+	Create
 )
 
 // OpenDB opens the SQLite database at path with a busy timeout and one
-// connection. It never creates a missing file: the caller's first query
-// fails instead. The sqlite driver must be linked in by the caller.
+// connection. Except in Create mode it never creates a missing file: the
+// caller's first query fails instead. Every action opens SQLite through it,
+// so the modes mean the same everywhere. The sqlite driver must be linked in by the caller.
 func OpenDB(path string, mode DBMode) (*sql.DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -31,6 +35,8 @@ func OpenDB(path string, mode DBMode) (*sql.DB, error) {
 	switch mode {
 	case ReadWrite:
 		q.Set("mode", "rw")
+	case Create:
+		q.Set("mode", "rwc")
 	default:
 		q.Set("mode", "ro")
 		q.Add("_pragma", "query_only(1)")

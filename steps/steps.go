@@ -4,24 +4,26 @@
 // registered by name, so a runbook can bind a step to it and any front end
 // can run every action the same way.
 //
-// Implementations live in sub-packages and register themselves with
-// Register from an init function; import steps/all to get every one.
+// Implementations live in sub-packages, each with a Register function; the
+// composition root (the command line, through steps/all) registers every
+// one explicitly in Default, the registry the incident engine looks
+// actions up in. No package registers anything from an init function.
 package steps
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/steps/system"
 )
 
-// ErrNotImplemented is returned by an action that is declared but has no
-// implementation in this build. It is never reported as done.
+// ErrNotImplemented is returned for an action this program has not
+// registered. It is never reported as done.
 var ErrNotImplemented = errors.New("action not implemented in this build")
 
 // ErrNotConfirmed is returned by a destructive action run without the
@@ -59,11 +61,15 @@ type Env struct {
 	Vars       map[string]string // runbook variables, secrets included
 	Secrets    []string          // values to redact from anything recorded
 	BackupDir  string            // local backup directory; "" for the default
-	Now        func() time.Time  // clock; nil means time.Now
+	// StateDir is drbook's state directory, where an action keeps the
+	// evidence of an incident (STATE_DIR/evidence/ID); "" for the default
+	// (system.StateDir).
+	StateDir string
+	Now      func() time.Time // clock; nil means time.Now
 }
 
 // DBPath is the system database, data/quantai.db under the root.
-func (e Env) DBPath() string { return filepath.Join(e.Root, "data", "quantai.db") }
+func (e Env) DBPath() string { return system.DB(e.Root) }
 
 // Clock returns the current time from the environment's clock.
 func (e Env) Clock() time.Time {
@@ -159,84 +165,101 @@ type Action interface {
 	Run(ctx context.Context, req Request, emit Emit) (Result, error)
 }
 
-var (
-	mu       sync.RWMutex
-	registry = map[string]Action{}
-)
+// Registry holds the actions a program can run, by name.
+type Registry struct {
+	mu      sync.RWMutex
+	actions map[string]Action
+}
 
-// Register adds an implementation. It panics on a second registration of a
-// name, or on a name that is not declared in Builtins.
-func Register(a Action) {
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{actions: map[string]Action{}} }
+
+// Default is the registry the composition root fills (steps/all.Register)
+// and the package-level Lookup and Implemented read.
+var Default = NewRegistry()
+
+// Register adds an action, declared by its own Spec. It panics on a
+// second registration of a name, or on an action with no name.
+func (r *Registry) Register(a Action) {
 	name := a.Spec().Name
-	mu.Lock()
-	defer mu.Unlock()
-	if _, ok := registry[name]; ok {
+	if name == "" {
+		panic("steps: an action with no name")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.actions[name]; ok {
 		panic(fmt.Sprintf("steps: action %q registered twice", name))
 	}
-	if _, ok := Declared(name); !ok {
-		panic(fmt.Sprintf("steps: action %q is not declared in Builtins", name))
-	}
-	registry[name] = a
+	r.actions[name] = a
 }
 
-// Lookup returns the action registered under name. A declared action with
-// no implementation yet returns one that fails with ErrNotImplemented.
-func Lookup(name string) (Action, bool) {
-	mu.RLock()
-	a, ok := registry[name]
-	mu.RUnlock()
-	if ok {
-		return a, true
-	}
-	if s, ok := Declared(name); ok {
-		return notImplemented{s}, true
-	}
-	return nil, false
+// Lookup returns the action registered under name.
+func (r *Registry) Lookup(name string) (Action, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	a, ok := r.actions[name]
+	return a, ok
 }
 
-// Implemented reports whether name has a real implementation linked in.
-func Implemented(name string) bool {
-	mu.RLock()
-	defer mu.RUnlock()
-	_, ok := registry[name]
-	return ok
-}
-
-// Specs lists every declared action, sorted by name.
-func Specs() []Spec {
-	out := append([]Spec(nil), Builtins...)
+// Specs lists the declarations of the registered actions, sorted by name.
+func (r *Registry) Specs() []Spec {
+	r.mu.RLock()
+	out := make([]Spec, 0, len(r.actions))
+	for _, a := range r.actions {
+		out = append(out, a.Spec())
+	}
+	r.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-// Declared returns the declaration of the action called name in Builtins.
-// Implementations return it from their Spec method; Register has already
-// refused any name that is not declared.
-func Declared(name string) (Spec, bool) {
-	for _, s := range Builtins {
-		if s.Name == name {
-			return s, true
-		}
+// Spec returns the declaration of the action registered under name.
+func (r *Registry) Spec(name string) (Spec, bool) {
+	a, ok := r.Lookup(name)
+	if !ok {
+		return Spec{}, false
 	}
-	return Spec{}, false
+	return a.Spec(), true
 }
 
-type notImplemented struct{ spec Spec }
-
-func (n notImplemented) Spec() Spec { return n.spec }
-
-func (n notImplemented) Run(context.Context, Request, Emit) (Result, error) {
-	return Result{Status: StatusFailed, Summary: n.spec.Name + ": not implemented in this build"},
-		fmt.Errorf("%s: %w", n.spec.Name, ErrNotImplemented)
+// Implemented reports whether name has a real implementation registered.
+func (r *Registry) Implemented(name string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.actions[name]
+	return ok
 }
 
-// Catalog is the action catalogue for runbook validation.
-type Catalog struct{}
+// Register adds an implementation to Default.
+func Register(a Action) { Default.Register(a) }
+
+// Lookup returns the action registered under name in Default.
+func Lookup(name string) (Action, bool) { return Default.Lookup(name) }
+
+// Implemented reports whether name has an implementation in Default.
+func Implemented(name string) bool { return Default.Implemented(name) }
+
+// Specs lists the declarations of the actions registered in Default.
+func Specs() []Spec { return Default.Specs() }
+
+// Catalog is the action catalogue for runbook validation: the
+// declarations of the actions registered in Registry (Default when nil),
+// so that validation knows exactly the actions this program can run.
+type Catalog struct {
+	Registry *Registry
+}
+
+func (c Catalog) registry() *Registry {
+	if c.Registry != nil {
+		return c.Registry
+	}
+	return Default
+}
 
 // LookupAction implements runbook.Catalog. Shell and sql are block kinds,
 // not names a drbook block may use, so they are not found here.
-func (Catalog) LookupAction(name string) (runbook.ActionInfo, bool) {
-	s, ok := Declared(name)
+func (c Catalog) LookupAction(name string) (runbook.ActionInfo, bool) {
+	s, ok := c.registry().Spec(name)
 	if !ok || s.Name == ShellAction || s.Name == SQLAction {
 		return runbook.ActionInfo{}, false
 	}
@@ -254,9 +277,9 @@ var _ runbook.Catalog = Catalog{}
 
 // ActionNames lists, sorted, the names a drbook block may use, so that
 // validation can suggest the nearest one for a misspelt action.
-func (Catalog) ActionNames() []string {
+func (c Catalog) ActionNames() []string {
 	var out []string
-	for _, s := range Specs() {
+	for _, s := range c.registry().Specs() {
 		if s.Name != ShellAction && s.Name != SQLAction {
 			out = append(out, s.Name)
 		}

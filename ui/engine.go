@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,6 +87,7 @@ func OpenSession(ctx context.Context, cfg EngineConfig, ref string) (Session, er
 
 // NewSession adapts a running incident to the TUI.
 func NewSession(in *incident.Incident, store *incident.Store, rb *runbook.Runbook, env steps.Env, stateDir string) Session {
+	env.StateDir = cmp.Or(env.StateDir, stateDir)
 	return &engineSession{in: in, store: store, rb: rb, env: env, stateDir: stateDir}
 }
 

@@ -16,13 +16,14 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/drbook/drbook/runbook/incident"
-	_ "github.com/drbook/drbook/steps/all"
+	"github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/ui"
 )
 
 func TestMain(m *testing.M) {
 	lipgloss.SetColorProfile(termenv.Ascii)
 	lipgloss.SetHasDarkBackground(true)
+	all.Install(all.Options{}) // every action, as the composition root registers them
 	os.Exit(m.Run())
 }
 

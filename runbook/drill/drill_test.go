@@ -13,7 +13,6 @@ import (
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/drill"
 	"github.com/drbook/drbook/runbook/incident"
-	_ "github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/steps/sandbox"
 )
 

@@ -15,11 +15,13 @@ import (
 
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/all"
 )
 
 // TestMain lets a test re-run its own binary as a child process that
 // appends events until it is killed.
 func TestMain(m *testing.M) {
+	all.Install(all.Options{}) // every action, as the composition root registers them
 	switch os.Getenv("DRBOOK_INCIDENT_CHILD") {
 	case "":
 		os.Exit(m.Run())

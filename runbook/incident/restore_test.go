@@ -8,7 +8,6 @@ import (
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
-	_ "github.com/drbook/drbook/steps/backup"
 	"github.com/drbook/drbook/steps/sandbox"
 )
 

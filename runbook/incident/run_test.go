@@ -13,7 +13,6 @@ import (
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
-	_ "github.com/drbook/drbook/steps/shell"
 )
 
 func kinds(t *testing.T, s *incident.Store, id string) []incident.Kind {

@@ -3,8 +3,9 @@ package incident
 import (
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
+
+	"github.com/drbook/drbook/steps/system"
 )
 
 // StateDir is where drbook keeps its state database when no --state-dir is
@@ -12,23 +13,7 @@ import (
 // ~/.local/state/drbook ($HOME from getenv; without it, as under some
 // crons and containers, the user's home directory from the system, so
 // that the state never lands in whatever directory drbook was started in).
-func StateDir(getenv func(string) string) string {
-	if d := getenv("DRBOOK_STATE_DIR"); d != "" {
-		return d
-	}
-	if d := getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "drbook")
-	}
-	home := getenv("HOME")
-	if home == "" {
-		if u, err := user.Current(); err == nil && u.HomeDir != "" {
-			home = u.HomeDir
-		} else {
-			home = "."
-		}
-	}
-	return filepath.Join(home, ".local", "state", "drbook")
-}
+func StateDir(getenv func(string) string) string { return system.StateDir(getenv) }
 
 // OperatorFromEnv returns who runs drbook: $SUDO_USER (the person behind
 // sudo), else $USER, else $LOGNAME, else the process's user name from the

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // Level says whether a problem makes the configuration unusable.
@@ -79,7 +79,7 @@ func (c *Config) Check(now time.Time, seen Verifications) []Problem {
 		case !fi.IsDir():
 			add("system.root", Error, "", "system.root %s is not a folder", r)
 		default:
-			if _, err := os.Stat(filepath.Join(r, "data", "quantai.db")); err != nil && c.System.Live {
+			if _, err := os.Stat(system.DB(r)); err != nil && c.System.Live {
 				add("system.root", Warning, "a live root normally holds the trading database", "system.root %s has no data/quantai.db", r)
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+
+	"github.com/drbook/drbook/steps/system"
 )
 
 // Survey is what Init found on the system it looked at.
@@ -40,10 +42,10 @@ func SurveySystem(root string) (Survey, error) {
 	if _, err := os.Stat(filepath.Join(abs, ".drbook-sandbox")); err == nil {
 		s.Sandbox = true
 	}
-	if _, err := os.Stat(filepath.Join(abs, "data", "quantai.db")); err == nil {
+	if _, err := os.Stat(system.DB(abs)); err == nil {
 		s.HasDB = true
 	}
-	if b, err := os.ReadFile(filepath.Join(abs, ".env")); err == nil {
+	if b, err := os.ReadFile(system.Env(abs)); err == nil {
 		for _, line := range strings.Split(string(bytes.TrimPrefix(b, []byte("\ufeff"))), "\n") {
 			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "export "))
 			if k, _, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") && envName.MatchString(strings.TrimSpace(k)) {

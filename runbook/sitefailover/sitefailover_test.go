@@ -17,7 +17,6 @@ import (
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/runbook/sitefailover"
 	"github.com/drbook/drbook/steps"
-	_ "github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/steps/dns"
 	"github.com/drbook/drbook/steps/health"
 	"github.com/drbook/drbook/steps/mototest"

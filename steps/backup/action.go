@@ -18,10 +18,19 @@ import (
 // generated sandbox, never real data.
 const DrillPassphrase = "drbook-drill"
 
-func init() {
-	steps.Register(backupAction{})
-	steps.Register(restoreAction{name: "restore"})
-	steps.Register(restoreAction{name: "restore-config"})
+// Deps are what the backup actions need from the rest of the program.
+type Deps struct {
+	// Checker runs integrity checks in a child process (see Checker).
+	Checker Checker
+	// KillSwitch re-applies an engaged kill switch after a restore.
+	KillSwitch KillSwitch
+}
+
+// Register adds backup, restore and restore-config to r.
+func Register(r *steps.Registry, d Deps) {
+	r.Register(backupAction{d})
+	r.Register(restoreAction{name: "restore", deps: d})
+	r.Register(restoreAction{name: "restore-config", deps: d})
 }
 
 // Passphrase finds the backup passphrase for an action: the runbook
@@ -86,11 +95,11 @@ func S3FromParams(p map[string]string) *S3Config {
 	return &S3Config{URL: p["s3"], Endpoint: p["s3-endpoint"], Region: p["s3-region"]}
 }
 
-type backupAction struct{}
+type backupAction struct{ deps Deps }
 
 func (backupAction) Spec() steps.Spec { return spec("backup") }
 
-func (backupAction) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
+func (a backupAction) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
 	tier := 1
 	if t := req.Params["tier"]; t != "" {
 		n, err := strconv.Atoi(t)
@@ -105,7 +114,7 @@ func (backupAction) Run(ctx context.Context, req steps.Request, emit steps.Emit)
 	}
 	dir := BackupDir(req.Env, req.Params["to"])
 	o := Options{Root: req.Env.Root, Tier: tier, Dir: dir, S3: S3FromParams(req.Params), Passphrase: pass,
-		Now: req.Env.Now, Emit: emit, Tool: "drbook"}
+		Now: req.Env.Now, Emit: emit, Tool: "drbook", Checker: a.deps.Checker}
 	if req.DryRun {
 		return steps.Result{Status: steps.StatusOK, Summary: fmt.Sprintf("dry run: would back up %s (tier %d) to %s", req.Env.Root, tier, dir)}, nil
 	}
@@ -127,7 +136,10 @@ func (backupAction) Run(ctx context.Context, req steps.Request, emit steps.Emit)
 	return steps.Result{Status: steps.StatusOK, Summary: sum, Data: data}, nil
 }
 
-type restoreAction struct{ name string }
+type restoreAction struct {
+	name string
+	deps Deps
+}
 
 func (a restoreAction) Spec() steps.Spec { return spec(a.name) }
 
@@ -149,7 +161,8 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 	}
 	o := RestoreOptions{Root: req.Env.Root, From: req.Params["from"], Only: only, Dir: BackupDir(req.Env, req.Params["to"]),
 		S3: S3FromParams(req.Params), Passphrase: pass, DryRun: req.DryRun, Confirmed: req.Confirmed,
-		Now: req.Env.Now, Emit: emit, Operator: req.Env.Operator, IncidentID: req.Env.IncidentID}
+		Now: req.Env.Now, Emit: emit, Operator: req.Env.Operator, IncidentID: req.Env.IncidentID,
+		Checker: a.deps.Checker, KillSwitch: a.deps.KillSwitch}
 	res, err := Restore(ctx, o)
 	if err != nil {
 		r := steps.Result{Status: steps.StatusFailed, Summary: a.name + " failed: " + oneLine(err) + "; live data unchanged"}
@@ -179,8 +192,7 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 func isPlainDB(from string) bool { return from != "" && from != "latest" && IsSQLite(from) }
 
 func spec(name string) steps.Spec {
-	s, _ := steps.Declared(name)
-	return s
+	return specs[name]
 }
 
 func oneLine(err error) string {

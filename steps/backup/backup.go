@@ -16,8 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drbook/drbook/checks"
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/dbfile"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // DefaultDir is the plan's backup directory (section 1.3).
@@ -42,6 +43,9 @@ type Options struct {
 	Emit    steps.Emit       // progress and commentary; may be nil
 	// GzipLevel overrides the compression level (1 fastest ... 9 smallest).
 	GzipLevel int
+	// Checker runs the snapshot's integrity_check in another process; the
+	// zero Checker runs it in this one.
+	Checker Checker
 }
 
 func (o *Options) now() time.Time {
@@ -93,49 +97,12 @@ type part struct {
 // backup may be the best copy left of a dying database, but it never
 // counts.
 func Backup(ctx context.Context, o Options) (*Outcome, error) {
-	if o.Tier == 0 {
-		o.Tier = 1
-	}
-	if o.Tier < 1 || o.Tier > 3 {
-		return nil, fmt.Errorf("backup: tier %d: want 1, 2 or 3", o.Tier)
-	}
-	if o.Dir == "" {
-		o.Dir = DefaultDir
-	}
-	if len(o.Passphrase) == 0 {
-		return nil, &Error{Err: fmt.Errorf("backup: %w", ErrNoPassphrase),
-			Hint: "give --passphrase-file FILE or set DRBOOK_PASSPHRASE"}
-	}
-	root, err := filepath.Abs(o.Root)
+	root, dbPath, s3, err := prepareBackup(ctx, &o)
 	if err != nil {
 		return nil, err
 	}
-	dbPath := filepath.Join(root, "data", "quantai.db")
-	if _, err := os.Stat(dbPath); err != nil {
-		return nil, &Error{Err: fmt.Errorf("backup: database %s: %w", dbPath, err),
-			Hint: "--root must name the QuantAI system directory (it holds data/quantai.db)"}
-	}
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		if errors.Is(err, fs.ErrPermission) {
-			return nil, &Error{Err: fmt.Errorf("backup directory %s: %w", o.Dir, err),
-				Hint: "choose a writable directory with --to DIR or $DRBOOK_BACKUP_DIR"}
-		}
-		return nil, diskErr("backup directory", err)
-	}
-	var s3 *S3Store
-	if o.S3 != nil {
-		if s3, err = NewS3(ctx, *o.S3); err != nil {
-			return nil, err
-		}
-	}
-
 	created := o.now().UTC()
-	stamp := created.Format(stampLayout)
-	base := fmt.Sprintf("quantai_%s_t%d", stamp, o.Tier)
-	for i := 2; exists(filepath.Join(o.Dir, base+".tar.gz.gpg")); i++ {
-		base = fmt.Sprintf("quantai_%s_t%d_%d", stamp, o.Tier, i)
-	}
-	name := base + ".tar.gz.gpg"
+	base, name := archiveName(o.Dir, created, o.Tier)
 	final := filepath.Join(o.Dir, name)
 
 	removeStale(o.Dir, created)
@@ -145,65 +112,19 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	defer os.RemoveAll(work)
 
-	// 1. Snapshot the database with the online backup API.
-	o.infof("snapshot %s", dbPath)
-	// The scratch directory is laid out like a system root, so the plan's
-	// data validation runs on the snapshot as it does on a staged restore.
-	snap := filepath.Join(work, "data", "quantai.db")
-	if err := os.Mkdir(filepath.Dir(snap), 0o700); err != nil {
-		return nil, diskErr("backup scratch directory", err)
-	}
-	err = snapshot(ctx, dbPath, snap, func(done, total int64) {
-		o.emit(steps.Event{Progress: &steps.Progress{Phase: "snapshot", Done: done, Total: total, Unit: "pages"}})
-	})
-	if errors.Is(err, ErrCheckFailed) {
-		// Not a database SQLite can open (a destroyed header): there is
-		// no snapshot to archive.
-		why := "SQLite cannot read it"
-		if ierr := checks.InspectDB(dbPath); ierr != nil {
-			why = ierr.Error()
-		}
-		return nil, &Error{Err: fmt.Errorf("backup: %w: no snapshot can be taken (%s), so there is nothing to archive", ErrDamagedSource, why),
-			Hint: "copy the file aside as it is (cp), then salvage it (drbook recover) or restore a good backup (drbook restore)"}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
-	// The full integrity_check and the data validation of the snapshot run
-	// while it is archived: both only read the scratch file.
-	type facts struct {
-		dbi *DBInfo
-		src *SourceCheck
-		err error
-	}
-	factsc := make(chan facts, 1)
-	go func() {
-		dbi, src, err := checkSnapshot(ctx, work, snap)
-		factsc <- facts{dbi, src, err}
-	}()
-	waitFacts := func() (*DBInfo, *SourceCheck, error) {
-		f := <-factsc
-		factsc <- f
-		return f.dbi, f.src, f.err
-	}
-	defer waitFacts() // never leave the scratch file in use on return
-
-	// 2. Collect the other files by tier.
-	parts, warnings, err := collect(root, o.Tier, o.Include)
-	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
-	for _, w := range warnings {
-		o.infof("warning: %s", w)
-	}
-	sfi, err := os.Stat(snap)
+	// 1. Snapshot the database with the online backup API, and check the
+	// snapshot while it is archived.
+	snap, err := snapshotSource(ctx, &o, dbPath, work)
 	if err != nil {
 		return nil, err
 	}
-	parts = append([]part{{rel: "data/quantai.db", abs: snap, info: sfi}}, parts...)
-	var total int64
-	for _, p := range parts {
-		total += p.info.Size()
+	waitFacts := checkSnapshotAsync(ctx, o.Checker, work, snap)
+	defer waitFacts() // never leave the scratch file in use on return
+
+	// 2. Collect the other files by tier.
+	parts, total, err := collectParts(&o, root, snap)
+	if err != nil {
+		return nil, err
 	}
 
 	// 3. Write tar → gzip → OpenPGP into a temp file.
@@ -214,40 +135,14 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	defer os.Remove(tmp)
 	defer f.Close()
-	o.infof("write %s (%d files, %s)", name, len(parts), FormatSize(total))
-	h := sha256.New()
-	cw := &countingWriter{w: io.MultiWriter(f, h)}
-	level := o.GzipLevel
-	if level == 0 {
-		level = gzipLevel
-	}
-	bw := bufio.NewWriterSize(cw, 1<<20)
-	aw, err := newArchiveWriter(bw, o.Passphrase, base, created, level)
+	files, size, sum, err := writeArchive(ctx, &o, f, base, name, created, parts, total)
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
-	var last int64
-	aw.progress = func(done int64) {
-		if done-last < 4<<20 && done != total {
-			return
-		}
-		last = done
-		o.emit(steps.Event{Progress: &steps.Progress{Phase: "compress+encrypt", Done: done, Total: total, Unit: "bytes"}})
-	}
-	if err := writeParts(ctx, aw, parts); err != nil {
-		return nil, diskErr("backup: write archive", err)
-	}
-	if err := aw.close(); err != nil {
-		return nil, diskErr("backup: write archive", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, diskErr("backup: write archive", err)
+		return nil, err
 	}
 	// fsync while the archive is read back: the read-back sees the same
 	// bytes either way (the page cache), and the two overlap.
 	syncErr := make(chan error, 1)
 	go func() { syncErr <- f.Sync() }()
-	sum := hex.EncodeToString(h.Sum(nil))
 	dbi, src, err := waitFacts()
 	if err != nil {
 		<-syncErr
@@ -257,24 +152,20 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 		o.infof("the database fails its checks: %s", firstLine(src.problem()))
 		o.infof("the archive is kept, marked damaged-source: it never counts")
 	}
-
 	m := &Manifest{
 		Format: ManifestFormat, Tool: o.Tool, Created: created, Tier: o.Tier,
-		Host: o.Host, Root: root, Archive: name, ArchiveSize: cw.n, ArchiveSHA256: sum,
+		Host: o.Host, Root: root, Archive: name, ArchiveSize: size, ArchiveSHA256: sum,
 		Encryption: "openpgp-seipd1-aes256", Compression: "gzip", Prefix: base,
-		Files: aw.files, DB: dbi, Source: src,
+		Files: files, DB: dbi, Source: src,
 	}
 	if m.Host == "" {
 		m.Host, _ = os.Hostname()
 	}
 
 	// 4. Read it back from disk: decrypt, decompress to EOF, untar, re-hash.
-	o.infof("verify %s", name)
-	if err := verifyFile(ctx, tmp, o.Passphrase, m, func(done int64) {
-		o.emit(steps.Event{Progress: &steps.Progress{Phase: "verify", Done: done, Total: m.ArchiveSize, Unit: "bytes"}})
-	}); err != nil {
+	if err := readBack(ctx, &o, tmp, name, m); err != nil {
 		<-syncErr
-		return nil, fmt.Errorf("backup: read-back verification failed: %w", err)
+		return nil, err
 	}
 	if err := <-syncErr; err != nil {
 		return nil, diskErr("backup: fsync archive", err)
@@ -289,45 +180,246 @@ func Backup(ctx context.Context, o Options) (*Outcome, error) {
 
 	// 5. Put the archive in place without ever overwriting one, then the
 	// manifest, last.
+	mpath, err := placeArchive(o.Dir, tmp, final, m)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Manifest: m, ArchivePath: final, ManifestPath: mpath}
+	damaged := reportOutcome(&o, name, final, m, src)
+
+	// 6. Copy to S3: archive (checksum and size checked), manifest last.
+	if s3 != nil {
+		if err := copyToS3(ctx, &o, s3, out, damaged); err != nil {
+			return out, err
+		}
+	}
+	return out, damaged
+}
+
+// prepareBackup fills o's defaults, refuses what cannot be backed up (no
+// passphrase, no database) and makes the backup directory. It returns the
+// absolute root, the database's path and the S3 store, if any.
+func prepareBackup(ctx context.Context, o *Options) (root, dbPath string, s3 *S3Store, err error) {
+	if o.Tier == 0 {
+		o.Tier = 1
+	}
+	if o.Tier < 1 || o.Tier > 3 {
+		return "", "", nil, fmt.Errorf("backup: tier %d: want 1, 2 or 3", o.Tier)
+	}
+	if o.Dir == "" {
+		o.Dir = DefaultDir
+	}
+	if len(o.Passphrase) == 0 {
+		return "", "", nil, &Error{Err: fmt.Errorf("backup: %w", ErrNoPassphrase),
+			Hint: "give --passphrase-file FILE or set DRBOOK_PASSPHRASE"}
+	}
+	root, err = filepath.Abs(o.Root)
+	if err != nil {
+		return "", "", nil, err
+	}
+	dbPath = system.DB(root)
+	if _, err := os.Stat(dbPath); err != nil {
+		return "", "", nil, &Error{Err: fmt.Errorf("backup: database %s: %w", dbPath, err),
+			Hint: "--root must name the QuantAI system directory (it holds data/quantai.db)"}
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return "", "", nil, &Error{Err: fmt.Errorf("backup directory %s: %w", o.Dir, err),
+				Hint: "choose a writable directory with --to DIR or $DRBOOK_BACKUP_DIR"}
+		}
+		return "", "", nil, diskErr("backup directory", err)
+	}
+	if o.S3 != nil {
+		if s3, err = NewS3(ctx, *o.S3); err != nil {
+			return "", "", nil, err
+		}
+	}
+	return root, dbPath, s3, nil
+}
+
+// archiveName names the archive of a backup taken at created: the base
+// (its prefix inside the archive) and the file name, numbered when a
+// backup of the same second and tier already exists in dir.
+func archiveName(dir string, created time.Time, tier int) (base, name string) {
+	stamp := created.Format(stampLayout)
+	base = fmt.Sprintf("quantai_%s_t%d", stamp, tier)
+	for i := 2; exists(filepath.Join(dir, base+".tar.gz.gpg")); i++ {
+		base = fmt.Sprintf("quantai_%s_t%d_%d", stamp, tier, i)
+	}
+	return base, base + ".tar.gz.gpg"
+}
+
+// snapshotSource copies the live database into the scratch directory work
+// with SQLite's online backup API and returns the copy's path. A file
+// SQLite cannot open at all is ErrDamagedSource: there is nothing to
+// archive.
+func snapshotSource(ctx context.Context, o *Options, dbPath, work string) (string, error) {
+	o.infof("snapshot %s", dbPath)
+	// The scratch directory is laid out like a system root, so the plan's
+	// data validation runs on the snapshot as it does on a staged restore.
+	snap := system.DB(work)
+	if err := os.Mkdir(filepath.Dir(snap), 0o700); err != nil {
+		return "", diskErr("backup scratch directory", err)
+	}
+	err := snapshot(ctx, dbPath, snap, func(done, total int64) {
+		o.emit(steps.Event{Progress: &steps.Progress{Phase: "snapshot", Done: done, Total: total, Unit: "pages"}})
+	})
+	if errors.Is(err, ErrCheckFailed) {
+		// Not a database SQLite can open (a destroyed header): there is
+		// no snapshot to archive.
+		why := "SQLite cannot read it"
+		if ierr := dbfile.InspectDB(dbPath); ierr != nil {
+			why = ierr.Error()
+		}
+		return "", &Error{Err: fmt.Errorf("backup: %w: no snapshot can be taken (%s), so there is nothing to archive", ErrDamagedSource, why),
+			Hint: "copy the file aside as it is (cp), then salvage it (drbook recover) or restore a good backup (drbook restore)"}
+	}
+	if err != nil {
+		return "", fmt.Errorf("backup: %w", err)
+	}
+	return snap, nil
+}
+
+// checkSnapshotAsync starts the full integrity_check and the data
+// validation of the snapshot, which only read the scratch file, and
+// returns a func that waits for their result (and may be called again).
+func checkSnapshotAsync(ctx context.Context, c Checker, work, snap string) func() (*DBInfo, *SourceCheck, error) {
+	type facts struct {
+		dbi *DBInfo
+		src *SourceCheck
+		err error
+	}
+	factsc := make(chan facts, 1)
+	go func() {
+		dbi, src, err := checkSnapshot(ctx, c, work, snap)
+		factsc <- facts{dbi, src, err}
+	}()
+	return func() (*DBInfo, *SourceCheck, error) {
+		f := <-factsc
+		factsc <- f
+		return f.dbi, f.src, f.err
+	}
+}
+
+// collectParts lists the files to archive: the snapshot as
+// data/quantai.db, then the tier's other files. It returns their total
+// size.
+func collectParts(o *Options, root, snap string) ([]part, int64, error) {
+	parts, warnings, err := collect(root, o.Tier, o.Include)
+	if err != nil {
+		return nil, 0, fmt.Errorf("backup: %w", err)
+	}
+	for _, w := range warnings {
+		o.infof("warning: %s", w)
+	}
+	sfi, err := os.Stat(snap)
+	if err != nil {
+		return nil, 0, err
+	}
+	parts = append([]part{{rel: system.DBFile, abs: snap, info: sfi}}, parts...)
+	var total int64
+	for _, p := range parts {
+		total += p.info.Size()
+	}
+	return parts, total, nil
+}
+
+// writeArchive writes parts to f as tar → gzip → OpenPGP and returns the
+// files written, the archive's size and its SHA-256. f is not yet synced.
+func writeArchive(ctx context.Context, o *Options, f *os.File, base, name string, created time.Time, parts []part, total int64) ([]FileEntry, int64, string, error) {
+	o.infof("write %s (%d files, %s)", name, len(parts), FormatSize(total))
+	h := sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(f, h)}
+	level := o.GzipLevel
+	if level == 0 {
+		level = gzipLevel
+	}
+	bw := bufio.NewWriterSize(cw, 1<<20)
+	aw, err := newArchiveWriter(bw, o.Passphrase, base, created, level)
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("backup: %w", err)
+	}
+	var last int64
+	aw.progress = func(done int64) {
+		if done-last < 4<<20 && done != total {
+			return
+		}
+		last = done
+		o.emit(steps.Event{Progress: &steps.Progress{Phase: "compress+encrypt", Done: done, Total: total, Unit: "bytes"}})
+	}
+	if err := writeParts(ctx, aw, parts); err != nil {
+		return nil, 0, "", diskErr("backup: write archive", err)
+	}
+	if err := aw.close(); err != nil {
+		return nil, 0, "", diskErr("backup: write archive", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, 0, "", diskErr("backup: write archive", err)
+	}
+	return aw.files, cw.n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readBack reads the archive at tmp back from disk against its manifest:
+// decrypt, decompress to EOF, untar, re-hash every file.
+func readBack(ctx context.Context, o *Options, tmp, name string, m *Manifest) error {
+	o.infof("verify %s", name)
+	if err := verifyFile(ctx, tmp, o.Passphrase, m, func(done int64) {
+		o.emit(steps.Event{Progress: &steps.Progress{Phase: "verify", Done: done, Total: m.ArchiveSize, Unit: "bytes"}})
+	}); err != nil {
+		return fmt.Errorf("backup: read-back verification failed: %w", err)
+	}
+	return nil
+}
+
+// placeArchive links the archive at tmp to final, never overwriting one,
+// then writes the manifest beside it, last, and returns its path.
+func placeArchive(dir, tmp, final string, m *Manifest) (string, error) {
 	if err := os.Link(tmp, final); err != nil {
-		return nil, fmt.Errorf("backup: place archive: %w", err)
+		return "", fmt.Errorf("backup: place archive: %w", err)
 	}
 	os.Remove(tmp)
-	if err := syncDir(o.Dir); err != nil {
-		return nil, err
+	if err := syncDir(dir); err != nil {
+		return "", err
 	}
 	mpath := final + ManifestSuffix
 	if err := writeFileAtomic(mpath, m.marshal(), 0o600); err != nil {
 		os.Remove(final)
-		return nil, diskErr("backup: write manifest", err)
+		return "", diskErr("backup: write manifest", err)
 	}
-	out := &Outcome{Manifest: m, ArchivePath: final, ManifestPath: mpath}
-	var damaged error
-	if src.OK() {
-		o.infof("backup %s verified: %s, sha256 %s", name, FormatSize(m.ArchiveSize), sum[:16])
-	} else {
-		o.infof("backup %s is damaged-source: %s, sha256 %s (archive read back intact; the database in it fails its checks)", name, FormatSize(m.ArchiveSize), sum[:16])
-		damaged = &Error{Err: fmt.Errorf("backup: %w: %s; the archive %s is kept, marked damaged-source, and does not count",
-			ErrDamagedSource, src.problem(), final),
-			Hint: "repair the database (drbook recover) or restore a good backup (drbook restore), then back up again"}
-	}
+	return mpath, nil
+}
 
-	// 6. Copy to S3: archive (checksum and size checked), manifest last.
-	if s3 != nil {
-		url, err := s3.Put(ctx, final, m, func(done int64) {
-			o.emit(steps.Event{Progress: &steps.Progress{Phase: "upload", Done: done, Total: m.ArchiveSize, Unit: "bytes"}})
-		})
-		if err != nil {
-			out.S3Err = err
-			if damaged != nil {
-				return out, errors.Join(damaged, fmt.Errorf("backup: the S3 copy failed too: %w", err))
-			}
-			return out, fmt.Errorf("backup: the local backup %s is good, but the S3 copy failed: %w", final, err)
-		}
-		out.S3URL = url
-		o.infof("uploaded %s", url)
+// reportOutcome says what was taken: verified, or damaged-source, which
+// is returned as an error wrapping ErrDamagedSource.
+func reportOutcome(o *Options, name, final string, m *Manifest, src *SourceCheck) error {
+	if src.OK() {
+		o.infof("backup %s verified: %s, sha256 %s", name, FormatSize(m.ArchiveSize), m.ArchiveSHA256[:16])
+		return nil
 	}
-	return out, damaged
+	o.infof("backup %s is damaged-source: %s, sha256 %s (archive read back intact; the database in it fails its checks)", name, FormatSize(m.ArchiveSize), m.ArchiveSHA256[:16])
+	return &Error{Err: fmt.Errorf("backup: %w: %s; the archive %s is kept, marked damaged-source, and does not count",
+		ErrDamagedSource, src.problem(), final),
+		Hint: "repair the database (drbook recover) or restore a good backup (drbook restore), then back up again"}
+}
+
+// copyToS3 uploads the archive (checksum and size checked) and then its
+// manifest, recording the URL or the failure in out. damaged, the local
+// backup's own problem, is joined to an upload failure.
+func copyToS3(ctx context.Context, o *Options, s3 *S3Store, out *Outcome, damaged error) error {
+	m := out.Manifest
+	url, err := s3.Put(ctx, out.ArchivePath, m, func(done int64) {
+		o.emit(steps.Event{Progress: &steps.Progress{Phase: "upload", Done: done, Total: m.ArchiveSize, Unit: "bytes"}})
+	})
+	if err != nil {
+		out.S3Err = err
+		if damaged != nil {
+			return errors.Join(damaged, fmt.Errorf("backup: the S3 copy failed too: %w", err))
+		}
+		return fmt.Errorf("backup: the local backup %s is good, but the S3 copy failed: %w", out.ArchivePath, err)
+	}
+	out.S3URL = url
+	o.infof("uploaded %s", url)
+	return nil
 }
 
 // Status is the status of the backup taken: verified, or damaged-source.

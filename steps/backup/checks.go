@@ -6,13 +6,8 @@ import (
 	"path/filepath"
 
 	"github.com/drbook/drbook/checks"
+	"github.com/drbook/drbook/steps/system"
 )
-
-func init() {
-	checks.SetBackupSource(func(root string) checks.BackupsFunc {
-		return Catalogue(CatalogueDir(root, os.Getenv), S3FromEnv(os.Getenv))
-	})
-}
 
 // Catalogue lists the backups in dir (and on S3 when s3 is set) in the
 // shape of the backup-freshness check, with the status every command shows:
@@ -50,11 +45,8 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// isSandbox reports whether root carries a drbook sandbox marker.
-func isSandbox(root string) bool {
-	matches, _ := filepath.Glob(filepath.Join(root, ".drbook-sandbox*"))
-	return len(matches) > 0
-}
+// isSandbox reports whether root is a drbook sandbox (system.IsSandbox).
+func isSandbox(root string) bool { return system.IsSandbox(root) }
 
 // S3FromEnv reads DRBOOK_S3 (s3://bucket/prefix), DRBOOK_S3_ENDPOINT and
 // DRBOOK_S3_REGION; nil when DRBOOK_S3 is unset.

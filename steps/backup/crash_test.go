@@ -14,11 +14,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/steps/backup"
 )
 
-// TestMain doubles as the child process of the crash tests.
+// TestMain doubles as the child process of the crash tests and as the
+// integrity checker (backup.SelfChecker re-runs this binary), and
+// registers every action, as drbook's composition root does.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == backup.CheckerCommand {
+		os.Exit(backup.RunChecker(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	all.Install(all.Options{Checker: backup.SelfChecker()})
 	switch os.Getenv("DRBOOK_TEST_CHILD") {
 	case "wal":
 		childWAL()

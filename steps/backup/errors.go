@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/drbook/drbook/steps/salvage"
 )
 
 // Conditions callers test with errors.Is.
@@ -41,6 +43,10 @@ func Hint(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Hint
+	}
+	var se *salvage.Error
+	if errors.As(err, &se) {
+		return se.Hint
 	}
 	return ""
 }

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/drbook/drbook/steps/salvage"
 )
 
 // ErrDiskFull is wrapped into any error caused by a full disk.
-var ErrDiskFull = errors.New("disk full")
+var ErrDiskFull = salvage.ErrDiskFull
 
 // diskErr turns ENOSPC and EDQUOT into ErrDiskFull with a hint.
 func diskErr(what string, err error) error {

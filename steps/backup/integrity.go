@@ -3,52 +3,68 @@ package backup
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/drbook/drbook/steps"
 )
 
-// checkerEnv, set to 1 in a process's environment, makes any program that
-// links this package (drbook, a test binary) a one-shot database checker:
-// it runs PRAGMA integrity_check on the file named by checkerDBEnv, prints
-// the result and exits, before main or tests start. See checkStagedDB.
-const (
-	checkerEnv   = "DRBOOK_INTERNAL_INTEGRITY_CHECK"
-	checkerDBEnv = "DRBOOK_INTERNAL_INTEGRITY_CHECK_DB"
-)
+// CheckerCommand is the hidden subcommand that makes drbook a one-shot
+// database checker: "drbook __integrity-check DB" runs PRAGMA
+// integrity_check on DB, prints the result and exits. The program's main
+// dispatches it to RunChecker (a test binary that wants the checker
+// child dispatches it from its TestMain); see checkStagedDB.
+const CheckerCommand = "__integrity-check"
 
-func init() {
-	if os.Getenv(checkerEnv) == "1" {
-		os.Exit(runChecker(os.Getenv(checkerDBEnv)))
-	}
+// Checker runs the full integrity_check of a private database file in a
+// child process. Command is the program and its arguments, the file's
+// path appended; the zero Checker checks in this process instead.
+type Checker struct {
+	Command []string
 }
 
-// runChecker is the checker process: the result of the check on stdout
-// ("ok" or the problems), exit status 0; 2 when it could not run at all.
-func runChecker(path string) int {
-	if path == "" {
-		fmt.Fprintln(os.Stderr, "drbook integrity checker: no database named")
+// SelfChecker re-runs this program with CheckerCommand. Only a program
+// whose main (or TestMain) dispatches CheckerCommand to RunChecker may use
+// it.
+func SelfChecker() Checker {
+	exe, err := os.Executable()
+	if err != nil {
+		return Checker{}
+	}
+	return Checker{Command: []string{exe, CheckerCommand}}
+}
+
+// RunChecker is the checker process: args are the database's path; the
+// result of the check goes to stdout ("ok" or the problems) with exit
+// status 0; 2 when it could not run at all.
+func RunChecker(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || args[0] == "" {
+		fmt.Fprintln(stderr, "drbook integrity checker: want one database path")
 		return 2
 	}
-	db, err := sql.Open("sqlite", stagedURI(path))
+	return runChecker(args[0], stdout, stderr)
+}
+
+func runChecker(path string, stdout, stderr io.Writer) int {
+	db, err := steps.OpenDB(path, steps.Immutable)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	res, err := integrity(context.Background(), db, true)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	fmt.Println(res)
+	fmt.Fprintln(stdout, res)
 	return 0
 }
 
@@ -58,14 +74,16 @@ func runChecker(path string) int {
 func stagedURI(path string) string { return roURI(path) + "&immutable=1" }
 
 // checkStagedDB runs the full PRAGMA integrity_check on a staged database
-// in a separate process (this program re-run as a checker), so that it
+// in a separate process (the checker c, such as this program re-run with
+// CheckerCommand), so that it
 // runs beside the data validation on another core at full speed. In one
 // process the two contend: every SQLite connection of a process (modernc,
 // built with SQLITE_ENABLE_MEMORY_MANAGEMENT) fetches its pages through one
 // mutex-guarded page cache, and two checks side by side took nearly twice
-// their CPU time. When the program cannot be re-run, it checks in process.
-func checkStagedDB(ctx context.Context, path string) error {
-	lines, err := checkInChild(ctx, path)
+// their CPU time. Without a checker, or when it cannot run, it checks in
+// process.
+func checkStagedDB(ctx context.Context, c Checker, path string) error {
+	lines, err := c.run(ctx, path)
 	if err != nil {
 		if ce := ctx.Err(); ce != nil {
 			return ce
@@ -78,15 +96,16 @@ func checkStagedDB(ctx context.Context, path string) error {
 	return nil
 }
 
-// checkInChild runs the checker process and returns what it printed; an
-// error means it could not say (not that the database is damaged).
-func checkInChild(ctx context.Context, path string) ([]byte, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+// errNoChecker means no checker process is configured.
+var errNoChecker = errors.New("integrity checker: none configured")
+
+// run runs the checker process and returns what it printed; an error means
+// it could not say (not that the database is damaged).
+func (c Checker) run(ctx context.Context, path string) ([]byte, error) {
+	if len(c.Command) == 0 {
+		return nil, errNoChecker
 	}
-	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = append(os.Environ(), checkerEnv+"=1", checkerDBEnv+"="+path)
+	cmd := exec.CommandContext(ctx, c.Command[0], append(c.Command[1:len(c.Command):len(c.Command)], path)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	// The checker dies with the restore: a killed restore leaves no

@@ -110,29 +110,34 @@ func TestCheckStagedDB(t *testing.T) {
 		{name: "freelist-lost", want: "never used", after: patch(32, make([]byte, 8))},
 		{name: "not-a-database", want: "not a database", after: patch(0, []byte("SQLite format 2\x00"))},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			path := mkDB(t, c.damage)
-			if c.after != nil {
-				c.after(t, path)
-			}
-			err := checkStagedDB(context.Background(), path)
-			full := pragma(t, path, "PRAGMA integrity_check(3)")
-			if c.want == "" {
-				if err != nil || full != "ok" {
-					t.Fatalf("checkStagedDB: %v; integrity_check: %q", err, full)
+		for _, ck := range []struct {
+			name string
+			c    Checker
+		}{{"child", SelfChecker()}, {"in-process", Checker{}}} {
+			t.Run(c.name+"/"+ck.name, func(t *testing.T) {
+				path := mkDB(t, c.damage)
+				if c.after != nil {
+					c.after(t, path)
 				}
-				return
-			}
-			if !errors.Is(err, ErrCheckFailed) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("checkStagedDB: %v, want ErrCheckFailed with %q (integrity_check says %q)", err, c.want, full)
-			}
-			if full == "ok" {
-				t.Fatalf("the reference integrity_check passed the damage")
-			}
-			if quick := pragma(t, path, "PRAGMA quick_check"); c.quickPass && quick != "ok" {
-				t.Fatalf("quick_check %q: the damage is not one only integrity_check finds", quick)
-			}
-		})
+				err := checkStagedDB(context.Background(), ck.c, path)
+				full := pragma(t, path, "PRAGMA integrity_check(3)")
+				if c.want == "" {
+					if err != nil || full != "ok" {
+						t.Fatalf("checkStagedDB: %v; integrity_check: %q", err, full)
+					}
+					return
+				}
+				if !errors.Is(err, ErrCheckFailed) || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("checkStagedDB: %v, want ErrCheckFailed with %q (integrity_check says %q)", err, c.want, full)
+				}
+				if full == "ok" {
+					t.Fatalf("the reference integrity_check passed the damage")
+				}
+				if quick := pragma(t, path, "PRAGMA quick_check"); c.quickPass && quick != "ok" {
+					t.Fatalf("quick_check %q: the damage is not one only integrity_check finds", quick)
+				}
+			})
+		}
 	}
 }
 
@@ -140,7 +145,7 @@ func TestCheckStagedDBCancelled(t *testing.T) {
 	path := mkDB(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := checkStagedDB(ctx, path); !errors.Is(err, context.Canceled) {
+	if err := checkStagedDB(ctx, SelfChecker(), path); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/drbook/drbook/steps"
-	_ "github.com/drbook/drbook/steps/all" // the kill switch re-apply hook
+	"github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/steps/backup"
 	"github.com/drbook/drbook/steps/killswitch"
 	"github.com/drbook/drbook/steps/sandbox"
@@ -57,18 +57,21 @@ func TestRestoreKeepsTradingHalted(t *testing.T) {
 	}
 }
 
-// TestRestoreWithoutTheReapplyHookFailsLoudly: a build that cannot
+// TestRestoreWithoutTheReapplyHookFailsLoudly: a restore given no way to
 // re-apply the kill switch says so instead of leaving it half lifted.
 func TestRestoreWithoutTheReapplyHookFailsLoudly(t *testing.T) {
 	ctx := context.Background()
 	root := MustRoot(t, "b", 5)
 	out := MustBackup(t, root, t.TempDir(), 1, time.Now())
 	MustWrite(t, filepath.Join(root, "data", "KILL_SWITCH"), `{"engaged":true}`)
-	saved := backup.ReapplyKillSwitch
-	backup.ReapplyKillSwitch = nil
-	defer func() { backup.ReapplyKillSwitch = saved }()
-	res, err := backup.Restore(ctx, restoreOpts(root, out.ArchivePath))
+	o := restoreOpts(root, out.ArchivePath)
+	o.KillSwitch = nil
+	res, err := backup.Restore(ctx, o)
 	if err == nil || !strings.Contains(err.Error(), "kill switch") || res == nil {
 		t.Fatalf("restore with a halt and no hook: %v", err)
 	}
 }
+
+// The restore re-applies the kill switch through all.KillSwitch, the
+// adapter the composition root hands it.
+var _ backup.KillSwitch = all.KillSwitch{}

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // Parts a restore can bring back.
@@ -64,6 +65,13 @@ type RestoreOptions struct {
 	// by the free space of its filesystem less a margin for the live
 	// system, whatever this says.
 	MaxExpand Expansion
+	// Checker runs the staged database's integrity_check in another
+	// process; the zero Checker runs it in this one.
+	Checker Checker
+	// KillSwitch re-applies an engaged kill switch to the restored
+	// database. Without one, a restore onto a halted system says it could
+	// not and that the flag file still halts trading.
+	KillSwitch KillSwitch
 
 	allParts bool // verify: every part the backup holds
 }
@@ -101,14 +109,17 @@ type RestoreResult struct {
 	Timings map[string]float64 `json:"timings"`
 }
 
-// killSwitchFlag is the kill switch's flag file (package killswitch's
-// FlagFile; that package imports this one, so the name is repeated).
-const killSwitchFlag = "data/KILL_SWITCH"
+// killSwitchFlag is the kill switch's flag file.
+const killSwitchFlag = system.KillSwitchFile
 
-// ReapplyKillSwitch engages the kill switch on the restored system; it
-// keeps an existing flag's who, when and why, and returns a one-line
-// account. steps/all sets it (package killswitch depends on this one).
-var ReapplyKillSwitch func(ctx context.Context, env steps.Env, reason string) (string, error)
+// KillSwitch engages the kill switch on a restored system. Package
+// killswitch implements it; the composition root hands it to the restore
+// action, so neither action imports the other.
+type KillSwitch interface {
+	// Reapply engages the kill switch on env's root, keeping an existing
+	// flag's who, when and why, and returns a one-line account.
+	Reapply(ctx context.Context, env steps.Env, reason string) (string, error)
+}
 
 // crashHook is called at each step of the swap; tests use it to kill the
 // process at every point and check nothing is ever half restored.
@@ -120,12 +131,83 @@ var crashHook = func(point string) {}
 // files as <name>.pre-restore-<stamp>.
 func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	bo := Options{Now: o.Now, Emit: o.Emit}
-	root, err := filepath.Abs(o.Root)
+	root, parts, err := prepareRestore(o)
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := lockRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	res := &RestoreResult{DryRun: o.DryRun, Timings: map[string]float64{}}
+	clearStaleStaging(&bo, root, res)
+	stamp := asideStamp(root, bo.now().UTC().Format(stampLayout))
+	staging, err := newStaging(root)
+	if err != nil {
+		return nil, diskErr("restore: staging directory", err)
+	}
+	defer os.RemoveAll(staging)
+
+	t0 := time.Now()
+	stagedRoot, err := stage(ctx, &bo, o, root, staging, res)
+	res.Timings["stage"] = since(t0)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	have := stagedParts(stagedRoot)
+	if err := selectParts(o, parts, have, res); err != nil {
+		return nil, err
+	}
+	if err := checkStaged(ctx, &bo, o, root, stagedRoot, have, res); err != nil {
+		return nil, err
+	}
+	halted := contains(res.Parts, PartDB) && exists(filepath.Join(root, killSwitchFlag))
+	if halted && o.DryRun {
+		res.Changes = append(res.Changes, Change{Part: PartDB, Path: killSwitchFlag,
+			Detail: "trading is halted: the kill switch would be re-applied to the restored database"})
+	}
+	if o.DryRun {
+		bo.infof("dry run: nothing changed")
+		return res, nil
+	}
+	if !o.Confirmed && !o.Confirm(res) {
+		return nil, &Error{Err: fmt.Errorf("restore: %w; nothing changed", ErrNotConfirmed)}
+	}
+	if err := chownParts(root, have, res); err != nil {
+		return nil, err
+	}
+	if err := swapParts(ctx, &bo, root, have, stamp, res); err != nil {
+		return res, err
+	}
+	// A check that could not run (a full disk) does not stop the kill
+	// switch from being re-applied below; it is reported at the end.
+	postErr, err := checkRestored(ctx, &bo, root, res)
+	if err != nil {
+		return res, err
+	}
+	if halted {
+		if err := reapplyKillSwitch(ctx, &bo, o, root, res); err != nil {
+			return res, errors.Join(postErr, err)
+		}
+	}
+	return res, postErr
+}
+
+// since is the seconds since t, for RestoreResult.Timings.
+func since(t time.Time) float64 { return time.Since(t).Seconds() }
+
+// prepareRestore checks what can be checked before anything is read: the
+// root is a directory, the parts asked for exist, and the restore is
+// confirmed (or a dry run, or will ask). It returns the absolute root and
+// the parts to restore.
+func prepareRestore(o RestoreOptions) (string, []string, error) {
+	root, err := filepath.Abs(o.Root)
+	if err != nil {
+		return "", nil, err
+	}
 	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return nil, &Error{Err: fmt.Errorf("restore: root %s is not a directory", root), Hint: "give --root the QuantAI system directory"}
+		return "", nil, &Error{Err: fmt.Errorf("restore: root %s is not a directory", root), Hint: "give --root the QuantAI system directory"}
 	}
 	parts := o.Only
 	if len(parts) == 0 {
@@ -138,18 +220,18 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		switch p {
 		case PartDB, PartConfig, PartEnv, PartLogs:
 		default:
-			return nil, fmt.Errorf("restore: unknown part %q (want db, config, env, logs)", p)
+			return "", nil, fmt.Errorf("restore: unknown part %q (want db, config, env, logs)", p)
 		}
 	}
 	if !o.DryRun && !o.Confirmed && o.Confirm == nil {
-		return nil, &Error{Err: fmt.Errorf("restore: %w", ErrNotConfirmed), Hint: "confirm it (--yes), or try --dry-run first"}
+		return "", nil, &Error{Err: fmt.Errorf("restore: %w", ErrNotConfirmed), Hint: "confirm it (--yes), or try --dry-run first"}
 	}
-	unlock, err := lockRoot(root)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	res := &RestoreResult{DryRun: o.DryRun, Timings: map[string]float64{}}
+	return root, parts, nil
+}
+
+// clearStaleStaging removes the staging a killed restore left in root and
+// warns about directories named like it that drbook did not make.
+func clearStaleStaging(bo *Options, root string, res *RestoreResult) {
 	removed, foreign := cleanStaleStaging(root)
 	for _, d := range removed {
 		bo.infof("removed %s, staging left by a restore that was interrupted", filepath.Base(d))
@@ -157,45 +239,46 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	for _, d := range foreign {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is named like drbook's staging but has no %s marker; left alone (remove it yourself if it is not needed)", d, stagingMarker))
 	}
-	stamp := asideStamp(root, bo.now().UTC().Format(stampLayout))
-	staging, err := newStaging(root)
-	if err != nil {
-		return nil, diskErr("restore: staging directory", err)
-	}
-	defer os.RemoveAll(staging)
+}
 
-	since := func(t time.Time) float64 { return time.Since(t).Seconds() }
-	t0 := time.Now()
-	stagedRoot, err := stage(ctx, &bo, o, root, staging, res)
-	res.Timings["stage"] = since(t0)
-	if err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
-	}
+// livePaths are where each part lives under a root.
+var livePaths = map[string]string{PartDB: system.DBFile, PartConfig: system.ConfigDir, PartEnv: system.EnvFile, PartLogs: system.LogsDir}
 
-	// Keep only the parts asked for that the backup holds.
-	have := map[string]string{
-		PartDB: filepath.Join(stagedRoot, "data", "quantai.db"), PartConfig: filepath.Join(stagedRoot, "config"),
-		PartEnv: filepath.Join(stagedRoot, ".env"), PartLogs: filepath.Join(stagedRoot, "logs"),
+// stagedParts maps each part to where it is in the staged root.
+func stagedParts(stagedRoot string) map[string]string {
+	have := map[string]string{}
+	for p, rel := range livePaths {
+		have[p] = system.Path(stagedRoot, rel)
 	}
+	return have
+}
+
+// selectParts keeps only the parts asked for that the backup holds: one
+// named with Only and missing is an error, one of the defaults a warning.
+func selectParts(o RestoreOptions, parts []string, have map[string]string, res *RestoreResult) error {
 	for _, p := range parts {
 		if exists(have[p]) {
 			res.Parts = append(res.Parts, p)
 		} else if len(o.Only) > 0 {
-			return nil, fmt.Errorf("restore: the backup holds no %s", p)
+			return fmt.Errorf("restore: the backup holds no %s", p)
 		} else {
 			res.Warnings = append(res.Warnings, "the backup holds no "+p+"; left as it is")
 		}
 	}
 	if len(res.Parts) == 0 {
-		return nil, errors.New("restore: nothing to restore")
+		return errors.New("restore: nothing to restore")
 	}
+	return nil
+}
 
-	// Check the staged database in full before anything changes. The
-	// staged files are fsynced, the integrity check runs, and the changes
-	// are described, all at once: they are independent.
+// checkStaged checks the staged backup in full before anything changes.
+// The staged files are fsynced, the integrity check runs, the data and
+// configuration checks run and the changes are described, all at once:
+// they are independent. A failed check is an error; nothing was changed.
+func checkStaged(ctx context.Context, bo *Options, o RestoreOptions, root, stagedRoot string, have map[string]string, res *RestoreResult) error {
 	bo.infof("check the staged backup: integrity_check, data and configuration checks")
 	release := func() {}
-	if contains(res.Parts, PartDB) {
+	if contains(res.Parts, PartDB) && len(o.Checker.Command) > 0 {
 		release = leaveCoreForChecker()
 	}
 	var wg sync.WaitGroup
@@ -221,109 +304,112 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	}()
 	if contains(res.Parts, PartDB) {
 		t := time.Now()
-		checkErr = checkStagedDB(ctx, have[PartDB])
+		checkErr = checkStagedDB(ctx, o.Checker, have[PartDB])
 		res.Timings["integrity_check"] = since(t)
 	}
 	wg.Wait()
 	release()
 	res.Timings["data_checks"] = dataTime
 	if checkErr != nil {
-		return nil, fmt.Errorf("restore: staged database: %w", checkErr)
+		return fmt.Errorf("restore: staged database: %w", checkErr)
 	}
 	if syncErr != nil {
-		return nil, diskErr("restore: fsync staged files", syncErr)
+		return diskErr("restore: fsync staged files", syncErr)
 	}
 	if valErr != nil {
-		return nil, fmt.Errorf("restore: check staged data: %w", valErr)
+		return fmt.Errorf("restore: check staged data: %w", valErr)
 	}
 	res.Warnings = append(res.Warnings, warns...)
 	if len(fails) > 0 {
-		return nil, &Error{Err: fmt.Errorf("restore: %w: %s", ErrCheckFailed, strings.Join(fails, "; ")),
+		return &Error{Err: fmt.Errorf("restore: %w: %s", ErrCheckFailed, strings.Join(fails, "; ")),
 			Hint: "the backup fails its checks; nothing was changed. Pick another backup with --from, or restore only the parts that pass with --only"}
 	}
-	halted := contains(res.Parts, PartDB) && exists(filepath.Join(root, killSwitchFlag))
-	if halted && o.DryRun {
-		res.Changes = append(res.Changes, Change{Part: PartDB, Path: killSwitchFlag,
-			Detail: "trading is halted: the kill switch would be re-applied to the restored database"})
-	}
-	if o.DryRun {
-		bo.infof("dry run: nothing changed")
-		return res, nil
-	}
-	if !o.Confirmed && !o.Confirm(res) {
-		return nil, &Error{Err: fmt.Errorf("restore: %w; nothing changed", ErrNotConfirmed)}
-	}
+	return nil
+}
 
-	// Restored files belong to whoever owns what they replace (a restore
-	// run as root must not leave the trading system unable to open them).
+// chownParts gives restored files to whoever owns what they replace (a
+// restore run as root must not leave the trading system unable to open
+// them).
+func chownParts(root string, have map[string]string, res *RestoreResult) error {
 	for _, p := range res.Parts {
-		live := filepath.Join(root, map[string]string{PartDB: "data/quantai.db", PartConfig: "config", PartEnv: ".env", PartLogs: "logs"}[p])
-		if err := chownLike(have[p], live); err != nil {
-			return nil, fmt.Errorf("restore %s: %w", p, err)
+		if err := chownLike(have[p], system.Path(root, livePaths[p])); err != nil {
+			return fmt.Errorf("restore %s: %w", p, err)
 		}
 	}
+	return nil
+}
 
-	// Swap, database first.
+// swapParts swaps each staged part in, database first, keeping the
+// current files aside (res.Aside).
+func swapParts(ctx context.Context, bo *Options, root string, have map[string]string, stamp string, res *RestoreResult) error {
 	tSwap := time.Now()
 	for _, p := range res.Parts {
 		var aside []string
 		var err error
 		switch p {
 		case PartDB:
-			aside, err = swapDB(ctx, filepath.Join(root, "data", "quantai.db"), have[p], stamp)
+			aside, err = swapDB(ctx, system.DB(root), have[p], stamp)
 		case PartEnv:
-			aside, err = swapFile(filepath.Join(root, ".env"), have[p], stamp)
+			aside, err = swapFile(system.Env(root), have[p], stamp)
 		default:
 			aside, err = swapDir(filepath.Join(root, p), have[p], stamp)
 		}
 		res.Aside = append(res.Aside, aside...)
 		if err != nil {
-			return res, fmt.Errorf("restore %s: %w", p, err)
+			return fmt.Errorf("restore %s: %w", p, err)
 		}
 		bo.infof("restored %s", p)
 	}
 	res.Timings["swap"] = since(tSwap)
-	// A check that could not run (a full disk) does not stop the kill
-	// switch from being re-applied below; it is reported at the end.
-	var postErr error
-	if contains(res.Parts, PartDB) {
-		t := time.Now()
-		bo.infof("quick_check on the restored database")
-		err := postSwapCheck(ctx, filepath.Join(root, "data", "quantai.db"))
-		res.Timings["quick_check"] = since(t)
-		switch {
-		case err == nil:
-			res.PostCheck = "ok"
-		case errors.Is(err, ErrPostCheckNotRun):
-			res.PostCheck = "could not run"
-			if errors.Is(err, ErrDiskFull) {
-				res.PostCheck = "could not run: disk full"
-			}
-			postErr = postCheckErr(err, root, res)
-		default:
-			res.PostCheck = "failed"
-			orig := "no original database was kept"
-			if len(res.Aside) > 0 {
-				orig = "the original is at " + res.Aside[0]
-			}
-			return res, fmt.Errorf("restore: restored database: %w (%s)", err, orig)
-		}
+	return nil
+}
+
+// checkRestored runs quick_check on the restored database. A check that
+// failed is err; one that could not run is postErr, reported once the
+// restore has finished.
+func checkRestored(ctx context.Context, bo *Options, root string, res *RestoreResult) (postErr, err error) {
+	if !contains(res.Parts, PartDB) {
+		return nil, nil
 	}
-	// The backup predates the halt: its control table says trading is on.
-	// While data/KILL_SWITCH exists, the restored database must say halted
-	// too, or a trading process reading it would resume mid-recovery.
-	if halted {
-		bo.infof("kill switch engaged: re-apply it to the restored database")
-		if ReapplyKillSwitch == nil {
-			return res, errors.Join(postErr, fmt.Errorf("restore: done, but %s exists and this build cannot re-apply the kill switch to the restored database: run 'drbook killswitch on' (the flag file still halts trading)", killSwitchFlag))
+	t := time.Now()
+	bo.infof("quick_check on the restored database")
+	err = postSwapCheck(ctx, system.DB(root))
+	res.Timings["quick_check"] = since(t)
+	switch {
+	case err == nil:
+		res.PostCheck = "ok"
+	case errors.Is(err, ErrPostCheckNotRun):
+		res.PostCheck = "could not run"
+		if errors.Is(err, ErrDiskFull) {
+			res.PostCheck = "could not run: disk full"
 		}
-		line, err := ReapplyKillSwitch(ctx, steps.Env{Root: root, Operator: o.Operator, IncidentID: o.IncidentID, Now: o.Now}, "re-applied after restore")
-		if err != nil {
-			return res, errors.Join(postErr, fmt.Errorf("restore: done, but the kill switch could not be re-applied to the restored database: %w (%s still halts trading; run 'drbook killswitch on')", err, killSwitchFlag))
+		return postCheckErr(err, root, res), nil
+	default:
+		res.PostCheck = "failed"
+		orig := "no original database was kept"
+		if len(res.Aside) > 0 {
+			orig = "the original is at " + res.Aside[0]
 		}
-		res.Changes = append(res.Changes, Change{Part: PartDB, Path: killSwitchFlag, Detail: "kill switch re-applied to the restored database: " + line})
+		return nil, fmt.Errorf("restore: restored database: %w (%s)", err, orig)
 	}
-	return res, postErr
+	return nil, nil
+}
+
+// reapplyKillSwitch halts the restored database again. The backup
+// predates the halt: its control table says trading is on. While
+// data/KILL_SWITCH exists, the restored database must say halted too, or
+// a trading process reading it would resume mid-recovery.
+func reapplyKillSwitch(ctx context.Context, bo *Options, o RestoreOptions, root string, res *RestoreResult) error {
+	bo.infof("kill switch engaged: re-apply it to the restored database")
+	if o.KillSwitch == nil {
+		return fmt.Errorf("restore: done, but %s exists and this build cannot re-apply the kill switch to the restored database: run 'drbook killswitch on' (the flag file still halts trading)", killSwitchFlag)
+	}
+	line, err := o.KillSwitch.Reapply(ctx, steps.Env{Root: root, Operator: o.Operator, IncidentID: o.IncidentID, Now: o.Now}, "re-applied after restore")
+	if err != nil {
+		return fmt.Errorf("restore: done, but the kill switch could not be re-applied to the restored database: %w (%s still halts trading; run 'drbook killswitch on')", err, killSwitchFlag)
+	}
+	res.Changes = append(res.Changes, Change{Part: PartDB, Path: killSwitchFlag, Detail: "kill switch re-applied to the restored database: " + line})
+	return nil
 }
 
 // postCheckErr says that a restore completed but its check after the
@@ -351,7 +437,7 @@ func asideStamp(root, stamp string) string {
 			s = fmt.Sprintf("%s-%d", stamp, i)
 		}
 		taken := false
-		for _, p := range []string{"data/quantai.db", "config", ".env", "logs"} {
+		for _, p := range []string{system.DBFile, system.ConfigDir, system.EnvFile, system.LogsDir} {
 			if m, _ := filepath.Glob(filepath.Join(root, p+".pre-restore-"+s+"*")); len(m) > 0 {
 				taken = true
 			}
@@ -598,7 +684,7 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 		res.Kind, res.BackupTime, res.Status = "drbook", m.Created, "verified"
 		res.Verified = "verified: archive SHA-256 and every file's SHA-256 match the manifest; integrity_check and the data and config checks passed"
 		base := filepath.Join(x, filepath.FromSlash(m.Prefix))
-		if !exists(filepath.Join(base, "data", "quantai.db")) {
+		if !exists(system.DB(base)) {
 			return "", corruptf("the archive has no %s/data/quantai.db", m.Prefix)
 		}
 		return base, nil
@@ -673,7 +759,7 @@ func normalizePlan(x, archive, staging string, res *RestoreResult) (string, erro
 	} else {
 		res.BackupTime = archiveTime(archive)
 	}
-	if err := os.Rename(dbFile, filepath.Join(out, "data", "quantai.db")); err != nil {
+	if err := os.Rename(dbFile, system.DB(out)); err != nil {
 		return "", err
 	}
 	for _, d := range []string{"config", "logs"} {
@@ -686,7 +772,7 @@ func normalizePlan(x, archive, staging string, res *RestoreResult) (string, erro
 	envs, _ := filepath.Glob(filepath.Join(src, "env_*"))
 	sort.Strings(envs)
 	if len(envs) > 0 {
-		if err := os.Rename(envs[len(envs)-1], filepath.Join(out, ".env")); err != nil {
+		if err := os.Rename(envs[len(envs)-1], system.Env(out)); err != nil {
 			return "", err
 		}
 	}
@@ -715,7 +801,7 @@ func stageSQLite(ctx context.Context, bo *Options, path, staging string, fi fs.F
 		return "", err
 	}
 	bo.infof("copy %s with the online backup API", path)
-	if err := snapshot(ctx, path, filepath.Join(out, "data", "quantai.db"), nil); err != nil {
+	if err := snapshot(ctx, path, system.DB(out), nil); err != nil {
 		return "", err
 	}
 	res.Kind, res.BackupTime, res.Status = "sqlite-file", fi.ModTime().UTC(), "unverified"
@@ -908,14 +994,14 @@ func contains(list []string, s string) bool {
 func describe(ctx context.Context, part, root, staged string) []Change {
 	switch part {
 	case PartDB:
-		live := filepath.Join(root, "data", "quantai.db")
+		live := system.DB(root)
 		detail := "new file " + summarizeDB(ctx, staged)
 		if exists(live) {
 			detail = "replace (" + summarizeDB(ctx, live) + ") with (" + summarizeDB(ctx, staged) + ")"
 		}
-		return []Change{{Part: part, Path: "data/quantai.db", Detail: detail}}
+		return []Change{{Part: part, Path: system.DBFile, Detail: detail}}
 	case PartEnv:
-		return envChanges(filepath.Join(root, ".env"), staged)
+		return envChanges(system.Env(root), staged)
 	default:
 		return dirChanges(part, filepath.Join(root, part), staged)
 	}

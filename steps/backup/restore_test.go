@@ -18,12 +18,14 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/steps/backup"
 )
 
 func restoreOpts(root, from string) backup.RestoreOptions {
 	return backup.RestoreOptions{Root: root, From: from, Passphrase: []byte(testPass), Confirmed: true,
-		Now: func() time.Time { return time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC) }}
+		Now:     func() time.Time { return time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC) },
+		Checker: backup.SelfChecker(), KillSwitch: all.KillSwitch{}}
 }
 
 // snapshotTree returns every file under root with its content, to prove a

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"modernc.org/sqlite"
+
+	"github.com/drbook/drbook/steps/salvage"
 )
 
 // sqliteBackup is the part of modernc's connection that runs the online
@@ -117,36 +119,9 @@ func notADB(err error) error {
 	return err
 }
 
-// integrity runs quick_check or integrity_check and returns "ok" or the
-// problems found, one per line (at most 20).
+// integrity runs quick_check or integrity_check (see salvage.Integrity).
 func integrity(ctx context.Context, db *sql.DB, full bool) (string, error) {
-	q := "PRAGMA quick_check(20)"
-	if full {
-		q = "PRAGMA integrity_check(20)"
-	}
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		if ce := ctx.Err(); ce != nil {
-			return "", ce
-		}
-		return strings.TrimSpace(err.Error()), nil
-	}
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return "", err
-		}
-		lines = append(lines, s)
-	}
-	if err := rows.Err(); err != nil {
-		if ce := ctx.Err(); ce != nil {
-			return "", ce
-		}
-		lines = append(lines, err.Error())
-	}
-	return strings.Join(lines, "\n"), nil
+	return salvage.Integrity(ctx, db, full)
 }
 
 // checkDB runs integrity_check (full) or quick_check on a database file and

@@ -2,11 +2,12 @@ package backup
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/drbook/drbook/steps"
 )
 
 // ErrDamagedSource means the database being backed up is damaged or
@@ -20,7 +21,7 @@ var ErrDamagedSource = errors.New("the database fails its checks")
 // data/quantai.db. It also reads the facts a manifest records. An error
 // means the checks could not run (cancelled, out of memory), not that the
 // database is damaged: damage is in the SourceCheck.
-func checkSnapshot(ctx context.Context, root, snap string) (*DBInfo, *SourceCheck, error) {
+func checkSnapshot(ctx context.Context, c Checker, root, snap string) (*DBInfo, *SourceCheck, error) {
 	var wg sync.WaitGroup
 	var fails []string
 	var valErr error
@@ -29,7 +30,7 @@ func checkSnapshot(ctx context.Context, root, snap string) (*DBInfo, *SourceChec
 		defer wg.Done()
 		fails, _, valErr = validateStaged(ctx, root, []string{PartDB})
 	}()
-	ic, icErr := integrityOf(ctx, snap)
+	ic, icErr := integrityOf(ctx, c, snap)
 	wg.Wait()
 	if icErr != nil {
 		return nil, nil, icErr
@@ -61,32 +62,30 @@ func checkSnapshot(ctx context.Context, root, snap string) (*DBInfo, *SourceChec
 
 // integrityOf runs the full integrity_check on a private snapshot and
 // returns "ok" or the problems found.
-func integrityOf(ctx context.Context, path string) (string, error) {
-	out, err := checkInChild(ctx, path)
+func integrityOf(ctx context.Context, c Checker, path string) (string, error) {
+	out, err := c.run(ctx, path)
 	if err == nil {
 		return strings.TrimRight(string(out), "\n"), nil
 	}
 	if ce := ctx.Err(); ce != nil {
 		return "", ce
 	}
-	db, err := sql.Open("sqlite", stagedURI(path))
+	db, err := steps.OpenDB(path, steps.Immutable)
 	if err != nil {
 		return "", err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	return integrity(ctx, db, true)
 }
 
 // dbFacts reads the facts a manifest records about a database file: its
 // page count and size and the row counts of the plan's critical tables.
 func dbFacts(ctx context.Context, path string) (*DBInfo, error) {
-	db, err := sql.Open("sqlite", stagedURI(path))
+	db, err := steps.OpenDB(path, steps.Immutable)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	info := &DBInfo{Tables: map[string]int64{}}
 	if err := db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&info.PageCount); err != nil {
 		return nil, notADB(err)

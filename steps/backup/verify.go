@@ -21,6 +21,9 @@ type VerifyOptions struct {
 	Scratch    string // parent of the scratch directory; "" for the system temp dir
 	Now        func() time.Time
 	Emit       steps.Emit
+	// Checker runs the integrity_check in another process (see
+	// RestoreOptions.Checker).
+	Checker Checker
 }
 
 // VerifyResult is the outcome of a restore test.
@@ -67,7 +70,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 		from = e.Path
 	}
 	ro := RestoreOptions{Root: scratch, From: from, Dir: o.Dir, S3: o.S3, Passphrase: o.Passphrase,
-		Confirmed: true, Now: o.Now, Emit: o.Emit,
+		Confirmed: true, Now: o.Now, Emit: o.Emit, Checker: o.Checker,
 		Only: []string{PartDB, PartConfig, PartEnv, PartLogs}}
 	res, err := restoreAll(ctx, ro)
 	vr := &VerifyResult{Restore: res, Archive: from}

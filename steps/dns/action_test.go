@@ -3,7 +3,6 @@ package dns_test
 import (
 	"context"
 	"errors"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -13,16 +12,6 @@ import (
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/dns"
 )
-
-func TestActionSpecMatchesItsDeclaration(t *testing.T) {
-	d, ok := steps.Declared(dns.ActionName)
-	if !ok || !reflect.DeepEqual(d, dns.Action{}.Spec()) {
-		t.Fatalf("steps.Builtins and dns.Action.Spec differ:\n%+v\n%+v", d, dns.Action{}.Spec())
-	}
-	if !steps.Implemented(dns.ActionName) {
-		t.Fatal("dns-switch is not registered")
-	}
-}
 
 func TestActionInADrillWithoutEndpointIsSimulated(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", "")

@@ -2,7 +2,5 @@ package dns
 
 import "github.com/drbook/drbook/steps"
 
-// Registration of the dns-switch action; steps/all imports this package.
-func init() {
-	steps.Register(Action{})
-}
+// Register adds the dns-switch action to r.
+func Register(r *steps.Registry) { r.Register(Action{}) }

@@ -9,8 +9,9 @@ import (
 	"github.com/drbook/drbook/steps"
 )
 
-func init() {
-	steps.Register(Action{})
+// Register adds the failover-plan action to r.
+func Register(r *steps.Registry) {
+	r.Register(Action{})
 }
 
 // Action is the failover-plan action. It writes the plan to the output
@@ -20,8 +21,7 @@ type Action struct{}
 
 // Spec implements steps.Action.
 func (Action) Spec() steps.Spec {
-	s, _ := steps.Declared("failover-plan")
-	return s
+	return spec
 }
 
 // Run implements steps.Action.

@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drbook/drbook/steps/reconcile"
+	"github.com/drbook/drbook/steps/positions"
 )
 
 // Brokers drbook can plan between.
@@ -72,9 +72,9 @@ type Plan struct {
 // statementFor names the default statement file of a broker.
 func statementFor(broker string) string {
 	if broker == "ibkr" {
-		return reconcile.IBKRStatement
+		return positions.IBKRStatement
 	}
-	return reconcile.AlpacaStatement
+	return positions.AlpacaStatement
 }
 
 // Build computes the plan. The old broker's positions are the database's
@@ -97,26 +97,26 @@ func Build(ctx context.Context, o Options) (Plan, error) {
 	p := Plan{From: from, To: to, Created: now().UTC(),
 		Note: "Review before acting. drbook sends no orders: execute the hedge orders at " + to + " by hand or through the trading system once approved."}
 
-	fromDB, err := reconcile.DBPositions(ctx, o.Root, from)
+	fromDB, err := positions.DB(ctx, o.Root, from)
 	if err != nil {
 		return p, fmt.Errorf("failover: %w", err)
 	}
 	p.Source = "database positions at " + from
-	toDB, err := reconcile.DBPositions(ctx, o.Root, to)
+	toDB, err := positions.DB(ctx, o.Root, to)
 	if err != nil {
 		return p, fmt.Errorf("failover: %w", err)
 	}
-	var fromSt, toSt *reconcile.Statement
+	var fromSt, toSt *positions.Statement
 	for _, side := range []struct {
 		broker string
-		dst    **reconcile.Statement
+		dst    **positions.Statement
 	}{{from, &fromSt}, {to, &toSt}} {
 		path := filepath.Join(o.Root, statementFor(side.broker))
 		if _, err := os.Stat(path); err != nil {
 			p.Warnings = append(p.Warnings, "no "+side.broker+" statement at "+statementFor(side.broker)+": not cross-checked")
 			continue
 		}
-		st, err := reconcile.ReadStatement(path, "")
+		st, err := positions.ReadStatement(path, "")
 		if err != nil {
 			return p, fmt.Errorf("failover: %w", err)
 		}
@@ -148,7 +148,7 @@ func Build(ctx context.Context, o Options) (Plan, error) {
 			switch {
 			case !ok && pos.Qty != 0:
 				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: database holds %s at %s, the %s statement has none", s, qty(pos.Qty), from, from))
-			case ok && math.Abs(sp.Qty-pos.Qty) > reconcile.DefaultTolerance:
+			case ok && math.Abs(sp.Qty-pos.Qty) > positions.DefaultTolerance:
 				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: database holds %s at %s, the statement %s; reconcile before acting", s, qty(pos.Qty), from, qty(sp.Qty)))
 				note = append(note, "quantity disputed: reconcile first")
 			}

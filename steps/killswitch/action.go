@@ -10,8 +10,9 @@ import (
 	"github.com/drbook/drbook/steps"
 )
 
-func init() {
-	steps.Register(Action{})
+// Register adds the kill-switch action to r.
+func Register(r *steps.Registry) {
+	r.Register(Action{})
 }
 
 // Action is the kill-switch action: mode on (engage), off (release) or
@@ -20,8 +21,7 @@ type Action struct{}
 
 // Spec implements steps.Action.
 func (Action) Spec() steps.Spec {
-	s, _ := steps.Declared("kill-switch")
-	return s
+	return spec
 }
 
 // Run implements steps.Action. Engaging with problems (database not

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/drbook/drbook/checks"
 	"github.com/drbook/drbook/steps/redact"
 )
 
@@ -73,7 +72,7 @@ func (c *config) secrets() []string {
 // readDotenv reads the root's .env with drbook's one parser; a missing or
 // unreadable file is empty.
 func readDotenv(path string) map[string]string {
-	m, err := checks.ReadEnv(path)
+	m, err := redact.ReadEnv(path)
 	if err != nil {
 		return map[string]string{}
 	}

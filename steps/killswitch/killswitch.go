@@ -25,8 +25,8 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver
 
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/proc"
 	"github.com/drbook/drbook/steps/redact"
-	"github.com/drbook/drbook/steps/shell"
 )
 
 // FlagFile is the kill switch's flag file, relative to the system root. Its
@@ -686,7 +686,7 @@ func cancelIBKR(ctx context.Context, o Options, cfg *config, r *BrokerResult) {
 			env = append(env, k+"="+v)
 		}
 	}
-	out, err := shell.Exec(ctx, shell.Command{
+	out, err := proc.Exec(ctx, proc.Command{
 		Interpreter: []string{"bash", "-euo", "pipefail"},
 		Code:        cmd + "\n",
 		Dir:         root,

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/drbook/drbook/checks"
+	"github.com/drbook/drbook/steps/dbfile"
 )
 
 // ErrDatabaseDamaged means the database failed the sanity check that runs
@@ -17,7 +17,7 @@ import (
 var ErrDatabaseDamaged = errors.New("the database looks damaged")
 
 // checkDatabase is the look before a write. It first reads the 100-byte
-// header and the file size with checks.InspectDB (a SQLite header, a sane
+// header and the file size with dbfile.InspectDB (a SQLite header, a sane
 // page size, a whole number of pages that agrees with the header's page
 // count when there is no WAL), then runs PRAGMA quick_check(1) read-only: a torn b-tree page keeps
 // the header and size intact and only a walk of the pages finds it. The
@@ -29,14 +29,14 @@ var ErrDatabaseDamaged = errors.New("the database looks damaged")
 // is not "damaged": the write then fails with its own error.
 func checkDatabase(ctx context.Context, root string) error {
 	path := filepath.Join(root, "data", "quantai.db")
-	if err := checks.InspectDB(path); err != nil {
-		if errors.Is(err, checks.ErrNoDatabase) {
+	if err := dbfile.InspectDB(path); err != nil {
+		if errors.Is(err, dbfile.ErrNoDatabase) {
 			return nil
 		}
 		// "data/quantai.db: 13 stray bytes ...", not the full path and
 		// "database file is damaged" after "looks damaged".
 		msg := strings.TrimPrefix(err.Error(), path+": ")
-		msg = strings.TrimPrefix(msg, checks.ErrDamagedDatabase.Error()+": ")
+		msg = strings.TrimPrefix(msg, dbfile.ErrDamagedDatabase.Error()+": ")
 		return fmt.Errorf("%w: data/quantai.db: %s", ErrDatabaseDamaged, msg)
 	}
 	// Without a WAL no connection has the database open in WAL mode, so

@@ -11,14 +11,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
-	"github.com/drbook/drbook/steps/shell"
+	"github.com/drbook/drbook/steps/system"
+	"github.com/drbook/drbook/steps/table"
 )
 
-func init() {
-	steps.Register(Action{})
-	steps.Register(AdoptAction{})
+// Register adds the reconcile and adopt-positions actions to r.
+func Register(r *steps.Registry) {
+	r.Register(Action{})
+	r.Register(AdoptAction{})
 }
 
 // Action is the reconcile action.
@@ -26,8 +27,7 @@ type Action struct{}
 
 // Spec implements steps.Action.
 func (Action) Spec() steps.Spec {
-	s, _ := steps.Declared("reconcile")
-	return s
+	return spec
 }
 
 // Run implements steps.Action: breaks are StatusFailed; a statement or
@@ -96,7 +96,7 @@ func Render(r Report) []string {
 			rows = append(rows, []string{b.Symbol, b.Broker, db, bq, qty(b.ImpliedQty), signed(b.Difference), money(b.Value), b.Reason})
 		}
 		out = append(out, "Breaks (quantities: database, broker statement, filled trades):")
-		out = append(out, shell.RenderTable([]string{"SYMBOL", "AT", "DB", "BROKER", "TRADES", "DIFF", "VALUE@AVG", "WHY"}, rows)...)
+		out = append(out, table.Render([]string{"SYMBOL", "AT", "DB", "BROKER", "TRADES", "DIFF", "VALUE@AVG", "WHY"}, rows)...)
 		out = append(out, "")
 	}
 	for _, s := range r.Statements {
@@ -130,7 +130,7 @@ func Render(r Report) []string {
 			}
 			rows = append(rows, []string{strconv.FormatInt(t.ID, 10), oid, t.Symbol, t.Side, qty(t.Qty), strconv.FormatFloat(t.Price, 'f', 2, 64), shortStamp(t.ExecutedAt)})
 		}
-		out = append(out, shell.RenderTable([]string{"TRADE", "ORDER", "SYMBOL", "SIDE", "QTY", "PRICE", "EXECUTED"}, rows)...)
+		out = append(out, table.Render([]string{"TRADE", "ORDER", "SYMBOL", "SIDE", "QTY", "PRICE", "EXECUTED"}, rows)...)
 	}
 	return out
 }
@@ -284,7 +284,11 @@ func requestOptions(req steps.Request) (Options, error) {
 	if d := strings.TrimSpace(req.Params["evidence"]); d != "" {
 		o.EvidenceDir = d
 	} else if req.Env.IncidentID != "" {
-		o.EvidenceDir = EvidenceDir(incident.StateDir(os.Getenv), req.Env.IncidentID)
+		stateDir := req.Env.StateDir
+		if stateDir == "" {
+			stateDir = system.StateDir(os.Getenv)
+		}
+		o.EvidenceDir = EvidenceDir(stateDir, req.Env.IncidentID)
 	}
 	return o, nil
 }
@@ -295,10 +299,7 @@ func requestOptions(req steps.Request) (Options, error) {
 type AdoptAction struct{}
 
 // Spec implements steps.Action.
-func (AdoptAction) Spec() steps.Spec {
-	s, _ := steps.Declared("adopt-positions")
-	return s
-}
+func (AdoptAction) Spec() steps.Spec { return adoptSpec }
 
 // Run implements steps.Action: breaks left for review are StatusFailed.
 func (AdoptAction) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {

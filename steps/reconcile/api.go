@@ -12,13 +12,14 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/drbook/drbook/checks"
+	"github.com/drbook/drbook/steps/positions"
+	"github.com/drbook/drbook/steps/redact"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // Broker API sources: named where a statement file would be (--broker
@@ -357,7 +358,7 @@ func FetchAlpaca(ctx context.Context, o APIOptions) (Fetched, error) {
 	if err != nil {
 		return Fetched{}, err
 	}
-	st, err := parseAlpaca(u, body)
+	st, err := positions.ParseAlpaca(u, body)
 	if err != nil {
 		return Fetched{}, err
 	}
@@ -396,7 +397,7 @@ func FetchIBKR(ctx context.Context, o APIOptions) (Fetched, error) {
 	}
 	var accounts []map[string]any
 	if err := json.Unmarshal(accBody, &accounts); err != nil {
-		return Fetched{}, statementError(accURL, 0, "want a JSON array of accounts: %v", err)
+		return Fetched{}, positions.StatementError(accURL, 0, "want a JSON array of accounts: %v", err)
 	}
 	var ids []string
 	for _, a := range accounts {
@@ -427,14 +428,11 @@ func FetchIBKR(ctx context.Context, o APIOptions) (Fetched, error) {
 		Pages    []page          `json:"pages"`
 	}{Source: base, Accounts: rawJSON(accBody)}
 
-	p := &ibkrParser{path: base, out: map[string]Position{}, byAcct: map[string]int{}, ignored: map[string]bool{},
-		accounts: map[string]bool{}, weights: map[string]float64{}}
 	header := []string{"acctId", "contractDesc", "position", "avgPrice", "mktPrice", "currency", "assetClass"}
-	cols, err := readHeader(base, 0, header)
+	p, err := positions.NewIBKRRows(base, header)
 	if err != nil {
 		return Fetched{}, err
 	}
-	n := 0
 	for _, id := range ids {
 		for pg := 0; ; pg++ {
 			if pg == maxPages {
@@ -450,15 +448,14 @@ func FetchIBKR(ctx context.Context, o APIOptions) (Fetched, error) {
 			dec := json.NewDecoder(bytes.NewReader(body))
 			dec.UseNumber()
 			if err := dec.Decode(&items); err != nil {
-				return Fetched{}, statementError(u, 0, "want a JSON array of positions: %v", err)
+				return Fetched{}, positions.StatementError(u, 0, "want a JSON array of positions: %v", err)
 			}
 			for i, it := range items {
-				n++
 				rec, err := ibkrAPIRecord(u, i+1, id, it, p)
 				if err != nil {
 					return Fetched{}, err
 				}
-				if err := p.row(cols, record{line: n, fields: rec}); err != nil {
+				if err := p.Add(rec); err != nil {
 					return Fetched{}, err
 				}
 			}
@@ -471,23 +468,22 @@ func FetchIBKR(ctx context.Context, o APIOptions) (Fetched, error) {
 	if err != nil {
 		return Fetched{}, fmt.Errorf("ibkr-api: keep the answer: %w", err)
 	}
-	st := Statement{Broker: "ibkr", Path: base, Format: SourceIBKRAPI, Positions: p.out, Ignored: p.order, Accounts: ids}
+	st := Statement{Broker: "ibkr", Path: base, Format: SourceIBKRAPI, Positions: p.Positions(), Ignored: p.Ignored(), Accounts: ids}
 	return Fetched{Statement: st, Raw: append(raw, '\n'), Ext: ".json"}, nil
 }
 
 // ibkrAPIRecord turns one Client Portal position into the fields of the
 // header acctId, contractDesc, position, avgPrice, mktPrice, currency,
 // assetClass; the i-th position of page u is named in messages.
-func ibkrAPIRecord(u string, i int, account string, it map[string]json.RawMessage, p *ibkrParser) ([]string, error) {
+func ibkrAPIRecord(u string, i int, account string, it map[string]json.RawMessage, p *positions.IBKRRows) ([]string, error) {
 	keys := make([]string, 0, len(it))
 	for k := range it {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !ibkrAPIFields[k] && !p.ignored[k] {
-			p.ignored[k] = true
-			p.order = append(p.order, k)
+		if !ibkrAPIFields[k] {
+			p.Ignore(k)
 		}
 	}
 	str := func(k string) string {
@@ -501,13 +497,13 @@ func ibkrAPIRecord(u string, i int, account string, it map[string]json.RawMessag
 		raw, ok := it[k]
 		if !ok || string(raw) == "null" {
 			if need {
-				return "", statementError(u, i, "position %d: no %s", i, k)
+				return "", positions.StatementError(u, i, "position %d: no %s", i, k)
 			}
 			return "", nil
 		}
-		v, err := jsonNumber(raw)
+		v, err := positions.JSONNumber(raw)
 		if err != nil {
-			return "", statementError(u, i, "position %d: %s %s: %v", i, k, clip(string(raw), 40), err)
+			return "", positions.StatementError(u, i, "position %d: %s %s: %v", i, k, clip(string(raw), 40), err)
 		}
 		return strconv.FormatFloat(v, 'f', -1, 64), nil
 	}
@@ -516,7 +512,7 @@ func ibkrAPIRecord(u string, i int, account string, it map[string]json.RawMessag
 		sym = strings.TrimSpace(str("ticker"))
 	}
 	if sym == "" {
-		return nil, statementError(u, i, "position %d: no contractDesc", i)
+		return nil, positions.StatementError(u, i, "position %d: no contractDesc", i)
 	}
 	qty, err := num("position", true)
 	if err != nil {
@@ -558,7 +554,7 @@ func rawJSON(b []byte) json.RawMessage {
 // IBKR_CP_URL for the Client Portal gateway and IBKR_ACCOUNT_ID. A missing
 // .env is not an error: FetchAlpaca then says which keys it lacks.
 func LoadAPIEnv(root string, o *APIOptions) error {
-	env, err := checks.ReadEnv(filepath.Join(root, ".env"))
+	env, err := redact.ReadEnv(system.Env(root))
 	if errors.Is(err, fs.ErrNotExist) {
 		env, err = map[string]string{}, nil
 	}

@@ -7,7 +7,6 @@ package reconcile
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -18,12 +17,12 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" driver
 
-	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/positions"
 )
 
 // DefaultTolerance ignores quantity differences below a ten-thousandth of
 // a share (fractional-share rounding).
-const DefaultTolerance = 0.0001
+const DefaultTolerance = positions.DefaultTolerance
 
 // Options select what to reconcile.
 type Options struct {
@@ -343,40 +342,13 @@ func readStatements(ctx context.Context, o Options, rep *Report) (map[string]Sta
 }
 
 // ErrNoDatabase is the cause when the system database is missing.
-var ErrNoDatabase = errors.New("system database not found")
+var ErrNoDatabase = positions.ErrNoDatabase
 
 // openDB opens the system database read-only.
-func openDB(root string) (*sql.DB, error) {
-	path, err := filepath.Abs(filepath.Join(root, "data", "quantai.db"))
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrNoDatabase, path)
-	}
-	return steps.OpenDB(path, steps.ReadOnly)
-}
+func openDB(root string) (*sql.DB, error) { return positions.OpenDB(root) }
 
-// DBPositions returns the database's positions at one broker, by symbol.
+// DBPositions returns the database's positions at one broker, by symbol
+// (see positions.DB).
 func DBPositions(ctx context.Context, root, broker string) (map[string]Position, error) {
-	db, err := openDB(root)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT id, symbol, quantity, avg_price FROM positions WHERE broker = ? ORDER BY symbol`, broker)
-	if err != nil {
-		return nil, fmt.Errorf("read positions: %w", err)
-	}
-	out := map[string]Position{}
-	for rows.Next() {
-		var id int64
-		var p Position
-		if err := rows.Scan(&id, &p.Symbol, &p.Qty, &p.AvgPrice); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read positions: %w", err)
-		}
-		out[p.Symbol] = p
-	}
-	return out, closeRows(rows)
+	return positions.DB(ctx, root, broker)
 }

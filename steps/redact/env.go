@@ -189,3 +189,28 @@ func urlPassword(v string) string {
 	p, _ := u.User.Password()
 	return p
 }
+
+// ReadEnv reads and parses the .env file at path into a map; when a key is
+// given twice the later line wins. A missing file is an error that wraps
+// fs.ErrNotExist; a directory, a FIFO or device, or a file over MaxEnvSize
+// is refused with a message that says which.
+func ReadEnv(path string) (map[string]string, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return nil, err
+	case fi.IsDir():
+		return nil, fmt.Errorf("read %s: is a directory, not a file", path)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("read %s: not a regular file (a FIFO, device or socket)", path)
+	}
+	vars, err := readEnvFile(path, MaxEnvSize)
+	if err != nil {
+		return nil, err
+	}
+	env := make(map[string]string, len(vars))
+	for _, e := range vars {
+		env[e.Key] = e.Value
+	}
+	return env, nil
+}

@@ -27,6 +27,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/drbook/drbook/steps/system"
 )
 
 // Schema is the QuantAI database schema the sandbox creates.
@@ -37,17 +39,17 @@ var Schema string
 // MarkerFile is the file, directly under a sandbox root, that marks the tree
 // as a drbook sandbox. drbook only ever creates, replaces or damages trees
 // that carry it.
-const MarkerFile = ".drbook-sandbox"
+const MarkerFile = system.MarkerFile
 
 // Paths of the parts of a QuantAI tree, relative to its root.
 const (
-	DBFile          = "data/quantai.db"
-	EnvFile         = ".env"
-	ConfigDir       = "config"
-	AgentsDir       = "config/agents"
-	LogsDir         = "logs"
-	IBKRStatement   = "brokers/ibkr_positions.csv"
-	AlpacaStatement = "brokers/alpaca_positions.json"
+	DBFile          = system.DBFile
+	EnvFile         = system.EnvFile
+	ConfigDir       = system.ConfigDir
+	AgentsDir       = system.AgentsDir
+	LogsDir         = system.LogsDir
+	IBKRStatement   = system.IBKRStatement
+	AlpacaStatement = system.AlpacaStatement
 )
 
 // RequiredEnv lists the variables the DR plan (section 3.2) requires in .env.
@@ -106,11 +108,8 @@ type Marker struct {
 	Faults  []string  `json:"faults"` // injected so far, in order
 }
 
-// IsSandbox reports whether root is a drbook sandbox (it has the marker file).
-func IsSandbox(root string) bool {
-	fi, err := os.Stat(filepath.Join(root, MarkerFile))
-	return err == nil && fi.Mode().IsRegular()
-}
+// IsSandbox reports whether root is a drbook sandbox (see system.IsSandbox).
+func IsSandbox(root string) bool { return system.IsSandbox(root) }
 
 // ReadMarker reads a sandbox's marker file.
 func ReadMarker(root string) (Marker, error) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/steps/shell"
 )
 
@@ -22,6 +23,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	all.Install(all.Options{}) // shell, sql, and the restore a .restore runs
 	os.Exit(m.Run())
 }
 

@@ -15,20 +15,17 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/drbook/drbook/steps"
-	"github.com/drbook/drbook/steps/backup"
 	"github.com/drbook/drbook/steps/redact"
+	"github.com/drbook/drbook/steps/salvage"
+	"github.com/drbook/drbook/steps/table"
 )
-
-func init() {
-	steps.Register(SQL{})
-}
 
 // DefaultRowCap is how many rows of a result are shown and recorded unless
 // the block sets rows=N.
 const DefaultRowCap = 100
 
 // MaxCell is the widest a table cell is shown; longer values are cut.
-const MaxCell = 60
+const MaxCell = table.MaxCell
 
 // ErrReadOnly is the cause when a read-only block tries to change data.
 var ErrReadOnly = errors.New("the block is read-only")
@@ -63,8 +60,7 @@ type SQL struct{}
 
 // Spec implements steps.Action.
 func (SQL) Spec() steps.Spec {
-	s, _ := steps.Declared(steps.SQLAction)
-	return s
+	return sqlSpec
 }
 
 // dotKind says what drbook does with a sqlite shell dot-command.
@@ -383,52 +379,8 @@ func cellString(v any) string {
 	}
 }
 
-// RenderTable lays rows out as a plain-text table with a header rule.
-// Cells wider than MaxCell are cut with "...".
-func RenderTable(cols []string, rows [][]string) []string {
-	w := make([]int, len(cols))
-	cut := func(s string) string {
-		s = strings.ReplaceAll(s, "\n", `\n`)
-		if r := []rune(s); len(r) > MaxCell {
-			return string(r[:MaxCell-3]) + "..."
-		}
-		return s
-	}
-	for i, c := range cols {
-		w[i] = len([]rune(cut(c)))
-	}
-	for _, row := range rows {
-		for i, c := range row {
-			if n := len([]rune(cut(c))); n > w[i] {
-				w[i] = n
-			}
-		}
-	}
-	line := func(cells []string) string {
-		var b strings.Builder
-		for i, c := range cells {
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			c = cut(c)
-			b.WriteString(c)
-			if i < len(cells)-1 {
-				b.WriteString(strings.Repeat(" ", w[i]-len([]rune(c))))
-			}
-		}
-		return strings.TrimRight(b.String(), " ")
-	}
-	out := []string{line(cols)}
-	rule := make([]string, len(cols))
-	for i := range cols {
-		rule[i] = strings.Repeat("-", w[i])
-	}
-	out = append(out, line(rule))
-	for _, row := range rows {
-		out = append(out, line(row))
-	}
-	return out
-}
+// RenderTable lays rows out as a plain-text table (see table.Render).
+func RenderTable(cols []string, rows [][]string) []string { return table.Render(cols, rows) }
 
 var sqliteCode = regexp.MustCompile(` \(\d+\)$`)
 
@@ -621,7 +573,7 @@ func BackupDB(ctx context.Context, src, dst string) error {
 	return nil
 }
 
-// recover salvages the database into a new file with backup.Recover (the
+// recover salvages the database into a new file with salvage.Recover (the
 // sqlite3 shell's .recover prints SQL for another sqlite3 to load; drbook
 // writes the loaded file directly). The database itself is never written.
 // The file defaults to data/quantai_recovered.db, as in the plan, or a
@@ -648,7 +600,7 @@ func (r *sqlRun) recover(ctx context.Context, args []string, res *StatementResul
 		return nil
 	}
 	r.info("salvaging " + r.out.Database + " into " + dst + " (the original is not changed)")
-	rep, err := backup.Recover(ctx, r.out.Database, dst, backup.RecoverOptions{})
+	rep, err := salvage.Recover(ctx, r.out.Database, dst, salvage.RecoverOptions{})
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,8 @@ package standby
 
 import "github.com/drbook/drbook/steps"
 
-// Registration of the standby-promote and standby-verify actions;
-// steps/all imports this package.
-func init() {
-	steps.Register(Promote{})
-	steps.Register(Verify{})
+// Register adds the standby-promote and standby-verify actions to r.
+func Register(r *steps.Registry) {
+	r.Register(Promote{})
+	r.Register(Verify{})
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/site"
+	"github.com/drbook/drbook/steps/all"
+	"github.com/drbook/drbook/steps/backup"
 )
 
 // Version is set at build time with -ldflags "-X github.com/drbook/drbook/ui/cli.Version=..."
@@ -67,6 +69,10 @@ type IO struct {
 	// ConfigPath is the site configuration named by --config; "" looks
 	// in the default places (see site.Locate).
 	ConfigPath string
+	// Checker runs integrity checks in a child process. main sets it to
+	// backup.SelfChecker(), since main dispatches backup.CheckerCommand;
+	// the zero value (tests) checks in process.
+	Checker backup.Checker
 
 	site *site.Config // read on first use by Site
 }
@@ -174,6 +180,9 @@ func Run(ctx context.Context, args []string, iox *IO) error {
 	if iox.Getenv == nil {
 		iox.Getenv = os.Getenv
 	}
+	// The composition root: every action is registered here, explicitly,
+	// with what it needs of the others.
+	all.Install(all.Options{Checker: iox.Checker})
 	args, cfgPath, err := takeConfigFlag(args)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/drbook/drbook/checks"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/steps/backup"
 )
 
@@ -283,7 +284,7 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 	var log strings.Builder
 	emit, done := o.progressTo(iox, &log)
 	out, err := backup.Backup(ctx, backup.Options{Root: o.root, Tier: tier, Dir: o.backupDir(iox), S3: o.s3Config(fs),
-		Passphrase: pass, Emit: emit, Tool: "drbook " + Version})
+		Passphrase: pass, Emit: emit, Tool: "drbook " + Version, Checker: iox.Checker})
 	done()
 	params := map[string]string{"tier": fmt.Sprint(tier), "to": o.backupDir(iox), "s3": o.s3}
 	r := steps.Result{Status: steps.StatusOK}
@@ -566,7 +567,8 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 	var log strings.Builder
 	emit, done := o.progressTo(iox, &log)
 	ro := backup.RestoreOptions{Root: o.root, From: from, Only: parts, Dir: o.backupDir(iox), S3: o.s3ConfigFor(fs, from),
-		Passphrase: pass, Emit: emit, Operator: op.String(), MaxExpand: expand}
+		Passphrase: pass, Emit: emit, Operator: op.String(), MaxExpand: expand,
+		Checker: iox.Checker, KillSwitch: all.KillSwitch{}}
 	if link != nil {
 		ro.IncidentID = link.in.ID()
 	}
@@ -686,7 +688,7 @@ func runVerify(ctx context.Context, iox *IO, args []string) error {
 	}
 	emit, done := o.progress(iox)
 	res, err := backup.Verify(ctx, backup.VerifyOptions{From: from, Dir: o.backupDir(iox), S3: o.s3ConfigFor(fs, from),
-		Passphrase: pass, Emit: emit})
+		Passphrase: pass, Emit: emit, Checker: iox.Checker})
 	done()
 	if o.json && res != nil {
 		writeJSON(iox.Stdout, map[string]any{"ok": res.OK, "summary": res.Summary, "restore": res.Restore,

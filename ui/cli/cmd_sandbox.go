@@ -283,6 +283,8 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 			return usageErr("check: --backup-dir %s is a file, not a directory", backupDir)
 		}
 		opts.Backups = backup.Catalogue(backupDir, s3)
+	} else {
+		opts.Backups = backup.Catalogue(backup.CatalogueDir(root, iox.Getenv), s3)
 	}
 	// The table is printed once every check has finished, in the report's
 	// fixed order (checks in order, items in order): at 3 a.m. two runs

@@ -18,7 +18,6 @@ import (
 	"github.com/drbook/drbook/runbook/drill"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/runbook/site"
-	_ "github.com/drbook/drbook/steps/all" // link every action in
 	"github.com/drbook/drbook/steps/sandbox"
 	"github.com/drbook/drbook/ui"
 )

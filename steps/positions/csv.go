@@ -1,4 +1,4 @@
-package reconcile
+package positions
 
 import (
 	"bytes"
@@ -76,7 +76,7 @@ func readHeader(path string, line int, header []string) (*columns, error) {
 			continue
 		}
 		if j, dup := seen[n]; dup {
-			return nil, statementError(path, line, "two columns named %q (columns %d and %d)", strings.TrimSpace(h), j+1, i+1)
+			return nil, StatementError(path, line, "two columns named %q (columns %d and %d)", strings.TrimSpace(h), j+1, i+1)
 		}
 		seen[n] = i
 	}
@@ -96,10 +96,10 @@ func readHeader(path string, line int, header []string) (*columns, error) {
 		}
 	}
 	if _, ok := c.idx["symbol"]; !ok {
-		return nil, statementError(path, line, "no Symbol column (also read as: Ticker, Underlying Symbol, Financial Instrument); the header is %s", quoteList(header, 8))
+		return nil, StatementError(path, line, "no Symbol column (also read as: Ticker, Underlying Symbol, Financial Instrument); the header is %s", quoteList(header, 8))
 	}
 	if _, ok := c.idx["qty"]; !ok {
-		return nil, statementError(path, line, "no Quantity column (also read as: Position, Qty, Shares); the header is %s", quoteList(header, 8))
+		return nil, StatementError(path, line, "no Quantity column (also read as: Position, Qty, Shares); the header is %s", quoteList(header, 8))
 	}
 	return c, nil
 }
@@ -165,9 +165,9 @@ func readCSV(path string, data []byte) ([]record, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return nil, statementError(path, pe.Line, "%v", pe.Err)
+				return nil, StatementError(path, pe.Line, "%v", pe.Err)
 			}
-			return nil, statementError(path, 0, "%v", err)
+			return nil, StatementError(path, 0, "%v", err)
 		}
 		line, _ := r.FieldPos(0)
 		if blankRecord(rec) {
@@ -217,7 +217,7 @@ func parseIBKR(path string, data []byte) (Statement, error) {
 		return st, err
 	}
 	if len(recs) == 0 {
-		return st, statementError(path, 1, "empty file: want a header row with Symbol and Quantity")
+		return st, StatementError(path, 1, "empty file: want a header row with Symbol and Quantity")
 	}
 	p := &ibkrParser{path: path, out: map[string]Position{}, byAcct: map[string]int{}, ignored: map[string]bool{},
 		accounts: map[string]bool{}, weights: map[string]float64{}}
@@ -264,7 +264,7 @@ func (p *ibkrParser) table(recs []record) error {
 			continue
 		}
 		if c.looksLikeHeader(r.fields) {
-			return statementError(p.path, r.line, "a second, different header row (another report section?): export the Open Positions section alone")
+			return StatementError(p.path, r.line, "a second, different header row (another report section?): export the Open Positions section alone")
 		}
 		if err := p.row(c, r); err != nil {
 			return err
@@ -302,17 +302,17 @@ func (p *ibkrParser) flexSections(recs []record) error {
 				continue
 			}
 			if c == nil {
-				return statementError(p.path, r.line, "Open Positions data before its HEADER row")
+				return StatementError(p.path, r.line, "Open Positions data before its HEADER row")
 			}
 			if err := p.row(c, record{line: r.line, fields: r.fields[2:]}); err != nil {
 				return err
 			}
 		default:
-			return statementError(p.path, r.line, "row kind %q: want BOF, BOA, BOS, HEADER, DATA, EOS, EOA or EOF in a Flex Query with headers and trailers", kind)
+			return StatementError(p.path, r.line, "row kind %q: want BOF, BOA, BOS, HEADER, DATA, EOS, EOA or EOF in a Flex Query with headers and trailers", kind)
 		}
 	}
 	if !found {
-		return statementError(p.path, 0, "no Open Positions section (POST): add Open Positions to the Flex Query")
+		return StatementError(p.path, 0, "no Open Positions section (POST): add Open Positions to the Flex Query")
 	}
 	return nil
 }
@@ -337,7 +337,7 @@ func (p *ibkrParser) activity(recs []record) error {
 			found = true
 		case "Data":
 			if c == nil {
-				return statementError(p.path, r.line, "Open Positions data before its Header row")
+				return StatementError(p.path, r.line, "Open Positions data before its Header row")
 			}
 			if err := p.row(c, record{line: r.line, fields: r.fields[2:]}); err != nil {
 				return err
@@ -345,7 +345,7 @@ func (p *ibkrParser) activity(recs []record) error {
 		}
 	}
 	if !found {
-		return statementError(p.path, 0, "no Open Positions section: produce the Activity Statement with Open Positions included")
+		return StatementError(p.path, 0, "no Open Positions section: produce the Activity Statement with Open Positions included")
 	}
 	return nil
 }
@@ -356,7 +356,7 @@ func (p *ibkrParser) activity(recs []record) error {
 func (p *ibkrParser) row(c *columns, r record) error {
 	rec := r.fields
 	if len(rec) != len(c.header) {
-		return statementError(p.path, r.line, "%d fields, the header has %d", len(rec), len(c.header))
+		return StatementError(p.path, r.line, "%d fields, the header has %d", len(rec), len(c.header))
 	}
 	if i, ok := c.idx["level"]; ok {
 		switch strings.ToLower(strings.TrimSpace(rec[i])) {
@@ -367,12 +367,12 @@ func (p *ibkrParser) row(c *columns, r record) error {
 	}
 	pos := Position{Line: r.line, Symbol: strings.TrimSpace(rec[c.idx["symbol"]])}
 	if pos.Symbol == "" {
-		return statementError(p.path, r.line, "empty %s", strings.TrimSpace(c.header[c.idx["symbol"]]))
+		return StatementError(p.path, r.line, "empty %s", strings.TrimSpace(c.header[c.idx["symbol"]]))
 	}
 	var err error
 	qi := c.idx["qty"]
 	if pos.Qty, err = number(rec[qi]); err != nil {
-		return statementError(p.path, r.line, "%s %q: %v", strings.TrimSpace(c.header[qi]), rec[qi], err)
+		return StatementError(p.path, r.line, "%s %q: %v", strings.TrimSpace(c.header[qi]), rec[qi], err)
 	}
 	for _, f := range []struct {
 		key string
@@ -380,7 +380,7 @@ func (p *ibkrParser) row(c *columns, r record) error {
 	}{{"avg", &pos.AvgPrice}, {"mark", &pos.MarkPrice}} {
 		if i, ok := c.idx[f.key]; ok && !emptyCell(rec[i]) {
 			if *f.dst, err = number(rec[i]); err != nil {
-				return statementError(p.path, r.line, "%s %q: %v", strings.TrimSpace(c.header[i]), rec[i], err)
+				return StatementError(p.path, r.line, "%s %q: %v", strings.TrimSpace(c.header[i]), rec[i], err)
 			}
 		}
 	}
@@ -398,7 +398,7 @@ func (p *ibkrParser) row(c *columns, r record) error {
 			}
 		case "long", "buy", "b", "":
 		default:
-			return statementError(p.path, r.line, "%s %q: want Long or Short", strings.TrimSpace(c.header[i]), rec[i])
+			return StatementError(p.path, r.line, "%s %q: want Long or Short", strings.TrimSpace(c.header[i]), rec[i])
 		}
 	}
 	acct := ""
@@ -414,7 +414,7 @@ func (p *ibkrParser) row(c *columns, r record) error {
 		if acct != "" {
 			in = " in account " + acct
 		}
-		return statementError(p.path, r.line, "duplicate symbol %s%s (first on line %d)", pos.Symbol, in, first)
+		return StatementError(p.path, r.line, "duplicate symbol %s%s (first on line %d)", pos.Symbol, in, first)
 	}
 	p.byAcct[k] = r.line
 	prev, seen := p.out[pos.Symbol]
@@ -424,7 +424,7 @@ func (p *ibkrParser) row(c *columns, r record) error {
 		return nil
 	}
 	if prev.Currency != "" && pos.Currency != "" && prev.Currency != pos.Currency {
-		return statementError(p.path, r.line, "%s in %s here and in %s on line %d: one position per symbol is compared", pos.Symbol, pos.Currency, prev.Currency, prev.Line)
+		return StatementError(p.path, r.line, "%s in %s here and in %s on line %d: one position per symbol is compared", pos.Symbol, pos.Currency, prev.Currency, prev.Line)
 	}
 	w0, w1 := p.weights[pos.Symbol], abs(pos.Qty)
 	if w0+w1 > 0 {
@@ -451,3 +451,44 @@ func abs(v float64) float64 {
 	}
 	return v
 }
+
+// IBKRRows gathers the positions of IBKR rows handed over one at a time
+// (the Client Portal API's answers, turned into the fields of a header),
+// with the same checks as the rows of a CSV statement.
+type IBKRRows struct {
+	p    *ibkrParser
+	cols *columns
+	n    int
+}
+
+// NewIBKRRows starts gathering rows laid out as header; path names the
+// source in messages.
+func NewIBKRRows(path string, header []string) (*IBKRRows, error) {
+	p := &ibkrParser{path: path, out: map[string]Position{}, byAcct: map[string]int{}, ignored: map[string]bool{},
+		accounts: map[string]bool{}, weights: map[string]float64{}}
+	cols, err := readHeader(path, 0, header)
+	if err != nil {
+		return nil, err
+	}
+	return &IBKRRows{p: p, cols: cols}, nil
+}
+
+// Add reads one row; its line number in messages is its place among all rows.
+func (r *IBKRRows) Add(fields []string) error {
+	r.n++
+	return r.p.row(r.cols, record{line: r.n, fields: fields})
+}
+
+// Ignore notes, once, a field the source has and drbook does not read.
+func (r *IBKRRows) Ignore(name string) {
+	if !r.p.ignored[name] {
+		r.p.ignored[name] = true
+		r.p.order = append(r.p.order, name)
+	}
+}
+
+// Positions returns the positions gathered so far, by symbol.
+func (r *IBKRRows) Positions() map[string]Position { return r.p.out }
+
+// Ignored lists, in the order met, the fields noted with Ignore.
+func (r *IBKRRows) Ignored() []string { return r.p.order }

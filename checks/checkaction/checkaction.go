@@ -1,10 +1,14 @@
-package checks
+// Package checkaction runs drbook's checks as runbook actions:
+// integrity-check, validate-data and validate-config. The checks
+// themselves live in package checks, a library other actions (the backup
+// and restore) use too; this package is the only one that registers them.
+package checkaction
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
+	"github.com/drbook/drbook/checks"
 	"github.com/drbook/drbook/steps"
 )
 
@@ -14,15 +18,15 @@ type action struct {
 	checks []string
 }
 
-func init() {
-	steps.Register(action{"integrity-check", []string{DBIntegrity, CriticalTables}})
-	steps.Register(action{"validate-data", []string{DataValidation}})
-	steps.Register(action{"validate-config", []string{Config}})
+// Register adds integrity-check, validate-data and validate-config to r.
+func Register(r *steps.Registry) {
+	r.Register(action{"integrity-check", []string{checks.DBIntegrity, checks.CriticalTables}})
+	r.Register(action{"validate-data", []string{checks.DataValidation}})
+	r.Register(action{"validate-config", []string{checks.Config}})
 }
 
 func (a action) Spec() steps.Spec {
-	s, _ := steps.Declared(a.name)
-	return s
+	return specs[a.name]
 }
 
 // Run runs the checks, streaming each finding as an info line. A failed
@@ -32,10 +36,10 @@ func (a action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (st
 	// An action runs inside the TUI or a drill, which keep an RSS budget:
 	// no memory-mapped reads (mapped pages count in RSS, up to the whole
 	// database per connection). drbook check keeps them for speed.
-	opts := Options{Root: req.Env.Root, Only: a.checks, Full: strings.EqualFold(req.Params["full"], "true"), Now: req.Env.Now, MmapSize: -1}
-	rep, err := Run(ctx, opts, func(f Finding) {
+	opts := checks.Options{Root: req.Env.Root, Only: a.checks, Full: strings.EqualFold(req.Params["full"], "true"), Now: req.Env.Now, MmapSize: -1}
+	rep, err := checks.Run(ctx, opts, func(f checks.Finding) {
 		if emit != nil {
-			emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Info, Line: Line(f)})
+			emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Info, Line: checks.Line(f)})
 		}
 	})
 	if err != nil {
@@ -57,18 +61,12 @@ func (a action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (st
 }
 
 // problems lists the items that did not pass, briefly.
-func problems(rep Report) string {
+func problems(rep checks.Report) string {
 	var out []string
 	for _, f := range rep.Findings {
-		if f.Status != Pass {
+		if f.Status != checks.Pass {
 			out = append(out, f.Item+" "+string(f.Status))
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-// Line renders a finding as one line of text: "FAIL data-validation
-// audit-gaps: 1 gap in the audit trail".
-func Line(f Finding) string {
-	return fmt.Sprintf("%s %s %s: %s", strings.ToUpper(string(f.Status)), f.Check, f.Item, f.Message)
 }

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package checks
+package dbfile
 
 // shmInUse cannot ask about locks here; a -shm is taken to be live.
 func shmInUse(string) bool { return true }

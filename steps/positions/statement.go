@@ -1,4 +1,9 @@
-package reconcile
+// Package positions reads what the QuantAI system holds: broker position
+// statements (IBKR CSV in its three layouts, Alpaca JSON, and the rows of
+// the brokers' APIs) and the positions in the trading database.
+// Reconciliation and the failover plan both read them through it, so
+// neither action imports the other.
+package positions
 
 import (
 	"bytes"
@@ -79,7 +84,7 @@ func BrokerOf(format string) string {
 }
 
 // statementError is a problem at a place in a statement.
-func statementError(path string, line int, format string, args ...any) error {
+func StatementError(path string, line int, format string, args ...any) error {
 	where := path
 	if line > 0 {
 		where = fmt.Sprintf("%s:%d", path, line)
@@ -99,7 +104,7 @@ func DetectFormat(path string, data []byte) (string, error) {
 	t := bytes.TrimSpace(bytes.TrimPrefix(data, []byte("\ufeff")))
 	switch {
 	case len(t) == 0:
-		return "", statementError(path, 0, "empty file")
+		return "", StatementError(path, 0, "empty file")
 	case t[0] == '[' || t[0] == '{':
 		return FormatAlpacaJSON, nil
 	default:
@@ -129,7 +134,7 @@ func ParseStatement(path string, data []byte, format string) (Statement, error) 
 	case FormatIBKRCSV:
 		return parseIBKR(path, data)
 	case FormatAlpacaJSON:
-		return parseAlpaca(path, data)
+		return ParseAlpaca(path, data)
 	}
 	return Statement{Path: path, Format: format}, fmt.Errorf("statement %s: unknown format %q (known: %s)", path, format, strings.Join(Formats, ", "))
 }
@@ -161,7 +166,7 @@ var alpacaFields = map[string]bool{
 	"swap_rate": true, "avg_entry_swap_rate": true, "usd": true,
 }
 
-func parseAlpaca(path string, data []byte) (Statement, error) {
+func ParseAlpaca(path string, data []byte) (Statement, error) {
 	st := Statement{Path: path, Format: FormatAlpacaJSON, Broker: "alpaca"}
 	pos, ignored, err := alpacaPositions(path, data)
 	st.Positions, st.Ignored = pos, ignored
@@ -184,10 +189,10 @@ func alpacaPositions(path string, data []byte) (map[string]Position, []string, e
 	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, nil, statementError(path, lineAt(dec.InputOffset()), "not JSON: %v", err)
+		return nil, nil, StatementError(path, lineAt(dec.InputOffset()), "not JSON: %v", err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return nil, nil, statementError(path, 1, "want a JSON array of positions (Alpaca GET /v2/positions)")
+		return nil, nil, StatementError(path, 1, "want a JSON array of positions (Alpaca GET /v2/positions)")
 	}
 	out := map[string]Position{}
 	seenIgnored := map[string]bool{}
@@ -196,7 +201,7 @@ func alpacaPositions(path string, data []byte) (map[string]Position, []string, e
 		line := lineAt(dec.InputOffset())
 		var m map[string]json.RawMessage
 		if err := dec.Decode(&m); err != nil {
-			return nil, nil, statementError(path, line, "position is not a JSON object: %v", err)
+			return nil, nil, StatementError(path, line, "position is not a JSON object: %v", err)
 		}
 		keys := make([]string, 0, len(m))
 		for k := range m {
@@ -212,10 +217,10 @@ func alpacaPositions(path string, data []byte) (map[string]Position, []string, e
 		p := Position{Line: line, AssetClass: jsonString(m["asset_class"]), Currency: "USD"}
 		p.Symbol = strings.TrimSpace(jsonString(m["symbol"]))
 		if p.Symbol == "" {
-			return nil, nil, statementError(path, line, "no symbol")
+			return nil, nil, StatementError(path, line, "no symbol")
 		}
 		if _, ok := m["qty"]; !ok {
-			return nil, nil, statementError(path, line, "%s: no qty", p.Symbol)
+			return nil, nil, StatementError(path, line, "%s: no qty", p.Symbol)
 		}
 		for _, f := range []struct {
 			key string
@@ -225,9 +230,9 @@ func alpacaPositions(path string, data []byte) (map[string]Position, []string, e
 			if !ok {
 				continue
 			}
-			v, err := jsonNumber(raw)
+			v, err := JSONNumber(raw)
 			if err != nil {
-				return nil, nil, statementError(path, line, "%s: %s %s: %v", p.Symbol, f.key, string(raw), err)
+				return nil, nil, StatementError(path, line, "%s: %s %s: %v", p.Symbol, f.key, string(raw), err)
 			}
 			*f.dst = v
 		}
@@ -238,15 +243,15 @@ func alpacaPositions(path string, data []byte) (map[string]Position, []string, e
 				p.Qty = -p.Qty
 			}
 		default:
-			return nil, nil, statementError(path, line, "%s: side %q (want long or short)", p.Symbol, side)
+			return nil, nil, StatementError(path, line, "%s: side %q (want long or short)", p.Symbol, side)
 		}
 		if first, dup := out[p.Symbol]; dup {
-			return nil, nil, statementError(path, line, "duplicate symbol %s (first on line %d)", p.Symbol, first.Line)
+			return nil, nil, StatementError(path, line, "duplicate symbol %s (first on line %d)", p.Symbol, first.Line)
 		}
 		out[p.Symbol] = p
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, nil, statementError(path, lineAt(dec.InputOffset()), "unterminated array: %v", err)
+		return nil, nil, StatementError(path, lineAt(dec.InputOffset()), "unterminated array: %v", err)
 	}
 	return out, ignored, nil
 }
@@ -261,7 +266,7 @@ func jsonString(raw json.RawMessage) string {
 
 // jsonNumber reads a number sent as a string ("10.5", as Alpaca does) or
 // as a JSON number.
-func jsonNumber(raw json.RawMessage) (float64, error) {
+func JSONNumber(raw json.RawMessage) (float64, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
 		return number(s)
@@ -272,3 +277,7 @@ func jsonNumber(raw json.RawMessage) (float64, error) {
 	}
 	return number(n.String())
 }
+
+// DefaultTolerance ignores quantity differences below a ten-thousandth of
+// a share (fractional-share rounding).
+const DefaultTolerance = 0.0001
