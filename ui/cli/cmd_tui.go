@@ -19,6 +19,7 @@ import (
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/runbook/site"
 	_ "github.com/drbook/drbook/steps/all" // link every action in
+	"github.com/drbook/drbook/steps/backup"
 	"github.com/drbook/drbook/ui"
 )
 
@@ -165,7 +166,16 @@ injects the fault, declares a DRILL incident and starts the clock. RUNBOOK
 is an embedded id, a file or an id in --runbooks (default
 complete-system-recovery); FAULT defaults to the runbook's own damage
 (bad-config for configuration-recovery, position-drift for
-trading-platform-failover, corrupt-db otherwise; 'none' for none).
+trading-platform-failover, agent-down for single-agent-failure, host-lost
+for cross-platform-recovery, corrupt-db,bad-config,missing-env for
+full-dr-simulation, none for compliance-validation, corrupt-db otherwise;
+'none' for none). Several faults go in order, comma-separated.
+
+With an S3 location (backup.s3 in the site configuration, or $DRBOOK_S3
+and $DRBOOK_S3_ENDPOINT) the baseline backup is also copied under
+S3/drills/STAMP-HEX and the runbook variable BACKUP_S3 names it. The
+host-lost scenario needs one: the drill deletes its local backups and the
+runbook rebuilds the sandbox from S3 alone; without one it is refused.
 
 Without --auto the TUI guides you through it. With --auto every automatable
 step runs unattended, manual steps are acknowledged, progress is printed
@@ -269,16 +279,21 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer cfg.Store.Close()
+	s3, err := drillS3(iox)
+	if err != nil {
+		return err
+	}
 	d, err := drill.Start(ctx, drill.Options{
 		Runbook: rb, Scenario: scenario, Speed: speed, Dir: dir, StateDir: cfg.StateDir, Store: cfg.Store,
 		Operator: cfg.Operator, Severity: severity, Title: title, Trades: trades, Vars: vars, BackupAge: backupAge,
+		S3:       s3,
 		Progress: func(s string) { fmt.Fprintln(iox.Stderr, "drbook: "+s) },
 	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if strings.Contains(err.Error(), "unknown fault") {
+		if errors.Is(err, drill.ErrScenario) || errors.Is(err, drill.ErrNoS3) || strings.Contains(err.Error(), "unknown fault") {
 			return usageErr("%v", err)
 		}
 		return failed(err)
@@ -312,6 +327,20 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		return failed(nil)
 	}
 	return nil
+}
+
+// drillS3 is the S3 location a drill copies its baseline backup to:
+// $DRBOOK_S3 (with $DRBOOK_S3_ENDPOINT and $DRBOOK_S3_REGION), else the
+// site configuration's backup.s3; none when neither is set.
+func drillS3(iox *IO) (drill.S3, error) {
+	if c := backup.S3FromEnv(iox.Getenv); c != nil {
+		return drill.S3{URL: c.URL, Endpoint: c.Endpoint, Region: c.Region}, nil
+	}
+	cfg, err := iox.Site()
+	if err != nil {
+		return drill.S3{}, err
+	}
+	return drill.S3{URL: cfg.Backup.S3.URL, Endpoint: cfg.Backup.S3.Endpoint, Region: cfg.Backup.S3.Region}, nil
 }
 
 const resumeUsage = `
