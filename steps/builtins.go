@@ -99,6 +99,15 @@ var Builtins = []Spec{
 		Drill:       runbook.DrillRun,
 	},
 	{
+		Name:    "compliance-check",
+		Summary: "Check every scheduled test ran within its period with verified evidence, the plan's review date and the contacts' verification; changes nothing.",
+		Params: []Param{
+			{Name: "state-dir", Doc: "drbook's state directory; default: the incident's"},
+			{Name: "site", Doc: "site configuration file; default: the one drbook finds"},
+		},
+		Drill: runbook.DrillRun,
+	},
+	{
 		Name:    "failover-plan",
 		Summary: "Write a reviewable plan to move positions from one broker to another; sends no orders.",
 		Params: []Param{

@@ -59,6 +59,7 @@ type Env struct {
 	Vars       map[string]string // runbook variables, secrets included
 	Secrets    []string          // values to redact from anything recorded
 	BackupDir  string            // local backup directory; "" for the default
+	StateDir   string            // drbook's state directory (incidents, evidence); "" when unknown
 	Now        func() time.Time  // clock; nil means time.Now
 }
 

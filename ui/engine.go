@@ -239,6 +239,9 @@ func openRunbook(ctx context.Context, cfg EngineConfig, id string) (*runbook.Run
 
 // NewSession adapts a running incident to the TUI.
 func NewSession(in *incident.Incident, store *incident.Store, rb *runbook.Runbook, env steps.Env, stateDir string) Session {
+	if env.StateDir == "" {
+		env.StateDir = stateDir // compliance-check reads the incidents and evidence there
+	}
 	return &engineSession{in: in, store: store, rb: rb, env: env, stateDir: stateDir}
 }
 

@@ -236,7 +236,7 @@ func Start(ctx context.Context, o Options) (*Drill, error) {
 		return nil, fmt.Errorf("drill: %w", err)
 	}
 	denv := EnvFor(dir, in, o.Operator.Name)
-	denv.Vars = o.Vars
+	denv.Vars, denv.StateDir = o.Vars, o.StateDir
 	return &Drill{Incident: in, Dir: dir, Env: denv}, nil
 }
 

@@ -283,6 +283,14 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A runbook that reads the site configuration in an action
+	// (compliance-check) gets the one this command read, --config included.
+	if sc, _ := iox.Site(); sc != nil && sc.Path != "" && declares(rb, "SITE_CONFIG") && vars["SITE_CONFIG"] == "" {
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		vars["SITE_CONFIG"] = sc.Path
+	}
 	d, err := drill.Start(ctx, drill.Options{
 		Runbook: rb, Scenario: scenario, Speed: speed, Dir: dir, StateDir: cfg.StateDir, Store: cfg.Store,
 		Operator: cfg.Operator, Severity: severity, Title: title, Trades: trades, Vars: vars, BackupAge: backupAge,
@@ -327,6 +335,16 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		return failed(nil)
 	}
 	return nil
+}
+
+// declares reports whether the runbook has a variable called name.
+func declares(rb *runbook.Runbook, name string) bool {
+	for _, v := range rb.Vars {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // drillS3 is the S3 location a drill copies its baseline backup to:

@@ -1,0 +1,3 @@
+package all
+
+import _ "github.com/drbook/drbook/steps/compliance" // compliance-check
