@@ -55,7 +55,8 @@ type Options struct {
 	// Vars are the runbook variables' values (secret ones are never
 	// recorded; they reach the actions through Drill.Env.Vars).
 	Vars map[string]string
-	// S3 is where the baseline backup is also uploaded: under
+	// S3 is where the baseline backup is also uploaded, when the scenario
+	// has host-lost or the runbook declares the variable BACKUP_S3: under
 	// S3.URL/drills/STAMP-HEX, a prefix of the drill's own that no
 	// "latest" of the live system lists. Start then sets the runbook
 	// variables BACKUP_S3 (that prefix) and BACKUP_S3_ENDPOINT unless
@@ -155,7 +156,7 @@ func Start(ctx context.Context, o Options) (*Drill, error) {
 		return nil, fmt.Errorf("drill: %w", ErrNoS3)
 	}
 	var s3URL string
-	if o.S3.URL != "" {
+	if o.S3.URL != "" && (hostLost || declares(o.Runbook, "BACKUP_S3")) {
 		var b [3]byte
 		_, _ = rand.Read(b[:])
 		s3URL = strings.TrimRight(o.S3.URL, "/") + "/drills/" + clockNow(o.Clock).UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
@@ -269,6 +270,16 @@ func newDir(parent string) (string, error) {
 		return "", fmt.Errorf("drill: %w", err)
 	}
 	return dir, nil
+}
+
+// declares reports whether the runbook has a variable called name.
+func declares(rb *runbook.Runbook, name string) bool {
+	for _, v := range rb.Vars {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // clockNow reads c, or the system clock when c is nil.

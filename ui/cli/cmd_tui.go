@@ -171,11 +171,12 @@ for cross-platform-recovery, corrupt-db,bad-config,missing-env for
 full-dr-simulation, none for compliance-validation, corrupt-db otherwise;
 'none' for none). Several faults go in order, comma-separated.
 
-With an S3 location (backup.s3 in the site configuration, or $DRBOOK_S3
-and $DRBOOK_S3_ENDPOINT) the baseline backup is also copied under
-S3/drills/STAMP-HEX and the runbook variable BACKUP_S3 names it. The
-host-lost scenario needs one: the drill deletes its local backups and the
-runbook rebuilds the sandbox from S3 alone; without one it is refused.
+The host-lost scenario (and a runbook with a BACKUP_S3 variable) needs an
+S3 location: $DRBOOK_S3 (and $DRBOOK_S3_ENDPOINT), else backup.s3 of the
+site configuration. The baseline backup is then also copied under
+S3/drills/STAMP-HEX, named by the runbook variable BACKUP_S3; host-lost
+deletes the local backups and the runbook rebuilds from S3 alone. Without
+an S3 location a host-lost drill is refused.
 
 Without --auto the TUI guides you through it. With --auto every automatable
 step runs unattended, manual steps are acknowledged, progress is printed
