@@ -119,6 +119,8 @@ func TestFaultsAreCaughtByTheirChecks(t *testing.T) {
 		{"audit-gap", map[string]checks.Status{checks.DataValidation: checks.Fail}},
 		{"position-drift", map[string]checks.Status{checks.DataValidation: checks.Fail}},
 		{"pending-orders", map[string]checks.Status{checks.DataValidation: checks.Warn}},
+		{"agent-down", map[string]checks.Status{checks.Config: checks.Fail}},
+		{"host-lost", map[string]checks.Status{checks.DBIntegrity: checks.Fail, checks.CriticalTables: checks.Fail, checks.DataValidation: checks.Fail, checks.Config: checks.Fail}},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

@@ -134,7 +134,70 @@ func checkConfig(ctx context.Context, r *run, out func(Finding)) {
 			bad = append(bad, []string{"config/agents/" + filepath.Base(a), err.Error()})
 		}
 	}
+	if missing := missingAgents(root, entries); len(missing) > 0 {
+		var names []string
+		for _, m := range missing {
+			names = append(names, m[0])
+		}
+		ev := &Evidence{Count: int64(len(missing) + len(bad)), Columns: []string{"file", "error"}, Rows: append(missing, bad...)[:min(len(missing)+len(bad), MaxRows)]}
+		msg := fmt.Sprintf("%d listed agent %s missing: %s", len(missing), plural(len(missing), "configuration is", "configurations are"), strings.Join(names, ", "))
+		if len(bad) > 0 {
+			msg += fmt.Sprintf("; %d of %d do not parse", len(bad), len(agents))
+		}
+		out(t(Finding{Item: "agents", Status: Fail, Message: msg + ": restore them from a backup", Evidence: ev}))
+		return
+	}
 	out(t(fileFinding("agents", len(agents), bad, "agent configurations")))
+}
+
+// missingAgents lists the agents a settings file under config/ enables
+// (agents: {directory: D, enabled: [NAME...]}) whose D/NAME.json does not
+// exist, as {file, reason} rows. Settings that list no agents list none
+// missing; a file that does not parse is reported as such elsewhere.
+func missingAgents(root string, entries []os.DirEntry) [][]string {
+	var out [][]string
+	for _, e := range entries {
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		p := filepath.Join(root, "config", e.Name())
+		if regularFile(p) != nil {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var s struct {
+			Agents struct {
+				Directory string   `yaml:"directory"`
+				Enabled   []string `yaml:"enabled"`
+			} `yaml:"agents"`
+		}
+		if yaml.Unmarshal(data, &s) != nil || len(s.Agents.Enabled) == 0 {
+			continue
+		}
+		dir := s.Agents.Directory
+		if dir == "" {
+			dir = "config/agents"
+		}
+		if filepath.IsAbs(dir) || !filepath.IsLocal(dir) {
+			continue // only what lies under the root is the system's
+		}
+		for _, a := range s.Agents.Enabled {
+			// A name with a path in it is not an agent name: it cannot lead
+			// the check outside the directory.
+			if a == "" || strings.ContainsAny(a, `/\`) || a == ".." {
+				continue
+			}
+			rel := filepath.ToSlash(filepath.Join(dir, a+".json"))
+			if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(rel))); errors.Is(err, os.ErrNotExist) {
+				out = append(out, []string{rel, "missing: enabled under agents.enabled in config/" + e.Name()})
+			}
+		}
+	}
+	return out
 }
 
 func fileFinding(item string, n int, bad [][]string, what string) Finding {

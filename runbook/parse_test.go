@@ -134,8 +134,9 @@ func keys(m map[string]string) []string {
 
 // EmbeddedIDs are the runbooks other packages rely on by id.
 var EmbeddedIDs = []string{
-	"complete-system-recovery", "configuration-recovery", "database-recovery", "manual-backup",
-	"monthly-database-recovery-test", "quarterly-system-recovery-test", "site-failover", "site-failover-manual",
+	"complete-system-recovery", "compliance-validation", "configuration-recovery", "cross-platform-recovery",
+	"database-recovery", "full-dr-simulation", "manual-backup", "monthly-database-recovery-test",
+	"quarterly-system-recovery-test", "single-agent-failure", "site-failover", "site-failover-manual",
 	"trading-platform-failover",
 }
 

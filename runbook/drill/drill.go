@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,9 +27,11 @@ import (
 
 // Options describe a drill to start.
 type Options struct {
-	ID       string // incident id; "" generates one
-	Runbook  *runbook.Runbook
-	Scenario string // fault to inject; "" for none
+	ID      string // incident id; "" generates one
+	Runbook *runbook.Runbook
+	// Scenario is the fault to inject, or several in order separated by
+	// commas ("corrupt-db,bad-config,missing-env"); "" for none.
+	Scenario string
 	Speed    float64
 	// Dir is the drill's directory: the sandbox goes in Dir/sandbox and
 	// its backups in Dir/backups. "" makes a new one under StateDir/drills.
@@ -52,6 +55,44 @@ type Options struct {
 	// Vars are the runbook variables' values (secret ones are never
 	// recorded; they reach the actions through Drill.Env.Vars).
 	Vars map[string]string
+	// S3 is where the baseline backup is also uploaded, when the scenario
+	// has host-lost or the runbook declares the variable BACKUP_S3: under
+	// S3.URL/drills/STAMP-HEX, a prefix of the drill's own that no
+	// "latest" of the live system lists. Start then sets the runbook
+	// variables BACKUP_S3 (that prefix) and BACKUP_S3_ENDPOINT unless
+	// given. The host-lost scenario needs it: it rebuilds from S3 alone.
+	S3 S3
+}
+
+// S3 is an S3 (or S3-compatible) location for a drill's baseline backup.
+type S3 struct {
+	URL      string // s3://bucket/prefix
+	Endpoint string // an S3-compatible server; "" for AWS
+	Region   string
+}
+
+// ErrScenario is wrapped by the errors of a scenario that cannot be
+// injected as given (an unknown fault, a stack in an impossible order).
+var ErrScenario = errors.New("bad drill scenario")
+
+// ErrNoS3 is returned for a host-lost drill with no S3 location: a
+// rebuild from S3 alone cannot be rehearsed without one.
+var ErrNoS3 = errors.New("the host-lost scenario rebuilds from S3 alone and needs an S3 location: set backup.s3 in the site configuration, or $DRBOOK_S3 (and $DRBOOK_S3_ENDPOINT for an S3-compatible server)")
+
+// HostLost is the fault after which a drill also deletes its local
+// backups: only the S3 copy is left to recover from.
+const HostLost = "host-lost"
+
+// Faults splits a scenario into its faults: comma-separated names, blanks
+// trimmed; "" and "none" are no fault.
+func Faults(scenario string) []string {
+	var out []string
+	for _, f := range strings.Split(scenario, ",") {
+		if f = strings.TrimSpace(f); f != "" && f != "none" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Drill is a started drill.
@@ -100,8 +141,30 @@ func Start(ctx context.Context, o Options) (*Drill, error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
-	if o.Scenario != "" && !knownFault(o.Scenario) {
-		return nil, fmt.Errorf("drill: %w: %q (known: %s)", sandbox.ErrUnknownFault, o.Scenario, strings.Join(faultNames(), ", "))
+	faults := Faults(o.Scenario)
+	for _, f := range faults {
+		if !knownFault(f) {
+			return nil, fmt.Errorf("drill: %w: %w: %q (known: %s)", ErrScenario, sandbox.ErrUnknownFault, f, strings.Join(faultNames(), ", "))
+		}
+	}
+	if err := sandbox.CheckFaults(nil, false, faults); err != nil {
+		return nil, fmt.Errorf("drill: %w: %w", ErrScenario, err)
+	}
+	o.Scenario = strings.Join(faults, ",")
+	hostLost := slices.Contains(faults, HostLost)
+	if hostLost && o.S3.URL == "" {
+		return nil, fmt.Errorf("drill: %w", ErrNoS3)
+	}
+	var s3URL string
+	if o.S3.URL != "" && (hostLost || declares(o.Runbook, "BACKUP_S3")) {
+		var b [3]byte
+		_, _ = rand.Read(b[:])
+		s3URL = strings.TrimRight(o.S3.URL, "/") + "/drills/" + clockNow(o.Clock).UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+		vars := map[string]string{"BACKUP_S3": s3URL, "BACKUP_S3_ENDPOINT": o.S3.Endpoint}
+		for k, v := range o.Vars {
+			vars[k] = v
+		}
+		o.Vars = vars
 	}
 	dir := o.Dir
 	if dir == "" {
@@ -128,7 +191,12 @@ func Start(ctx context.Context, o Options) (*Drill, error) {
 			taken := clock.Now().Add(-back)
 			benv.Now = func() time.Time { return taken }
 		}
-		res, err := a.Run(ctx, steps.Request{Env: benv, Params: map[string]string{}}, nil)
+		params := map[string]string{}
+		if s3URL != "" {
+			params["s3"], params["s3-endpoint"], params["s3-region"] = s3URL, o.S3.Endpoint, o.S3.Region
+			progress("copying the baseline backup to " + s3URL)
+		}
+		res, err := a.Run(ctx, steps.Request{Env: benv, Params: params}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("drill: baseline backup: %w", err)
 		}
@@ -136,10 +204,16 @@ func Start(ctx context.Context, o Options) (*Drill, error) {
 			return nil, fmt.Errorf("drill: baseline backup failed: %s", res.Summary)
 		}
 	}
-	if o.Scenario != "" {
-		progress("injecting the fault: " + o.Scenario)
-		if err := sandbox.Inject(root, o.Scenario); err != nil {
-			return nil, fmt.Errorf("drill: inject %s: %w", o.Scenario, err)
+	for _, f := range faults {
+		progress("injecting the fault: " + f)
+		if err := sandbox.Inject(root, f); err != nil {
+			return nil, fmt.Errorf("drill: inject %s: %w", f, err)
+		}
+	}
+	if hostLost {
+		progress("deleting the drill's local backups (" + env.BackupDir + "): the lost host had them")
+		if err := os.RemoveAll(env.BackupDir); err != nil {
+			return nil, fmt.Errorf("drill: host-lost: %w", err)
 		}
 	}
 	var detected time.Time
@@ -163,7 +237,7 @@ func Start(ctx context.Context, o Options) (*Drill, error) {
 		return nil, fmt.Errorf("drill: %w", err)
 	}
 	denv := EnvFor(dir, in, o.Operator.Name)
-	denv.Vars = o.Vars
+	denv.Vars, denv.StateDir = o.Vars, o.StateDir
 	return &Drill{Incident: in, Dir: dir, Env: denv}, nil
 }
 
@@ -198,10 +272,29 @@ func newDir(parent string) (string, error) {
 	return dir, nil
 }
 
+// declares reports whether the runbook has a variable called name.
+func declares(rb *runbook.Runbook, name string) bool {
+	for _, v := range rb.Vars {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// clockNow reads c, or the system clock when c is nil.
+func clockNow(c incident.Clock) time.Time {
+	if c == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
 // DefaultScenario is the fault a drill of the runbook injects unless told
 // otherwise: the damage the runbook exists to repair, so that a drill
 // rehearses something real (a configuration runbook against a corrupted
-// database would pass without touching it).
+// database would pass without touching it). Several faults are separated
+// by commas; "" is none.
 func DefaultScenario(runbookID string) string {
 	switch runbookID {
 	case "configuration-recovery":
@@ -211,6 +304,14 @@ func DefaultScenario(runbookID string) string {
 	case "site-failover", "site-failover-manual":
 		// The primary site is lost: its database is gone.
 		return "delete-db"
+	case "single-agent-failure":
+		return "agent-down"
+	case "cross-platform-recovery":
+		return HostLost
+	case "full-dr-simulation":
+		return "corrupt-db,bad-config,missing-env"
+	case "compliance-validation":
+		return "" // an audit of a healthy system: its findings are the point
 	}
 	return "corrupt-db"
 }

@@ -190,6 +190,15 @@ func (c *Config) Check(now time.Time, seen Verifications) []Problem {
 			add("state.s3", Error, "", "state.s3: %s", msg)
 		}
 	}
+	if r := c.Plan.Reviewed; r != "" {
+		d, err := time.Parse(time.DateOnly, r)
+		switch {
+		case err != nil:
+			add("plan.reviewed", Error, "", "plan.reviewed: %q is not a date (YYYY-MM-DD)", r)
+		case now.Sub(d) > 365*24*time.Hour:
+			add("plan.reviewed", Warning, "review the plan, then set the date", "the plan was last reviewed %s, over a year ago", r)
+		}
+	}
 	for i, o := range c.OnCall {
 		key := fmt.Sprintf("on_call.%d", i)
 		for _, d := range []struct{ k, v string }{{"from", o.From}, {"until", o.Until}} {

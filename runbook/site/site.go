@@ -33,6 +33,7 @@ type Config struct {
 	State    State    `yaml:"state"`
 	Evidence Evidence `yaml:"evidence"`
 	Failover Failover `yaml:"failover"`
+	Plan     Plan     `yaml:"plan"`
 
 	// Path is the file the configuration was read from; "" when none.
 	Path string `yaml:"-"`
@@ -145,6 +146,14 @@ type Evidence struct {
 	SigningKey string `yaml:"signing_key"`
 	// PublicKey is the key 'drbook evidence verify' trusts.
 	PublicKey string `yaml:"public_key"`
+}
+
+// Plan records the disaster recovery plan's own upkeep.
+type Plan struct {
+	// Reviewed is the date (YYYY-MM-DD) the plan was last reviewed and
+	// approved; the plan asks for a review at least once a year, which the
+	// compliance-check action checks.
+	Reviewed string `yaml:"reviewed"`
 }
 
 // DefaultMaxAge is how long a contact's verification stays current.

@@ -15,6 +15,7 @@ import (
 	"github.com/drbook/drbook/checks/checkaction"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/backup"
+	"github.com/drbook/drbook/steps/compliance"
 	"github.com/drbook/drbook/steps/dns"
 	"github.com/drbook/drbook/steps/failover"
 	"github.com/drbook/drbook/steps/killswitch"
@@ -42,6 +43,7 @@ func Register(r *steps.Registry, o Options) {
 	notifystep.Register(r)
 	dns.Register(r)
 	standby.Register(r)
+	compliance.Register(r)
 }
 
 var once sync.Once

@@ -15,6 +15,8 @@ var specs = map[string]steps.Spec{
 			{Name: "tier", Doc: "1, 2 or 3 (plan 1.1)", Default: "1"},
 			{Name: "to", Doc: "local backup directory"},
 			{Name: "s3", Doc: "s3://bucket/prefix to copy the backup to"},
+			{Name: "s3-endpoint", Doc: "S3-compatible endpoint URL; empty for AWS"},
+			{Name: "s3-region", Doc: "S3 region"},
 		},
 		Drill:   runbook.DrillRun,
 		Timeout: 2 * time.Hour,
@@ -25,6 +27,9 @@ var specs = map[string]steps.Spec{
 		Params: []steps.Param{
 			{Name: "from", Doc: "latest, a path, or s3://...", Default: "latest"},
 			{Name: "only", Doc: "comma-separated parts: db, config, env, logs"},
+			{Name: "s3", Doc: "s3://bucket/prefix searched too for latest"},
+			{Name: "s3-endpoint", Doc: "S3-compatible endpoint URL; empty for AWS"},
+			{Name: "s3-region", Doc: "S3 region"},
 		},
 		Destructive: true,
 		Drill:       runbook.DrillRun,

@@ -36,7 +36,13 @@ var faults = []Fault{
 	{"audit-gap", "delete 17 consecutive rows from the middle of audit_trail", []string{"data-validation"}},
 	{"position-drift", "change an IBKR position's quantity so the database disagrees with its trades and the broker statement (reconcile finds it too)", []string{"data-validation"}},
 	{"pending-orders", "add open and pending orders and pending trades, as if in flight when the system died (a warning: reconcile them)", []string{"data-validation"}},
+	{"agent-down", "the execution agent dies: delete config/agents/execution_agent.json (listed in config/quantai.yaml) and log its process exiting, its heartbeat stale since", []string{"config"}},
+	{"host-lost", "the host is lost: empty the whole root (database, config/, .env, logs/, statements); a drill also deletes its local backups, leaving S3 alone", []string{"db-integrity", "critical-tables", "data-validation", "config"}},
 }
+
+// LostAgent is the agent whose configuration and process the agent-down
+// fault kills.
+const LostAgent = "execution_agent"
 
 // Faults lists the fault scenarios, in a stable order.
 func Faults() []Fault {
@@ -111,6 +117,10 @@ func Inject(root, name string) error {
 			WHERE id = (SELECT id FROM positions WHERE broker = 'ibkr' AND quantity > 37 ORDER BY quantity DESC, id LIMIT 1)`)
 	case "pending-orders":
 		err = pendingOrders(ctx, dbPath)
+	case "agent-down":
+		err = agentDown(root)
+	case "host-lost":
+		err = hostLost(root)
 	}
 	if err != nil {
 		return fmt.Errorf("inject %s: %w", name, err)
@@ -122,17 +132,19 @@ func Inject(root, name string) error {
 // needsDB reports whether the fault changes the database (and so needs
 // one).
 func needsDB(name string) bool {
-	return name != "bad-config" && name != "missing-env" && name != "delete-db"
+	return !oneShot[name]
 }
 
 // oneShot faults cannot be injected twice: the second has nothing to do.
-var oneShot = map[string]bool{"delete-db": true, "bad-config": true, "missing-env": true}
+// None of them needs the database.
+var oneShot = map[string]bool{"delete-db": true, "bad-config": true, "missing-env": true, "agent-down": true, "host-lost": true}
 
 // CheckFaults says, before anything changes, whether injecting names in
 // order can succeed on a sandbox that already has the faults in done and
 // whose database is gone when dbGone: every name must be known, no fault
-// that needs the database may come after delete-db, and a one-shot fault
-// (delete-db, bad-config, missing-env) cannot be given twice. A stack of
+// that needs the database may come after delete-db, nothing may come after
+// host-lost, and a one-shot fault (delete-db, bad-config, missing-env,
+// agent-down, host-lost) cannot be given twice. A stack of
 // faults then either goes in whole or is refused before the first.
 func CheckFaults(done []string, dbGone bool, names []string) error {
 	seen := map[string]bool{}
@@ -145,6 +157,9 @@ func CheckFaults(done []string, dbGone bool, names []string) error {
 		}
 		if oneShot[n] && seen[n] {
 			return fmt.Errorf("fault %s is already injected: give it once", n)
+		}
+		if seen["host-lost"] {
+			return fmt.Errorf("fault %s comes after host-lost, which leaves nothing to damage: inject host-lost last", n)
 		}
 		if needsDB(n) && (dbGone || seen["delete-db"]) {
 			return fmt.Errorf("fault %s changes the database, and data/quantai.db is gone (delete-db): inject delete-db last, or recreate the sandbox with --force", n)
@@ -561,6 +576,57 @@ func addPendingOrders(ctx context.Context, tx *sql.Tx) error {
 				trade, order, p.id, p.symbol, "buy", qty/2, px, "pending", ts(t)); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// agentDown deletes the lost agent's configuration and logs what the
+// operator sees when its process dies on it: the process exiting, then the
+// other agents noticing its heartbeat is stale.
+func agentDown(root string) error {
+	cfg := filepath.Join(root, AgentsDir, LostAgent+".json")
+	if err := os.Remove(cfg); err != nil {
+		return err
+	}
+	p := filepath.Join(root, LogsDir, "agents.log")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	// The log's newest line gives the time the agent died.
+	last := strings.TrimSpace(string(b))
+	if i := strings.LastIndexByte(last, '\n'); i >= 0 {
+		last = last[i+1:]
+	}
+	t, err := time.Parse(TimeLayout, strings.Fields(last + " x")[0])
+	if err != nil {
+		return fmt.Errorf("agents.log: no timestamp on its last line: %w", err)
+	}
+	a := LostAgent
+	lines := []string{
+		fmt.Sprintf("%s ERROR agents.%s: reload failed: open config/agents/%s.json: no such file or directory", ts(t.Add(2*time.Second)), a, a),
+		fmt.Sprintf("%s ERROR agents.%s: process exited with status 1", ts(t.Add(2100*time.Millisecond)), a),
+		fmt.Sprintf("%s WARN  agents.supervisor: %s heartbeat stale (last seen %s, expected every 15s)", ts(t.Add(47*time.Second)), a, ts(t.Add(2*time.Second))),
+		fmt.Sprintf("%s WARN  agents.risk_manager: no acknowledgement from %s for 3 orders", ts(t.Add(61*time.Second)), a),
+	}
+	return os.WriteFile(p, append(b, []byte(strings.Join(lines, "\n")+"\n")...), 0o644)
+}
+
+// hostLost empties the root as a replacement host would be: everything
+// goes but the sandbox marker, which keeps the tree a sandbox drbook may
+// restore into.
+func hostLost(root string) error {
+	des, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	for _, de := range des {
+		if de.Name() == MarkerFile {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(root, de.Name())); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -35,6 +35,7 @@ database:
 agents:
   directory: config/agents
   heartbeat_seconds: 15
+  enabled: [market_analyst, risk_manager, execution_agent, portfolio_manager]
 `),
 		"config/risk.yaml": []byte(`# Risk management settings (Tier 1 critical data)
 limits:

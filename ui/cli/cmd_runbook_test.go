@@ -188,8 +188,9 @@ func TestListRunbooks(t *testing.T) {
 			t.Errorf("%s: %d phases, %d steps", g.ID, g.Phases, g.Steps)
 		}
 	}
-	want := []string{"complete-system-recovery", "configuration-recovery", "database-recovery", "manual-backup",
-		"monthly-database-recovery-test", "quarterly-system-recovery-test", "site-failover", "site-failover-manual", "trading-platform-failover", "warehouse-failover"}
+	want := []string{"complete-system-recovery", "compliance-validation", "configuration-recovery", "cross-platform-recovery",
+		"database-recovery", "full-dr-simulation", "manual-backup", "monthly-database-recovery-test",
+		"quarterly-system-recovery-test", "single-agent-failure", "site-failover", "site-failover-manual", "trading-platform-failover", "warehouse-failover"}
 	if !reflect.DeepEqual(ids, want) {
 		t.Errorf("ids = %v, want %v", ids, want)
 	}

@@ -44,7 +44,7 @@ Fault scenarios:
 `)
 	for _, f := range sandbox.Faults() {
 		fmt.Fprintf(&b, "  %-17s %s\n", f.Name, wrap(f.Description, 58, 20))
-		fmt.Fprintf(&b, "  %-17s caught by: %s\n", "", strings.Join(f.Checks, ", "))
+		fmt.Fprintf(&b, "  %-17s %s\n", "", wrap("caught by: "+strings.Join(f.Checks, ", "), 58, 20))
 	}
 	b.WriteString(`
 Exit codes: 0 created or injected; 1 refused (not a sandbox, sandbox exists

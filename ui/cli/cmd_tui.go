@@ -18,6 +18,7 @@ import (
 	"github.com/drbook/drbook/runbook/drill"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/runbook/site"
+	"github.com/drbook/drbook/steps/backup"
 	"github.com/drbook/drbook/steps/sandbox"
 	"github.com/drbook/drbook/ui"
 )
@@ -172,7 +173,17 @@ injects the fault, declares a DRILL incident and starts the clock. RUNBOOK
 is an embedded id, a file or an id in --runbooks (default
 complete-system-recovery); FAULT defaults to the runbook's own damage
 (bad-config for configuration-recovery, position-drift for
-trading-platform-failover, corrupt-db otherwise; 'none' for none).
+trading-platform-failover, agent-down for single-agent-failure, host-lost
+for cross-platform-recovery, corrupt-db,bad-config,missing-env for
+full-dr-simulation, none for compliance-validation, corrupt-db otherwise;
+'none' for none). Several faults go in order, comma-separated.
+
+The host-lost scenario (and a runbook with a BACKUP_S3 variable) needs an
+S3 location: $DRBOOK_S3 (and $DRBOOK_S3_ENDPOINT), else backup.s3 of the
+site configuration. The baseline backup is then also copied under
+S3/drills/STAMP-HEX, named by the runbook variable BACKUP_S3; host-lost
+deletes the local backups and the runbook rebuilds from S3 alone. Without
+an S3 location a host-lost drill is refused.
 
 Without --auto the TUI guides you through it. With --auto every automatable
 step runs unattended, manual steps are acknowledged, progress is printed
@@ -281,16 +292,29 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer stop()
+	s3, err := drillS3(iox)
+	if err != nil {
+		return err
+	}
+	// A runbook that reads the site configuration in an action
+	// (compliance-check) gets the one this command read, --config included.
+	if sc, _ := iox.Site(); sc != nil && sc.Path != "" && declares(rb, "SITE_CONFIG") && vars["SITE_CONFIG"] == "" {
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		vars["SITE_CONFIG"] = sc.Path
+	}
 	d, err := drill.Start(ctx, drill.Options{
 		Runbook: rb, Scenario: scenario, Speed: speed, Dir: dir, StateDir: cfg.StateDir, Store: cfg.Store,
 		Operator: cfg.Operator, Severity: severity, Title: title, Trades: trades, Vars: vars, BackupAge: backupAge,
+		S3:       s3,
 		Progress: func(s string) { fmt.Fprintln(iox.Stderr, "drbook: "+s) },
 	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, sandbox.ErrUnknownFault) {
+		if errors.Is(err, drill.ErrScenario) || errors.Is(err, drill.ErrNoS3) || errors.Is(err, sandbox.ErrUnknownFault) {
 			return usageErr("%v", err)
 		}
 		return failed(err)
@@ -324,6 +348,30 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		return failed(nil)
 	}
 	return nil
+}
+
+// declares reports whether the runbook has a variable called name.
+func declares(rb *runbook.Runbook, name string) bool {
+	for _, v := range rb.Vars {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// drillS3 is the S3 location a drill copies its baseline backup to:
+// $DRBOOK_S3 (with $DRBOOK_S3_ENDPOINT and $DRBOOK_S3_REGION), else the
+// site configuration's backup.s3; none when neither is set.
+func drillS3(iox *IO) (drill.S3, error) {
+	if c := backup.S3FromEnv(iox.Getenv); c != nil {
+		return drill.S3{URL: c.URL, Endpoint: c.Endpoint, Region: c.Region}, nil
+	}
+	cfg, err := iox.Site()
+	if err != nil {
+		return drill.S3{}, err
+	}
+	return drill.S3{URL: cfg.Backup.S3.URL, Endpoint: cfg.Backup.S3.Endpoint, Region: cfg.Backup.S3.Region}, nil
 }
 
 const resumeUsage = `
