@@ -82,7 +82,9 @@ func newSigner(t testing.TB) (gossh.Signer, string) {
 	return s, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sp)))
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB) *fixture { return newFixtureWith(t, gatedRunbook) }
+
+func newFixtureWith(t testing.TB, rbText string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	stateDir := filepath.Join(dir, "state")
@@ -94,7 +96,7 @@ func newFixture(t testing.TB) *fixture {
 		}
 	}
 	rbPath := filepath.Join(rbDir, "serve-test.md")
-	if err := os.WriteFile(rbPath, []byte(gatedRunbook), 0o600); err != nil {
+	if err := os.WriteFile(rbPath, []byte(rbText), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	rb, err := runbook.Load(rbPath, nil)
