@@ -117,9 +117,8 @@ func runServe(ctx context.Context, iox *IO, args []string) error {
 	}
 	fmt.Fprintf(iox.Stdout, "drbook serve: listening on %s\nhost key fingerprint: %s\nkeys: %d operator, %d observer\n",
 		ln.Addr(), fp, ops, obs)
-	if err := srv.Serve(ctx, ln); err != nil && ctx.Err() == nil {
-		return failed(err)
-	} else if err != nil {
+	// SIGTERM and Ctrl-C are how a server is stopped: a clean stop is 0.
+	if err := srv.Serve(ctx, ln); err != nil {
 		return failed(err)
 	}
 	return nil

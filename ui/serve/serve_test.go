@@ -84,7 +84,9 @@ func newSigner(t testing.TB) (gossh.Signer, string) {
 
 func newFixture(t testing.TB) *fixture { return newFixtureWith(t, gatedRunbook) }
 
-func newFixtureWith(t testing.TB, rbText string) *fixture {
+func newFixtureWith(t testing.TB, rbText string) *fixture { return newFixtureCfg(t, rbText, nil) }
+
+func newFixtureCfg(t testing.TB, rbText string, tune func(*serve.Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	stateDir := filepath.Join(dir, "state")
@@ -139,10 +141,14 @@ func newFixtureWith(t testing.TB, rbText string) *fixture {
 		t.Fatal(err)
 	}
 	f.hostKey = hs.PublicKey()
-	srv, err := serve.New(serve.Config{
+	cfg := serve.Config{
 		Engine: ui.EngineConfig{Store: store, StateDir: stateDir, RunbookDirs: []string{rbDir}, Live: true, Root: root},
 		Keys:   keys, HostKeyPEM: pem, NoColor: true, AuthFailures: 3,
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	srv, err := serve.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,4 +482,28 @@ func waitEvent(t testing.TB, store *incident.Store, id string, ok func(incident.
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("the event never reached the timeline")
+}
+
+func TestMaxSessions(t *testing.T) {
+	f := newFixtureCfg(t, gatedRunbook, func(c *serve.Config) { c.MaxSessions = 1 })
+	a := f.open(t, "alice")
+	a.waitFor("Resume " + f.id) // alice holds the one place
+	b := f.open(t, "bob")
+	b.waitFor("1 sessions already open (--max-sessions)")
+	if err := b.sess.Wait(); err == nil {
+		t.Fatal("the session over the limit exited 0")
+	}
+}
+
+func TestIdleSessionClosed(t *testing.T) {
+	f := newFixtureCfg(t, gatedRunbook, func(c *serve.Config) { c.IdleTimeout = 300 * time.Millisecond })
+	a := f.open(t, "alice")
+	a.waitFor("Resume " + f.id)
+	done := make(chan error, 1)
+	go func() { done <- a.sess.Wait() }()
+	select {
+	case <-done: // closed by the server: no keystroke came
+	case <-time.After(60 * time.Second):
+		t.Fatal("an idle session was never closed")
+	}
 }

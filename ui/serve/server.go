@@ -33,8 +33,10 @@ type Config struct {
 	Keys   Keys
 	// HostKeyPEM is the server's private host key.
 	HostKeyPEM  []byte
-	MaxSessions int           // 0: 16
-	IdleTimeout time.Duration // no keystroke for this long ends a session; 0: none
+	MaxSessions int // 0: 16
+	// IdleTimeout ends a session when no keystroke came for this long
+	// (screen redraws and SSH keep-alives do not count); 0: never.
+	IdleTimeout time.Duration
 	// AuthFailures refused keys from one address within AuthWindow make
 	// the server refuse that address until the window has passed.
 	AuthFailures int           // 0: 20
@@ -95,7 +97,6 @@ func New(cfg Config) (*Server, error) {
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPEM(cfg.HostKeyPEM),
 		wish.WithPublicKeyAuth(s.auth),
-		wish.WithIdleTimeout(cfg.IdleTimeout),
 		ssh.EmulatePty(),
 		wish.WithMiddleware(
 			bm.MiddlewareWithProgramHandler(s.program, termenv.Ascii),
@@ -286,7 +287,16 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	b := &backend{s: s, c: c, cfg: cfg, inner: ui.NewBackend(cfg)}
 	m := ui.New(ui.Options{Backend: b, Live: cfg.Live, Runs: c.runs, Ctx: s.ctx, NoColor: s.cfg.NoColor,
 		Getenv: func(k string) string { return env[k] }})
-	p := tea.NewProgram(m, tea.WithInput(sess), tea.WithOutput(sess), tea.WithAltScreen())
+	var in io.Reader = sess
+	if d := s.cfg.IdleTimeout; d > 0 {
+		t := time.AfterFunc(d, func() {
+			s.logf("%s: no keystroke for %s: closed", c.op, d)
+			sess.Close()
+		})
+		go func() { <-c.done; t.Stop() }()
+		in = &idleReader{r: sess, t: t, d: d}
+	}
+	p := tea.NewProgram(m, tea.WithInput(in), tea.WithOutput(sess), tea.WithAltScreen())
 	c.mu.Lock()
 	c.program = p
 	c.mu.Unlock()
@@ -383,4 +393,19 @@ func (s *Server) logFile(why string, who []string) error {
 		return fmt.Errorf("serve log: %w", err)
 	}
 	return nil
+}
+
+// idleReader restarts the idle timer on every keystroke.
+type idleReader struct {
+	r io.Reader
+	t *time.Timer
+	d time.Duration
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	n, err := i.r.Read(p)
+	if n > 0 {
+		i.t.Reset(i.d)
+	}
+	return n, err
 }
