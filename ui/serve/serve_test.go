@@ -507,3 +507,26 @@ func TestIdleSessionClosed(t *testing.T) {
 		t.Fatal("an idle session was never closed")
 	}
 }
+
+// TestOtherProcessNoticed writes through a second store handle on the same
+// database, as another drbook process on the host does (drbook step from
+// a script): the screens notice it through the database.
+func TestOtherProcessNoticed(t *testing.T) {
+	f := newFixture(t)
+	a := f.open(t, "alice")
+	a.openIncident(f.id)
+	other, err := incident.OpenStore(f.stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	in, err := incident.Open(context.Background(), other, f.id, nil, nil,
+		incident.OpenOptions{Operator: incident.Operator{Name: "script"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.SkipStep("only-phase/gated", "done from a script"); err != nil {
+		t.Fatal(err)
+	}
+	a.waitFor("[-] Run the gated thing")
+}

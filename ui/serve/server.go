@@ -92,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	pinRenderer(cfg.NoColor)
 	s := &Server{cfg: cfg, hub: newHub(), lim: newAuthLimiter(cfg.AuthFailures, cfg.AuthWindow, cfg.Now),
 		clients: map[*client]struct{}{}, resumed: map[string]bool{}, seen: map[string]int64{}}
 	srv, err := wish.NewServer(
@@ -192,9 +193,9 @@ func (s *Server) watch(ctx context.Context) {
 			s.mu.Lock()
 			s.seen[id] = evs[len(evs)-1].Seq
 			s.mu.Unlock()
-			if last > 0 {
-				s.hub.publish(id)
-			}
+			// The first look at an incident wakes its screens too: a
+			// change may have come between their read and this one.
+			s.hub.publish(id)
 		}
 	}
 }
@@ -304,11 +305,20 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	return p
 }
 
-// Pin the global renderer (bubbles' default styles use it) so nothing
-// asks a terminal for its colours: there is no terminal, only sessions.
-func init() {
-	lipgloss.SetColorProfile(termenv.ANSI)
-	lipgloss.SetHasDarkBackground(true)
+var pinOnce sync.Once
+
+// pinRenderer pins the global renderer (bubbles' default styles use it) so
+// nothing asks a terminal for its colours: there is no terminal, only
+// sessions.
+func pinRenderer(noColor bool) {
+	pinOnce.Do(func() {
+		p := termenv.ANSI
+		if noColor {
+			p = termenv.Ascii
+		}
+		lipgloss.SetColorProfile(p)
+		lipgloss.SetHasDarkBackground(true)
+	})
 }
 
 // stop records who was connected, closes every session and waits for
