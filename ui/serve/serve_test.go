@@ -405,7 +405,16 @@ func TestShutdownRecordsWhoWasConnected(t *testing.T) {
 	f := newFixture(t)
 	a := f.open(t, "alice")
 	a.openIncident(f.id)
-	f.stop()
+	a.keys("\r")
+	a.waitFor("gated step started")
+	f.stop() // as SIGTERM: the action still running is interrupted
+	st, err := f.store.Load(context.Background(), f.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(st.Runs); n != 1 || st.Runs[0].Status != "interrupted" {
+		t.Fatalf("runs after shutdown: %+v; want the one run recorded as interrupted", st.Runs)
+	}
 	var note string
 	for _, e := range events(t, f.store, f.id) {
 		if e.Kind == incident.KindNote {
@@ -529,4 +538,21 @@ func TestOtherProcessNoticed(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.waitFor("[-] Run the gated thing")
+}
+
+func TestObserverCannotStart(t *testing.T) {
+	f := newFixture(t)
+	c := f.open(t, "carol")
+	c.waitFor("Resume " + f.id)
+	before := len(events(t, f.store, f.id))
+	c.keys("\x1b[B") // Start a drill
+	c.keys("\r")
+	c.waitFor("refused: carol signs in with an observer key")
+	if after := len(events(t, f.store, f.id)); after != before {
+		t.Fatalf("an observer's keys recorded %d events", after-before)
+	}
+	sums, err := f.store.Incidents(context.Background())
+	if err != nil || len(sums) != 1 {
+		t.Fatalf("incidents after an observer's start: %d, %v", len(sums), err)
+	}
 }
