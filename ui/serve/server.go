@@ -193,8 +193,6 @@ func (s *Server) watch(ctx context.Context) {
 			s.mu.Lock()
 			s.seen[id] = evs[len(evs)-1].Seq
 			s.mu.Unlock()
-			// The first look at an incident wakes its screens too: a
-			// change may have come between their read and this one.
 			s.hub.publish(id)
 		}
 	}
@@ -211,11 +209,17 @@ func (s *Server) firstOpen(id string) bool {
 	return first
 }
 
-// attach puts c's screen on incident id.
-func (s *Server) attach(c *client, id string) {
+// attach puts c's screen on incident id, whose timeline it has read up to
+// seq: the watcher looks for events after that.
+func (s *Server) attach(c *client, id string, seq int64) {
 	c.mu.Lock()
 	c.inc = id
 	c.mu.Unlock()
+	s.mu.Lock()
+	if s.seen[id] == 0 {
+		s.seen[id] = seq
+	}
+	s.mu.Unlock()
 	s.hub.subscribe(id, c)
 	s.logf("%s opened %s", c.op, id)
 }

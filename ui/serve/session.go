@@ -139,7 +139,7 @@ func (b *backend) Open(ctx context.Context, id string) (ui.Session, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.s.attach(b.c, st.ID)
+		b.s.attach(b.c, st.ID, st.LastSeq)
 		return &observerSession{Session: sess, err: b.s.refusal(b.c)}, nil
 	}
 	full, err := b.cfg.Store.Resolve(ctx, id)
@@ -160,7 +160,11 @@ func (b *backend) share(sess ui.Session) ui.Session {
 		return sess
 	}
 	id := r.IncidentID()
-	b.s.attach(b.c, id)
+	var seq int64
+	if st, err := sess.State(); err == nil {
+		seq = st.LastSeq
+	}
+	b.s.attach(b.c, id, seq)
 	return &sharedSession{Session: sess, r: r, id: id, hub: b.s.hub, ctx: b.s.ctx}
 }
 
