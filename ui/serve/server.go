@@ -302,9 +302,6 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 		in = &idleReader{r: sess, t: t, d: d}
 	}
 	p := tea.NewProgram(m, tea.WithInput(in), tea.WithOutput(sess), tea.WithAltScreen())
-	c.mu.Lock()
-	c.program = p
-	c.mu.Unlock()
 	go c.deliver(p)
 	return p
 }

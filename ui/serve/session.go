@@ -77,12 +77,11 @@ type client struct {
 	addr  string
 	since string
 
-	mu      sync.Mutex
-	program *tea.Program
-	runs    *ui.Runs
-	inc     string // the incident on screen, "" on the home screen
-	mail    chan struct{}
-	done    chan struct{}
+	mu   sync.Mutex
+	runs *ui.Runs // the actions this session started; they outlive it
+	inc  string   // the incident on screen, "" on the home screen
+	mail chan struct{}
+	done chan struct{}
 }
 
 // wake asks the client's screen to reread its incident.
