@@ -200,6 +200,9 @@ func (v incidentView) viewPane(sel *incident.StepState, w, h int) string {
 				s = "running elsewhere"
 			}
 			rule += strings.ToUpper(s) + " "
+			if r.Status == "" && r.By != "" {
+				rule += "by " + r.By + " "
+			}
 			if r.Summary != "" {
 				rule += r.Summary + " "
 			}

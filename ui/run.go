@@ -48,6 +48,34 @@ type Runs struct {
 	mu sync.Mutex
 	// cancels are the cancel funcs of runs still going.
 	cancels map[int]context.CancelFunc
+	// detached is closed when the screen has gone but its runs go on
+	// (drbook serve: the SSH session dropped).
+	detached     chan struct{}
+	detachedOnce sync.Once
+}
+
+// Detach tells the runs still going that nobody reads their output any
+// more: they go on (and are recorded) without waiting for a screen. It
+// does not cancel them; CancelAndWait still does.
+func (r *Runs) Detach() {
+	r.detachedOnce.Do(func() {
+		r.mu.Lock()
+		if r.detached == nil {
+			r.detached = make(chan struct{})
+		}
+		close(r.detached)
+		r.mu.Unlock()
+	})
+}
+
+// gone returns the channel closed by Detach.
+func (r *Runs) gone() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.detached == nil {
+		r.detached = make(chan struct{})
+	}
+	return r.detached
 }
 
 func (r *Runs) add(id int, cancel context.CancelFunc) {
@@ -86,6 +114,7 @@ func startRun(runs *Runs, sess Session, ctx context.Context, cancel context.Canc
 		events := make(chan steps.Event, 1024)
 		done := make(chan runDone, 1)
 		runs.add(id, cancel)
+		gone := runs.gone()
 		go func() {
 			defer runs.finish(id)
 			defer cancel()
@@ -93,6 +122,7 @@ func startRun(runs *Runs, sess Session, ctx context.Context, cancel context.Canc
 				select {
 				case events <- e:
 				case <-ctx.Done():
+				case <-gone:
 				}
 			}
 			res, err := sess.RunStep(ctx, stepID, confirmed, emit)

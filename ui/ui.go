@@ -336,6 +336,8 @@ func (m Model) handleIncident(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case pollMsg:
 		return m, tea.Batch(loadState(m.inc.sess), pollCmd(m.inc.sess))
+	case RefreshMsg:
+		return m, loadState(m.inc.sess)
 	case tea.KeyMsg:
 		if key.Matches(msg, m.c.keys.Quit) && m.inc.prompt == nil && m.inc.pager == nil && !m.inc.showHelp {
 			if m.inc.run != nil && !m.inc.quitArmed {

@@ -100,7 +100,7 @@ func (st *State) apply(ev *Event) {
 	case KindActionStarted:
 		st.ack(ev.At)
 		st.Runs = append(st.Runs, ActionRun{Step: ev.Step, Action: ev.Data.Action, Mode: ev.Data.Mode,
-			Params: ev.Data.Params, StartedAt: ev.At})
+			Params: ev.Data.Params, StartedAt: ev.At, By: ev.Actor})
 		if s := st.Step(ev.Step); s != nil {
 			s.Runs = append(s.Runs, len(st.Runs)-1)
 		}

@@ -154,6 +154,7 @@ type ActionRun struct {
 	Mode       string // run, simulate or skip
 	Params     map[string]string
 	StartedAt  time.Time
+	By         string    // who started it (the action_started event's actor)
 	FinishedAt time.Time // zero while running or when interrupted
 	Duration   time.Duration
 	Status     string // ok, failed, simulated, skipped, interrupted; "" while running

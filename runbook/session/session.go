@@ -208,7 +208,7 @@ func (c Config) Open(ctx context.Context, ref string) (*Started, error) {
 	if err != nil {
 		return nil, err
 	}
-	rb, mode, err := c.openRunbook(ctx, id)
+	rb, mode, err := c.OpenRunbook(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -235,12 +235,12 @@ func (c Config) Open(ctx context.Context, ref string) (*Started, error) {
 	return &Started{Incident: in, Runbook: rb, Env: env}, nil
 }
 
-// openRunbook finds the runbook an incident runs: by its id (embedded or
+// OpenRunbook finds the runbook an incident runs: by its id (embedded or
 // in the runbook dirs), else from the file it was declared from. The full
 // timeline is replayed only in that last case, so a long incident is read
 // once, not twice. nil means it cannot be found any more: the snapshot in
 // the timeline still drives the incident, but steps cannot run.
-func (c Config) openRunbook(ctx context.Context, id string) (*runbook.Runbook, incident.Mode, error) {
+func (c Config) OpenRunbook(ctx context.Context, id string) (*runbook.Runbook, incident.Mode, error) {
 	sums, err := c.Store.Incidents(ctx)
 	if err != nil {
 		return nil, "", err

@@ -137,6 +137,7 @@ var commands = []command{
 
 	{"drill", "run a tabletop drill against a generated sandbox", runDrill},
 	{"resume", "reopen an incident in the TUI", runResume},
+	{"serve", "serve the TUI over SSH to a team of operators", runServe},
 
 	{"declare", "declare an incident (or a drill) and print its id", runDeclare},
 	{"step", "mark a step done, skipped or failed", runStep},
