@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/drbook/drbook/steps"
 )
@@ -108,10 +107,9 @@ func (c Checker) run(ctx context.Context, path string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, c.Command[0], append(c.Command[1:len(c.Command):len(c.Command)], path)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	// The checker dies with the restore: a killed restore leaves no
-	// checker behind. The death signal follows the thread that started the
-	// child, so that thread is held until the child is gone.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// The checker dies with the restore where the system allows it (see
+	// checkerAttr); the thread that started it is held until it is gone.
+	cmd.SysProcAttr = checkerAttr()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := cmd.Run(); err != nil {

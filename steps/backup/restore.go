@@ -934,7 +934,7 @@ func swapDir(live, staged, stamp string) ([]string, error) {
 		}
 		return nil, syncDir(parent)
 	}
-	err := unix.Renameat2(unix.AT_FDCWD, next, unix.AT_FDCWD, live, unix.RENAME_EXCHANGE)
+	err := exchange(next, live)
 	if err == nil {
 		crashHook("dir-exchanged")
 		if err := os.Rename(next, aside); err != nil {
