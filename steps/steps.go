@@ -26,6 +26,10 @@ import (
 // registered. It is never reported as done.
 var ErrNotImplemented = errors.New("action not implemented in this build")
 
+// ErrNeedsIncident is returned by the notify action run outside an
+// incident: it fills its template from the incident, which carries it out.
+var ErrNeedsIncident = errors.New("notify fills its template from an incident: run it as a step of one (or use 'drbook comms ID --record')")
+
 // ErrNotConfirmed is returned by a destructive action run without the
 // operator's explicit confirmation.
 var ErrNotConfirmed = errors.New("destructive action needs explicit confirmation")

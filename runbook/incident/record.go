@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/drbook/drbook/steps"
-	"github.com/drbook/drbook/steps/sandbox"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // ModeCommand is the mode of an action run from the command line with
@@ -101,7 +101,7 @@ func (in *Incident) RunAction(ctx context.Context, act steps.Action, req steps.R
 		return CommandRun{}, err
 	}
 	drill := st.Declaration.Mode == Drill
-	if drill && !sandbox.IsSandbox(req.Env.Root) {
+	if drill && !system.IsSandbox(req.Env.Root) {
 		return CommandRun{}, &Error{Err: ErrNotSandbox, Detail: req.Env.Root,
 			Hint: "a drill's record never mixes with a real system: run it against the drill's sandbox"}
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/notify"
-	"github.com/drbook/drbook/steps/sandbox"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // OutputCap is how much of one action's output the timeline keeps: the
@@ -121,7 +121,7 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 	}
 	// A drill never acts on a real system: whatever root it was declared
 	// with, an action runs only in a sandbox (notify touches no system).
-	if root := cmp.Or(env.Root, st.Declaration.Root); drill && mode == runbook.DrillRun && name != "notify" && !sandbox.IsSandbox(root) {
+	if root := cmp.Or(env.Root, st.Declaration.Root); drill && mode == runbook.DrillRun && name != "notify" && !system.IsSandbox(root) {
 		return StepOutcome{}, &Error{Err: ErrNotSandbox, Detail: root,
 			Hint: "drills run against a sandbox: start one with 'drbook drill', or make one with 'drbook demo --root DIR'"}
 	}

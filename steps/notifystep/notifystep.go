@@ -7,14 +7,13 @@ package notifystep
 
 import (
 	"context"
-	"errors"
 
 	"github.com/drbook/drbook/steps"
 )
 
 // ErrNeedsIncident is returned by the notify action run outside an
 // incident.
-var ErrNeedsIncident = errors.New("notify fills its template from an incident: run it as a step of one (or use 'drbook comms ID --record')")
+var ErrNeedsIncident = steps.ErrNeedsIncident
 
 // Action is the notify step. It fills a communication template from the
 // incident and delivers it, so the incident engine carries it out itself
