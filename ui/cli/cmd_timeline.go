@@ -83,21 +83,9 @@ func runTimeline(ctx context.Context, iox *IO, args []string) error {
 }
 
 func verifyTimelines(ctx context.Context, iox *IO, s *incident.Store, rest []string, all, asJSON bool) error {
-	var ids []string
-	if all {
-		list, err := s.Incidents(ctx)
-		if err != nil {
-			return incidentErr("timeline verify", err)
-		}
-		for _, sm := range list {
-			ids = append(ids, sm.ID)
-		}
-	} else {
-		id, err := resolveID(ctx, "timeline verify", iox, s, rest)
-		if err != nil {
-			return err
-		}
-		ids = []string{id}
+	ids, err := verifyIDs(ctx, iox, s, rest, all)
+	if err != nil {
+		return err
 	}
 	results := make([]incident.VerifyResult, 0, len(ids))
 	bad := 0
@@ -134,4 +122,25 @@ func verifyTimelines(ctx context.Context, iox *IO, s *incident.Store, rest []str
 		return failed(fmt.Errorf("timeline verify: %d of %d timelines do not verify", bad, len(results)))
 	}
 	return nil
+}
+
+// verifyIDs are the incidents 'timeline verify' checks: every one with
+// --all, else the one named (or the most recent).
+func verifyIDs(ctx context.Context, iox *IO, s *incident.Store, rest []string, all bool) ([]string, error) {
+	if !all {
+		id, err := resolveID(ctx, "timeline verify", iox, s, rest)
+		if err != nil {
+			return nil, err
+		}
+		return []string{id}, nil
+	}
+	list, err := s.Incidents(ctx)
+	if err != nil {
+		return nil, incidentErr("timeline verify", err)
+	}
+	ids := make([]string, 0, len(list))
+	for _, sm := range list {
+		ids = append(ids, sm.ID)
+	}
+	return ids, nil
 }

@@ -101,21 +101,9 @@ func stateS3(iox *IO, flag string) string {
 // verifyReplicated is 'timeline verify' with a replica: each local chain
 // is checked on its own and then against S3, seq by seq.
 func verifyReplicated(ctx context.Context, iox *IO, s *incident.Store, rep *incident.Replicator, rest []string, all, asJSON bool) error {
-	var ids []string
-	if all {
-		list, err := s.Incidents(ctx)
-		if err != nil {
-			return incidentErr("timeline verify", err)
-		}
-		for _, sm := range list {
-			ids = append(ids, sm.ID)
-		}
-	} else {
-		id, err := resolveID(ctx, "timeline verify", iox, s, rest)
-		if err != nil {
-			return err
-		}
-		ids = []string{id}
+	ids, err := verifyIDs(ctx, iox, s, rest, all)
+	if err != nil {
+		return err
 	}
 	results := make([]incident.ReplicaVerifyResult, 0, len(ids))
 	bad := 0
