@@ -33,7 +33,7 @@ var Tests = []Test{
 	{ID: "complete-system-recovery", Name: "Complete system recovery test", Frequency: "quarterly", Every: quarter,
 		Runbooks: []string{"quarterly-system-recovery-test", "complete-system-recovery"}},
 	{ID: "failover-procedure", Name: "Failover procedure test", Frequency: "quarterly", Every: quarter,
-		Runbooks: []string{"trading-platform-failover"}},
+		Runbooks: []string{"trading-platform-failover", "site-failover-manual"}},
 	{ID: "cross-platform-recovery", Name: "Cross-platform recovery test", Frequency: "quarterly", Every: quarter,
 		Runbooks: []string{"cross-platform-recovery"}},
 	{ID: "full-dr-simulation", Name: "Full disaster recovery simulation", Frequency: "annual", Every: year,
