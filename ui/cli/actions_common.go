@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -51,7 +50,6 @@ type incidentLink struct {
 	store *incident.Store
 	in    *incident.Incident
 	root  string
-	start time.Time
 }
 
 // openIncidentLink resolves ref (an id or a unique prefix) in the state
@@ -79,7 +77,7 @@ func openIncidentLink(ctx context.Context, iox *IO, cmd, ref, stateDir, root str
 			err = fmt.Errorf("%s is a drill, and --root %s is not a drbook sandbox: a drill's record never mixes with a real system", id, root)
 		}
 		if err == nil {
-			return &incidentLink{store: store, in: in, root: root, start: time.Now()}, nil
+			return &incidentLink{store: store, in: in, root: root}, nil
 		}
 	}
 	store.Close()
