@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -280,10 +281,17 @@ func requestOptions(req steps.Request) (Options, error) {
 	// the root's .env, as for the kill switch.
 	o.API = APIOptions{AlpacaURL: strings.TrimSpace(req.Params["alpaca-url"]), IBKRURL: strings.TrimSpace(req.Params["ibkr-url"]),
 		IBKRAccount: strings.TrimSpace(req.Params["ibkr-account"])}
+	// ibkr-insecure turns TLS verification off for the IBKR gateway. It
+	// is the command line's --ibkr-insecure, deliberately not declared in
+	// the spec: a runbook step (a request with a block) cannot turn
+	// verification off.
 	if v := strings.TrimSpace(req.Params["ibkr-insecure"]); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return o, fmt.Errorf("reconcile: ibkr-insecure %q: want true or false", v)
+		}
+		if b && req.Block != nil {
+			return o, errors.New("reconcile: ibkr-insecure: a runbook step cannot turn TLS verification off (drbook reconcile --ibkr-insecure can)")
 		}
 		o.API.IBKRInsecure = b
 	}

@@ -7,10 +7,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/reconcile"
 	"github.com/drbook/drbook/steps/sandbox"
@@ -276,7 +278,8 @@ func TestReconcileActionDrillAPIs(t *testing.T) {
 // TestReconcileActionAPIParams: the parameters the command line's flags
 // become. alpaca-url comes before the .env's base URL; the IBKR gateway's
 // self-signed certificate is refused unless ibkr-insecure is true;
-// ibkr-account reads one account; bad values are errors that read
+// ibkr-account reads one account (and ibkr-insecure is the command
+// line's alone); bad values are errors that read
 // nothing; dir "." reads a relative statement path from the working
 // directory, as given, where by default it is under the root.
 func TestReconcileActionAPIParams(t *testing.T) {
@@ -299,6 +302,14 @@ func TestReconcileActionAPIParams(t *testing.T) {
 		t.Fatal("a self-signed gateway read without ibkr-insecure")
 	}
 	ibkr["ibkr-insecure"], ibkr["ibkr-account"] = "true", "U7654321"
+	// Only from the command line: a runbook step cannot turn verification off.
+	if _, err := a.Run(ctx, steps.Request{Env: steps.Env{Root: root}, Params: ibkr, Block: &runbook.Block{Lang: "drbook", Action: "reconcile"}}, nil); err == nil ||
+		!strings.Contains(err.Error(), "cannot turn TLS verification off") {
+		t.Fatalf("ibkr-insecure in a runbook step: %v", err)
+	}
+	if info, ok := (steps.Catalog{}).LookupAction("reconcile"); !ok || slices.Contains(info.Params, "ibkr-insecure") {
+		t.Errorf("reconcile in the catalogue: %+v (ibkr-insecure must not be declared: a runbook could pass it)", info)
+	}
 	res, err = a.Run(ctx, steps.Request{Env: steps.Env{Root: root}, Params: ibkr}, nil)
 	if err != nil {
 		t.Fatalf("ibkr-insecure: %v", err)

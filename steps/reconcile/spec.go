@@ -18,7 +18,6 @@ var spec = steps.Spec{
 		{Name: "alpaca-url", Doc: "Alpaca API base URL; default ALPACA_BASE_URL, else https://paper-api.alpaca.markets"},
 		{Name: "ibkr-url", Doc: "IBKR Client Portal gateway URL; default IBKR_CP_URL, else https://localhost:5000/v1/api"},
 		{Name: "ibkr-account", Doc: "IBKR account to read; default every account the gateway lists"},
-		{Name: "ibkr-insecure", Doc: "true to accept the IBKR gateway's self-signed certificate", Default: "false"},
 		{Name: "api-timeout", Doc: "time limit for a broker API", Default: "15s"},
 	},
 	Drill: runbook.DrillRun,
