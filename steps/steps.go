@@ -94,6 +94,17 @@ type Request struct {
 	// DryRun asks the action to do everything up to changing data and to
 	// report what it would change.
 	DryRun bool
+	// Confirm, when Confirmed is false, lets a destructive action that
+	// checks before it changes anything (the restore) ask the operator
+	// mid-way: it is called once, with the action's own account of what
+	// would change (a restore's *backup.RestoreResult), and the action
+	// goes on only if it returns true. Nil means no one can be asked.
+	Confirm func(preview any) bool
+	// Passphrase, when set, gives the backup passphrase (the command line
+	// reads it from a file or a no-echo prompt); nil lets the action find
+	// it in the environment. A secret is never a parameter: parameters
+	// are recorded in the timeline.
+	Passphrase func() ([]byte, error)
 }
 
 // Stream names where an event's line came from.

@@ -2,10 +2,8 @@ package incident
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/drbook/drbook/steps"
@@ -16,66 +14,6 @@ import (
 // --incident rather than from one of the runbook's steps.
 const ModeCommand = "command"
 
-// ActionRecord is an action that ran outside the incident's steps: a
-// command such as 'drbook killswitch on --incident ID' or 'drbook restore
-// --incident ID', recorded when it ends.
-type ActionRecord struct {
-	Action   string            // the action's name: kill-switch, restore, reconcile...
-	Params   map[string]string // what it was asked to do (redacted before recording)
-	Root     string            // the system root it ran against: its .env values are redacted
-	Duration time.Duration     // wall time it took
-	Result   steps.Result      // Status, Summary, BackupTime (a restore's: the RPO achieved), Data
-	Err      error             // the action could not be carried out
-	Output   string            // what it printed, capped at OutputCap like a step's output
-}
-
-// RecordAction records an action that ran outside the incident's steps as
-// action_started, its output and action_finished, appended together so
-// that the records of two processes never interleave. Like a step's action
-// it acknowledges the incident (the response clock), shows in the report's
-// actions, and a restore's backup time gives the RPO achieved. It is
-// refused on a closed incident.
-func (in *Incident) RecordAction(ctx context.Context, a ActionRecord) error {
-	if strings.TrimSpace(a.Action) == "" {
-		return errors.New("record action: no action name")
-	}
-	if a.Root != "" {
-		in.redact.add(EnvSecrets(a.Root)...)
-	}
-	in.redact.add(PassphraseSecrets(nil, os.Getenv)...)
-	host, _ := os.Hostname()
-	return in.record(ctx, func(st *State) ([]Event, error) {
-		if err := checkOpen(st); err != nil {
-			return nil, err
-		}
-		end := in.clock.Now()
-		took := a.Duration
-		if f := st.Declaration.Speed; f > 1 {
-			took = time.Duration(float64(took) * f)
-		}
-		start := end.Add(-took)
-		if !st.LastEvent.IsZero() && start.Before(st.LastEvent) {
-			start = st.LastEvent // keep the timeline in order
-		}
-		evs := []Event{{Kind: KindActionStarted, At: start,
-			Data: EventData{Action: a.Action, Mode: ModeCommand, Params: a.Params, Host: host, PID: os.Getpid()}}}
-		// Redacted before it is capped: a cut must never leave half a
-		// secret behind.
-		if out := in.redact.string(a.Output); out != "" {
-			var dropped int64
-			if len(out) > OutputCap {
-				dropped = int64(len(out) - OutputCap)
-				out = out[:OutputCap-outputTail] +
-					fmt.Sprintf("[... %d bytes of output not kept: the timeline keeps %d bytes per action ...]\n", dropped, OutputCap) +
-					out[len(out)-outputTail:]
-			}
-			evs = append(evs, Event{Kind: KindActionOutput, At: end, Data: EventData{Output: out, Truncated: dropped}})
-		}
-		d := finishedData(a.Action, a.Result, a.Err, took)
-		return append(evs, Event{Kind: KindActionFinished, At: end, Data: d}), nil
-	})
-}
-
 // CommandRun is how an action run outside the incident's steps went.
 type CommandRun struct {
 	steps.Result // what the action reported, its summary redacted
@@ -85,9 +23,12 @@ type CommandRun struct {
 
 // RunAction runs a registered action outside the incident's steps (drbook
 // run ACTION --incident ID, and the action commands such as 'drbook
-// failover --incident ID') and records it the way RecordAction does, with
-// the same redaction, output cap and action_finished record as a step's
-// action. req.Env's IncidentID, Operator, Drill and Now are filled in from
+// restore --incident ID') and records it with the same redaction, output
+// cap and action_finished record as a step's action: action_started, its
+// output and action_finished, appended together when it ends so that the
+// records of two processes never interleave. Like a step's action it
+// acknowledges the incident (the response clock) and shows in the
+// report's actions, and a restore's backup time gives the RPO achieved. req.Env's IncidentID, Operator, Drill and Now are filled in from
 // the incident; the secrets of req.Env.Root's .env and req.Env.Secrets are
 // redacted from emit, the record and what is returned.
 //
@@ -143,12 +84,41 @@ func (in *Incident) RunAction(ctx context.Context, act steps.Action, req steps.R
 	}
 	res.Summary = in.redact.string(res.Summary)
 	run := CommandRun{Result: res, Err: in.redact.err(runErr)}
-	err := in.RecordAction(context.WithoutCancel(ctx), ActionRecord{Action: spec.Name, Params: params, Root: req.Env.Root,
-		Duration: time.Since(start), Result: res, Err: runErr, Output: head + tail})
+	err := in.recordCommand(context.WithoutCancel(ctx), spec.Name, params, time.Since(start), res, runErr, head+tail, dropped)
 	if err != nil {
 		return run, fmt.Errorf("record %s in %s: %w", spec.Name, st.ID, err)
 	}
 	return run, nil
+}
+
+// recordCommand records an action run outside the incident's steps as
+// action_started, its output (redacted, capped at OutputCap; dropped
+// bytes not kept) and
+// action_finished, appended together. It is refused on a closed
+// incident.
+func (in *Incident) recordCommand(ctx context.Context, action string, params map[string]string, took time.Duration,
+	res steps.Result, runErr error, output string, dropped int64) error {
+	host, _ := os.Hostname()
+	return in.record(ctx, func(st *State) ([]Event, error) {
+		if err := checkOpen(st); err != nil {
+			return nil, err
+		}
+		end := in.clock.Now()
+		if f := st.Declaration.Speed; f > 1 {
+			took = time.Duration(float64(took) * f)
+		}
+		start := end.Add(-took)
+		if !st.LastEvent.IsZero() && start.Before(st.LastEvent) {
+			start = st.LastEvent // keep the timeline in order
+		}
+		evs := []Event{{Kind: KindActionStarted, At: start,
+			Data: EventData{Action: action, Mode: ModeCommand, Params: params, Host: host, PID: os.Getpid()}}}
+		if output != "" {
+			evs = append(evs, Event{Kind: KindActionOutput, At: end, Data: EventData{Output: output, Truncated: dropped}})
+		}
+		d := finishedData(action, res, runErr, took)
+		return append(evs, Event{Kind: KindActionFinished, At: end, Data: d}), nil
+	})
 }
 
 // outputLine is how one line of an action's output is kept in the

@@ -2,7 +2,9 @@ package incident_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,11 +15,30 @@ import (
 	"github.com/drbook/drbook/steps"
 )
 
-// TestRecordAction records actions run from the command line with
-// --incident: they acknowledge the incident, show in the report, a
-// restore's backup time gives the RPO achieved, secrets of the root's .env
-// never reach the timeline, and the chain verifies.
-func TestRecordAction(t *testing.T) {
+// cannedAction is an action for testing the recorder: it streams its lines
+// and reports what it was given.
+type cannedAction struct {
+	name  string
+	lines []string
+	res   steps.Result
+	err   error
+}
+
+func (a cannedAction) Spec() steps.Spec { return steps.Spec{Name: a.name} }
+
+func (a cannedAction) Run(_ context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
+	for _, l := range a.lines {
+		emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Stdout, Line: l})
+	}
+	return a.res, a.err
+}
+
+// TestRunActionRecords records actions run from the command line with
+// --incident through RunAction: they acknowledge the incident, show in
+// the report, a restore's backup time gives the RPO achieved, secrets of
+// the root's .env never reach the timeline (output, parameters, summary,
+// error), a long output is capped and says so, and the chain verifies.
+func TestRunActionRecords(t *testing.T) {
 	root := t.TempDir()
 	const secret = "sk-live-abcdefghijklmnopqrstuvwxyz0123"
 	must(t, os.WriteFile(filepath.Join(root, ".env"), []byte("OPENAI_API_KEY="+secret+"\nTRADING_MODE=paper\n"), 0o600))
@@ -27,33 +48,52 @@ func TestRecordAction(t *testing.T) {
 	in := MustDeclare(t, s, clock, incident.DeclareOptions{DetectedAt: t0.Add(-5 * time.Minute)}) // the command names the root
 
 	clock.Set(t0.Add(3 * time.Minute))
-	must(t, in.RecordAction(ctx, incident.ActionRecord{Action: "kill-switch", Params: map[string]string{"mode": "on"},
-		Root: root, Duration: 2 * time.Second,
-		Result: steps.Result{Status: steps.StatusOK, Summary: "trading HALTED"},
-		Output: "read " + secret + " from .env\nTRADING_MODE=paper\n"}))
+	ks, err := in.RunAction(ctx, cannedAction{name: "kill-switch", lines: []string{"read " + secret + " from .env", "TRADING_MODE=paper"},
+		res: steps.Result{Status: steps.StatusOK, Summary: "trading HALTED"}},
+		steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"mode": "on", "reason": "key " + secret + " leaked"}}, nil)
+	must(t, err)
+	if ks.Status != steps.StatusOK || ks.Err != nil {
+		t.Errorf("kill switch: %+v", ks)
+	}
 
 	taken := t0.Add(-25 * time.Minute) // 20 minutes before detection: RPO (15m) missed
 	clock.Set(t0.Add(40 * time.Minute))
-	must(t, in.RecordAction(ctx, incident.ActionRecord{Action: "restore", Root: root, Duration: time.Minute,
-		Result: steps.Result{Status: steps.StatusOK, Summary: "restored db", BackupTime: taken}}))
-	must(t, in.RecordAction(ctx, incident.ActionRecord{Action: "reconcile", Root: root,
-		Err: errors.New("broker file unreadable")}))
+	_, err = in.RunAction(ctx, cannedAction{name: "restore", res: steps.Result{Status: steps.StatusOK, Summary: "restored db", BackupTime: taken}},
+		steps.Request{Env: steps.Env{Root: root}}, nil)
+	must(t, err)
+	rc, err := in.RunAction(ctx, cannedAction{name: "reconcile", err: errors.New("broker file unreadable near " + secret)},
+		steps.Request{Env: steps.Env{Root: root}}, nil)
+	must(t, err)
+	if rc.Status != steps.StatusFailed || rc.Err == nil || strings.Contains(rc.Err.Error(), secret) {
+		t.Errorf("failed reconcile, as returned: %+v", rc)
+	}
+	long := make([]string, 0, 3000)
+	for i := range 3000 {
+		long = append(long, fmt.Sprintf("line %04d %s", i, strings.Repeat("x", 40)))
+	}
+	_, err = in.RunAction(ctx, cannedAction{name: "shell", lines: long, res: steps.Result{Status: steps.StatusOK}},
+		steps.Request{Env: steps.Env{Root: root}, DryRun: true}, nil)
+	must(t, err)
 
 	st, err := s.Load(ctx, in.ID())
 	must(t, err)
-	if len(st.Runs) != 3 {
+	if len(st.Runs) != 4 {
 		t.Fatalf("runs: %+v", st.Runs)
 	}
-	ks := st.Runs[0]
-	if ks.Action != "kill-switch" || ks.Status != "ok" || ks.Mode != incident.ModeCommand || ks.Duration != 2*time.Second ||
-		!ks.StartedAt.Equal(t0.Add(3*time.Minute-2*time.Second)) || !strings.Contains(ks.Output, "TRADING_MODE=paper") {
-		t.Errorf("kill switch run: %+v", ks)
+	k := st.Runs[0]
+	if k.Action != "kill-switch" || k.Status != "ok" || k.Mode != incident.ModeCommand || k.StartedAt.After(t0.Add(3*time.Minute)) ||
+		!strings.Contains(k.Output, "TRADING_MODE=paper") || k.Params["mode"] != "on" || k.Params["reason"] != "key [REDACTED] leaked" {
+		t.Errorf("kill switch run: %+v", k)
 	}
-	if !st.FirstAck.Equal(ks.StartedAt) {
-		t.Errorf("first acknowledgement %v, want the kill switch's start %v", st.FirstAck, ks.StartedAt)
+	if !st.FirstAck.Equal(k.StartedAt) {
+		t.Errorf("first acknowledgement %v, want the kill switch's start %v", st.FirstAck, k.StartedAt)
 	}
-	if r := st.Runs[2]; r.Status != "failed" || r.Error != "broker file unreadable" {
+	if r := st.Runs[2]; r.Status != "failed" || !strings.HasPrefix(r.Error, "broker file unreadable") {
 		t.Errorf("failed reconcile: %+v", r)
+	}
+	if r := st.Runs[3]; r.Truncated == 0 || len(r.Output) > incident.OutputCap+200 || !strings.Contains(r.Output, "line 0000") ||
+		!strings.Contains(r.Output, "line 2999") || !strings.Contains(r.Output, "bytes of output not kept") || r.Params["dry-run"] != "true" {
+		t.Errorf("long output: %d bytes kept, %d dropped, params %v", len(r.Output), r.Truncated, r.Params)
 	}
 	rpo := st.Clocks(t0.Add(time.Hour)).RPO
 	if rpo.Verdict != incident.Missed || rpo.Achieved != 20*time.Minute {
@@ -82,9 +122,21 @@ func TestRecordAction(t *testing.T) {
 	}
 
 	must(t, in.Close(incident.StatusResolved, "done"))
-	if err := in.RecordAction(ctx, incident.ActionRecord{Action: "backup"}); !errors.Is(err, incident.ErrClosed) {
-		t.Errorf("record on a closed incident: %v, want ErrClosed", err)
+	ran := false
+	_, err = in.RunAction(ctx, actionFunc(func() { ran = true }), steps.Request{Env: steps.Env{Root: root}}, nil)
+	if !errors.Is(err, incident.ErrClosed) || ran {
+		t.Errorf("run on a closed incident: %v (ran: %v), want ErrClosed and nothing run", err, ran)
 	}
+}
+
+// actionFunc is an action that calls itself when run.
+type actionFunc func()
+
+func (actionFunc) Spec() steps.Spec { return steps.Spec{Name: "backup"} }
+
+func (f actionFunc) Run(context.Context, steps.Request, steps.Emit) (steps.Result, error) {
+	f()
+	return steps.Result{Status: steps.StatusOK}, nil
 }
 
 // TestDoneByHand: an action step marked done without drbook running its

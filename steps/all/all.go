@@ -30,12 +30,14 @@ type Options struct {
 	// Checker runs integrity checks in a child process; the zero value
 	// checks in process (see backup.Checker).
 	Checker backup.Checker
+	// Tool names the program in a backup's manifest ("drbook v1.2").
+	Tool string
 }
 
 // Register adds every action to r.
 func Register(r *steps.Registry, o Options) {
 	killswitch.Register(r)
-	backup.Register(r, backup.Deps{Checker: o.Checker, KillSwitch: KillSwitch{}})
+	backup.Register(r, backup.Deps{Checker: o.Checker, KillSwitch: KillSwitch{}, Tool: o.Tool})
 	checkaction.Register(r)
 	reconcile.Register(r)
 	failover.Register(r)

@@ -24,6 +24,9 @@ type Deps struct {
 	Checker Checker
 	// KillSwitch re-applies an engaged kill switch after a restore.
 	KillSwitch KillSwitch
+	// Tool names the program in a backup's manifest ("drbook v1.2");
+	// "" is "drbook".
+	Tool string
 }
 
 // Register adds backup, restore and restore-config to r.
@@ -95,6 +98,53 @@ func S3FromParams(p map[string]string) *S3Config {
 	return &S3Config{URL: p["s3"], Endpoint: p["s3-endpoint"], Region: p["s3-region"]}
 }
 
+// s3Params reads the S3 parameters of a backup or restore: s3 (else from,
+// when a restore names an s3:// object), s3-endpoint, s3-region and
+// s3-path-style (true or false; empty lets the endpoint decide).
+func s3Params(p map[string]string, from string) (*S3Config, error) {
+	c := S3FromParams(p)
+	if c == nil && strings.HasPrefix(from, "s3://") {
+		c = &S3Config{URL: from, Endpoint: p["s3-endpoint"], Region: p["s3-region"]}
+	}
+	if c == nil {
+		return nil, nil
+	}
+	if v := strings.TrimSpace(p["s3-path-style"]); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("s3-path-style %q: want true or false", v)
+		}
+		c.PathStyle = &b
+	}
+	return c, nil
+}
+
+// passphrase is the request's passphrase: its provider's, else the
+// environment's (see Passphrase).
+func passphrase(req steps.Request) ([]byte, error) {
+	if req.Passphrase != nil {
+		return req.Passphrase()
+	}
+	return Passphrase(req.Env)
+}
+
+// BackupReport is the backup action's Result.Data: the fields the
+// timeline records and, for the command line (--json), the whole outcome
+// with its manifest, which is not recorded (its file list can be long).
+type BackupReport struct {
+	Archive  string    `json:"archive"`
+	Manifest string    `json:"manifest"`
+	SHA256   string    `json:"sha256"`
+	Size     int64     `json:"size"`
+	Tier     int       `json:"tier"`
+	Created  time.Time `json:"created"`
+	Files    int       `json:"files"`
+	S3       string    `json:"s3"`
+	Status   Status    `json:"status"`
+	// Outcome is what Backup returned.
+	Outcome *Outcome `json:"-"`
+}
+
 type backupAction struct{ deps Deps }
 
 func (backupAction) Spec() steps.Spec { return spec("backup") }
@@ -108,13 +158,21 @@ func (a backupAction) Run(ctx context.Context, req steps.Request, emit steps.Emi
 		}
 		tier = n
 	}
-	pass, err := Passphrase(req.Env)
+	s3, err := s3Params(req.Params, "")
+	if err != nil {
+		return steps.Result{Status: steps.StatusFailed, Summary: "backup: " + err.Error()}, fmt.Errorf("backup: %w", err)
+	}
+	pass, err := passphrase(req)
 	if err != nil {
 		return steps.Result{Status: steps.StatusFailed, Summary: "backup: no passphrase"}, err
 	}
 	dir := BackupDir(req.Env, req.Params["to"])
-	o := Options{Root: req.Env.Root, Tier: tier, Dir: dir, S3: S3FromParams(req.Params), Passphrase: pass,
-		Now: req.Env.Now, Emit: emit, Tool: "drbook", Checker: a.deps.Checker}
+	tool := a.deps.Tool
+	if tool == "" {
+		tool = "drbook"
+	}
+	o := Options{Root: req.Env.Root, Tier: tier, Dir: dir, S3: s3, Passphrase: pass,
+		Now: req.Env.Now, Emit: emit, Tool: tool, Checker: a.deps.Checker}
 	if req.DryRun {
 		return steps.Result{Status: steps.StatusOK, Summary: fmt.Sprintf("dry run: would back up %s (tier %d) to %s", req.Env.Root, tier, dir)}, nil
 	}
@@ -128,8 +186,8 @@ func (a backupAction) Run(ctx context.Context, req steps.Request, emit steps.Emi
 	if out.S3URL != "" {
 		sum += "; copied to " + out.S3URL
 	}
-	data := map[string]any{"archive": out.ArchivePath, "manifest": out.ManifestPath, "sha256": m.ArchiveSHA256,
-		"size": m.ArchiveSize, "tier": m.Tier, "created": m.Created, "files": len(m.Files), "s3": out.S3URL, "status": st}
+	data := BackupReport{Archive: out.ArchivePath, Manifest: out.ManifestPath, SHA256: m.ArchiveSHA256,
+		Size: m.ArchiveSize, Tier: m.Tier, Created: m.Created, Files: len(m.Files), S3: out.S3URL, Status: st, Outcome: out}
 	if err != nil {
 		return steps.Result{Status: steps.StatusFailed, Summary: sum + "; " + oneLine(err), Data: data}, err
 	}
@@ -144,7 +202,7 @@ type restoreAction struct {
 func (a restoreAction) Spec() steps.Spec { return spec(a.name) }
 
 func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps.Result, error) {
-	if !req.Confirmed && !req.DryRun {
+	if !req.Confirmed && !req.DryRun && req.Confirm == nil {
 		return steps.Result{Status: steps.StatusFailed, Summary: a.name + ": not confirmed; nothing changed"}, fmt.Errorf("%s: %w", a.name, steps.ErrNotConfirmed)
 	}
 	only := []string(nil)
@@ -155,14 +213,34 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 			only = append(only, strings.TrimSpace(p))
 		}
 	}
-	pass, err := Passphrase(req.Env)
-	if err != nil && !isPlainDB(req.Params["from"]) {
+	bad := func(err error) (steps.Result, error) {
+		return steps.Result{Status: steps.StatusFailed, Summary: a.name + ": " + err.Error() + "; nothing changed"}, fmt.Errorf("%s: %w", a.name, err)
+	}
+	var expand Expansion
+	if v := strings.TrimSpace(req.Params["max-expand"]); v != "" {
+		e, err := ParseExpansion(v)
+		if err != nil {
+			return bad(err)
+		}
+		expand = e
+	}
+	from := req.Params["from"]
+	s3, err := s3Params(req.Params, from)
+	if err != nil {
+		return bad(err)
+	}
+	pass, err := passphrase(req)
+	if err != nil && !isPlainDB(from) {
 		return steps.Result{Status: steps.StatusFailed, Summary: a.name + ": no passphrase"}, err
 	}
-	o := RestoreOptions{Root: req.Env.Root, From: req.Params["from"], Only: only, Dir: BackupDir(req.Env, req.Params["to"]),
-		S3: S3FromParams(req.Params), Passphrase: pass, DryRun: req.DryRun, Confirmed: req.Confirmed,
+	o := RestoreOptions{Root: req.Env.Root, From: from, Only: only, Dir: BackupDir(req.Env, req.Params["to"]),
+		S3: s3, Passphrase: pass, DryRun: req.DryRun, Confirmed: req.Confirmed, MaxExpand: expand,
 		Now: req.Env.Now, Emit: emit, Operator: req.Env.Operator, IncidentID: req.Env.IncidentID,
 		Checker: a.deps.Checker, KillSwitch: a.deps.KillSwitch}
+	if !req.Confirmed && !req.DryRun {
+		// Asked after staging and checking, with what would change.
+		o.Confirm = func(res *RestoreResult) bool { return req.Confirm(res) }
+	}
 	res, err := Restore(ctx, o)
 	if err != nil {
 		r := steps.Result{Status: steps.StatusFailed, Summary: a.name + " failed: " + oneLine(err) + "; live data unchanged"}
@@ -174,7 +252,7 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 			r.Summary, r.BackupTime = oneLine(err), res.BackupTime
 		}
 		if h := Hint(err); h != "" {
-			emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Info, Line: "hint: " + h})
+			emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Stdout, Line: "hint: " + h})
 		}
 		return r, err
 	}
@@ -183,8 +261,12 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 		verb = "dry run: would restore"
 	}
 	sum := fmt.Sprintf("%s %s from %s (backup taken %s)", verb, strings.Join(res.Parts, ", "), filepath.Base(res.Source), res.BackupTime.Format(time.RFC3339))
+	// The report (what changed, a failure's hint) goes to Stdout: what
+	// the action did, for the timeline, where its commentary is Info. A
+	// command that prints the report itself from Result.Data leaves
+	// these lines out.
 	for _, c := range res.Changes {
-		emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Info, Line: fmt.Sprintf("%s: %s", c.Path, c.Detail)})
+		emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Stdout, Line: fmt.Sprintf("%s: %s", c.Path, c.Detail)})
 	}
 	return steps.Result{Status: steps.StatusOK, Summary: sum, BackupTime: res.BackupTime, Data: res}, nil
 }

@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -79,5 +80,61 @@ func TestActionsInADrill(t *testing.T) {
 		if strings.Contains(e.Line, backup.DrillPassphrase) || strings.Contains(e.Line, "sk-before-fault") {
 			t.Errorf("secret in an event: %q", e.Line)
 		}
+	}
+}
+
+// TestActionsAskAndTakeAPassphrase: the command line's way through the
+// registered actions. The passphrase comes from the request's provider
+// (nothing in the environment); the backup's result carries its whole
+// outcome for --json; a restore with a Confirm callback asks once, after
+// staging, with what would change, and a no changes nothing; bad
+// max-expand or s3-path-style parameters change nothing.
+func TestActionsAskAndTakeAPassphrase(t *testing.T) {
+	root := MustRoot(t, "asked", 30)
+	t.Setenv("DRBOOK_PASSPHRASE", "")
+	t.Setenv("DRBOOK_PASSPHRASE_FILE", "")
+	pass := func() ([]byte, error) { return []byte("correct horse battery"), nil }
+	env := steps.Env{Root: root, BackupDir: filepath.Join(t.TempDir(), "backups")}
+	ctx := context.Background()
+
+	bk, _ := steps.Lookup("backup")
+	if _, err := bk.Run(ctx, steps.Request{Env: env, Params: map[string]string{}}, func(steps.Event) {}); !errors.Is(err, backup.ErrNoPassphrase) {
+		t.Fatalf("backup with no passphrase anywhere: %v", err)
+	}
+	res, err := bk.Run(ctx, steps.Request{Env: env, Params: map[string]string{"tier": "2"}, Passphrase: pass}, func(steps.Event) {})
+	if err != nil || res.Status != steps.StatusOK {
+		t.Fatalf("backup with a passphrase provider: %+v %v", res, err)
+	}
+	rep, ok := res.Data.(backup.BackupReport)
+	if !ok || rep.Outcome == nil || rep.Outcome.ArchivePath != rep.Archive || rep.Tier != 2 || len(rep.Outcome.Manifest.Files) != rep.Files ||
+		!rep.Status.Counts() || !strings.HasPrefix(rep.Outcome.Manifest.Tool, "drbook") {
+		t.Fatalf("backup result: %+v", res.Data)
+	}
+	// What the timeline records is the summary, not the file list.
+	if b, _ := json.Marshal(rep); strings.Contains(string(b), "quantai.db\"") || !strings.Contains(string(b), `"archive"`) {
+		t.Errorf("recorded backup result: %s", b)
+	}
+
+	db := filepath.Join(root, "data", "quantai.db")
+	corruptDB(t, db)
+	rs, _ := steps.Lookup("restore")
+	for _, p := range []map[string]string{{"max-expand": "lots"}, {"s3": "s3://b/p", "s3-path-style": "sometimes"}} {
+		if _, err := rs.Run(ctx, steps.Request{Env: env, Params: p, Passphrase: pass, Confirmed: true}, func(steps.Event) {}); err == nil {
+			t.Errorf("restore with %v: no error", p)
+		}
+	}
+	var asked []*backup.RestoreResult
+	no := func(preview any) bool { asked = append(asked, preview.(*backup.RestoreResult)); return false }
+	res, err = rs.Run(ctx, steps.Request{Env: env, Params: map[string]string{"only": "db"}, Passphrase: pass, Confirm: no}, func(steps.Event) {})
+	if !errors.Is(err, backup.ErrNotConfirmed) || res.Status != steps.StatusFailed || len(asked) != 1 || len(asked[0].Changes) == 0 {
+		t.Fatalf("restore declined: %+v %v (asked %d)", res, err, len(asked))
+	}
+	if Integrity(t, db) == "ok" {
+		t.Fatal("a declined restore changed the database")
+	}
+	yes := func(any) bool { return true }
+	res, err = rs.Run(ctx, steps.Request{Env: env, Params: map[string]string{"only": "db", "max-expand": "200x"}, Passphrase: pass, Confirm: yes}, func(steps.Event) {})
+	if err != nil || res.Status != steps.StatusOK || Integrity(t, db) != "ok" || MustMarker(t, db) != "asked" {
+		t.Fatalf("restore confirmed mid-way: %+v %v", res, err)
 	}
 }

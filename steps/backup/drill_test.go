@@ -87,7 +87,7 @@ func TestRestoreRefusesABackupThatFailsItsChecks(t *testing.T) {
 					t.Fatalf("restore latest with only a damaged-source backup: %v", err)
 				}
 				assertUnchanged(t, root, before)
-				params["from"] = bres.Data.(map[string]any)["archive"].(string)
+				params["from"] = bres.Data.(backup.BackupReport).Archive
 			} else if err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -261,16 +262,46 @@ func requestOptions(req steps.Request) (Options, error) {
 		}
 		o.Tolerance = t
 	}
+	// Relative statement paths are under the root, or under the dir
+	// parameter; "." reads them as given, from the working directory
+	// (the command line's --broker).
+	base := req.Env.Root
+	if d := strings.TrimSpace(req.Params["dir"]); d != "" {
+		base = d
+	}
 	for _, p := range strings.Split(req.Params["broker"], ",") {
 		if p = strings.TrimSpace(p); p != "" {
-			if p != SourceAlpacaAPI && p != SourceIBKRAPI && !filepath.IsAbs(p) {
-				p = filepath.Join(req.Env.Root, p)
+			if p != SourceAlpacaAPI && p != SourceIBKRAPI && !filepath.IsAbs(p) && base != "." {
+				p = filepath.Join(base, p)
 			}
 			o.Statements = append(o.Statements, p)
 		}
 	}
-	// The runbook's variables come before the root's .env, as for the kill
-	// switch.
+	// The API parameters come first, then the runbook's variables, then
+	// the root's .env, as for the kill switch.
+	o.API = APIOptions{AlpacaURL: strings.TrimSpace(req.Params["alpaca-url"]), IBKRURL: strings.TrimSpace(req.Params["ibkr-url"]),
+		IBKRAccount: strings.TrimSpace(req.Params["ibkr-account"])}
+	// ibkr-insecure turns TLS verification off for the IBKR gateway. It
+	// is the command line's --ibkr-insecure, deliberately not declared in
+	// the spec: a runbook step (a request with a block) cannot turn
+	// verification off.
+	if v := strings.TrimSpace(req.Params["ibkr-insecure"]); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, fmt.Errorf("reconcile: ibkr-insecure %q: want true or false", v)
+		}
+		if b && req.Block != nil {
+			return o, errors.New("reconcile: ibkr-insecure: a runbook step cannot turn TLS verification off (drbook reconcile --ibkr-insecure can)")
+		}
+		o.API.IBKRInsecure = b
+	}
+	if v := strings.TrimSpace(req.Params["api-timeout"]); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return o, fmt.Errorf("reconcile: api-timeout %q: want a duration above 0, such as 15s", v)
+		}
+		o.API.Timeout = d
+	}
 	FillAPI(req.Env.Vars, &o.API)
 	if req.Env.Drill {
 		if err := drillAPIs(req.Env.Root, o.Statements, &o.API); err != nil {

@@ -7,10 +7,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/reconcile"
 	"github.com/drbook/drbook/steps/sandbox"
@@ -270,5 +272,77 @@ func TestReconcileActionDrillAPIs(t *testing.T) {
 	_, err = a.Run(context.Background(), steps.Request{Env: steps.Env{Root: root, Drill: true, Vars: vars}, Params: map[string]string{"broker": "alpaca-api"}}, nil)
 	if err != nil || srv.requests != 2 {
 		t.Errorf("runbook variables: %v (%d requests)", err, srv.requests)
+	}
+}
+
+// TestReconcileActionAPIParams: the parameters the command line's flags
+// become. alpaca-url comes before the .env's base URL; the IBKR gateway's
+// self-signed certificate is refused unless ibkr-insecure is true;
+// ibkr-account reads one account (and ibkr-insecure is the command
+// line's alone); bad values are errors that read
+// nothing; dir "." reads a relative statement path from the working
+// directory, as given, where by default it is under the root.
+func TestReconcileActionAPIParams(t *testing.T) {
+	root := MustSandbox(t)
+	a, _ := steps.Lookup("reconcile")
+	ctx := context.Background()
+	srv := newAlpacaServer(t, []byte("[]"))
+	env := "ALPACA_BASE_URL=https://paper-api.alpaca.markets\nALPACA_API_KEY=" + testKeyID + "\nALPACA_SECRET_KEY=" + testSecret + "\n"
+	if err := os.WriteFile(filepath.Join(root, ".env"), []byte(env), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Run(ctx, steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"broker": "alpaca-api", "alpaca-url": srv.URL}}, nil)
+	if err != nil || srv.requests != 1 || res.Data.(reconcile.Report).Statements[0].Path != srv.URL+"/v2/positions" {
+		t.Fatalf("alpaca-url: %v %+v", err, res)
+	}
+
+	gw := newIBKRGateway(t, true, map[string]int{"U1234567": 2, "U7654321": 3})
+	ibkr := map[string]string{"broker": "ibkr-api", "ibkr-url": gw.URL + "/v1/api", "api-timeout": "5s"}
+	if _, err := a.Run(ctx, steps.Request{Env: steps.Env{Root: root}, Params: ibkr}, nil); err == nil {
+		t.Fatal("a self-signed gateway read without ibkr-insecure")
+	}
+	ibkr["ibkr-insecure"], ibkr["ibkr-account"] = "true", "U7654321"
+	// Only from the command line: a runbook step cannot turn verification off.
+	if _, err := a.Run(ctx, steps.Request{Env: steps.Env{Root: root}, Params: ibkr, Block: &runbook.Block{Lang: "drbook", Action: "reconcile"}}, nil); err == nil ||
+		!strings.Contains(err.Error(), "cannot turn TLS verification off") {
+		t.Fatalf("ibkr-insecure in a runbook step: %v", err)
+	}
+	if info, ok := (steps.Catalog{}).LookupAction("reconcile"); !ok || slices.Contains(info.Params, "ibkr-insecure") {
+		t.Errorf("reconcile in the catalogue: %+v (ibkr-insecure must not be declared: a runbook could pass it)", info)
+	}
+	res, err = a.Run(ctx, steps.Request{Env: steps.Env{Root: root}, Params: ibkr}, nil)
+	if err != nil {
+		t.Fatalf("ibkr-insecure: %v", err)
+	}
+	if st := res.Data.(reconcile.Report).Statements[0]; st.Positions != 3 || fmt.Sprint(st.Accounts) != "[U7654321]" {
+		t.Errorf("ibkr-account: %+v", st)
+	}
+
+	for _, p := range []map[string]string{{"api-timeout": "soon"}, {"api-timeout": "0s"}, {"ibkr-insecure": "maybe"}} {
+		p["broker"] = "alpaca-api"
+		p["alpaca-url"] = srv.URL
+		if _, err := a.Run(ctx, steps.Request{Env: steps.Env{Root: root}, Params: p}, nil); err == nil {
+			t.Errorf("%v accepted", p)
+		}
+	}
+	if srv.requests != 1 {
+		t.Errorf("a bad parameter still read the API (%d requests)", srv.requests)
+	}
+
+	wd := t.TempDir()
+	t.Chdir(wd)
+	stmt, err := os.ReadFile(filepath.Join(root, reconcile.AlpacaStatement))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wd, "alpaca.json"), stmt, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err = a.Run(ctx, steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"broker": "alpaca.json", "dir": "."}}, nil)
+	if err != nil || res.Data.(reconcile.Report).Statements[0].Path != "alpaca.json" {
+		t.Errorf("dir .: %v %+v", err, res)
+	}
+	if _, err := a.Run(ctx, steps.Request{Env: steps.Env{Root: root}, Params: map[string]string{"broker": "alpaca.json"}}, nil); err == nil {
+		t.Error("a relative path was read from the working directory, not the root")
 	}
 }

@@ -14,6 +14,11 @@ var spec = steps.Spec{
 		{Name: "format", Doc: "ibkr-csv or alpaca-json; detected when omitted"},
 		{Name: "tolerance", Doc: "quantity difference ignored (fractional shares)", Default: "0.0001"},
 		{Name: "evidence", Doc: "directory to keep the statements read in; default within an incident: STATE_DIR/evidence/ID"},
+		{Name: "dir", Doc: "directory relative statement paths are read from; default the system root; . the working directory"},
+		{Name: "alpaca-url", Doc: "Alpaca API base URL; default ALPACA_BASE_URL, else https://paper-api.alpaca.markets"},
+		{Name: "ibkr-url", Doc: "IBKR Client Portal gateway URL; default IBKR_CP_URL, else https://localhost:5000/v1/api"},
+		{Name: "ibkr-account", Doc: "IBKR account to read; default every account the gateway lists"},
+		{Name: "api-timeout", Doc: "time limit for a broker API", Default: "15s"},
 	},
 	Drill: runbook.DrillRun,
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -46,12 +45,11 @@ func (o *actionOptions) check(cmd string) error {
 // incidentLink is the open incident a command records its action into
 // (--incident ID). Commands of other owners (backup, restore) can use it
 // too: openIncidentLink before acting, so that a mistyped id is a usage
-// error that changes nothing, then record when the action ends.
+// error that changes nothing, then run the action through it.
 type incidentLink struct {
 	store *incident.Store
 	in    *incident.Incident
 	root  string
-	start time.Time
 }
 
 // openIncidentLink resolves ref (an id or a unique prefix) in the state
@@ -79,26 +77,11 @@ func openIncidentLink(ctx context.Context, iox *IO, cmd, ref, stateDir, root str
 			err = fmt.Errorf("%s is a drill, and --root %s is not a drbook sandbox: a drill's record never mixes with a real system", id, root)
 		}
 		if err == nil {
-			return &incidentLink{store: store, in: in, root: root, start: time.Now()}, nil
+			return &incidentLink{store: store, in: in, root: root}, nil
 		}
 	}
 	store.Close()
 	return nil, usageErr("%s: --incident %s: %v", cmd, ref, err)
-}
-
-// record adds the action to the incident's timeline: started, its output
-// (secrets of the root's .env redacted) and finished with its result. A
-// nil link records nothing.
-func (l *incidentLink) record(ctx context.Context, cmd, action string, params map[string]string, res steps.Result, runErr error, output string) error {
-	if l == nil {
-		return nil
-	}
-	err := l.in.RecordAction(ctx, incident.ActionRecord{Action: action, Params: params, Root: l.root,
-		Duration: time.Since(l.start), Result: res, Err: runErr, Output: output})
-	if err != nil {
-		return failed(fmt.Errorf("%s: record in incident %s: %w", cmd, l.in.ID(), err))
-	}
-	return nil
 }
 
 // run runs a registered action for a command, the one way every action
@@ -122,7 +105,8 @@ func (l *incidentLink) run(ctx context.Context, iox *IO, cmd string, act steps.A
 		}
 		return run.Result, run.Err, err
 	}
-	red := redact.New(append(incident.EnvSecrets(req.Env.Root), incident.PassphraseSecrets(req.Env.Vars, iox.Getenv)...)...)
+	secrets := append(incident.EnvSecrets(req.Env.Root), incident.PassphraseSecrets(req.Env.Vars, iox.Getenv)...)
+	red := redact.New(append(secrets, req.Env.Secrets...)...)
 	if emit == nil {
 		emit = func(steps.Event) {}
 	}

@@ -183,7 +183,7 @@ func Run(ctx context.Context, args []string, iox *IO) error {
 	}
 	// The composition root: every action is registered here, explicitly,
 	// with what it needs of the others.
-	all.Install(all.Options{Checker: iox.Checker})
+	all.Install(all.Options{Checker: iox.Checker, Tool: "drbook " + Version})
 	args, cfgPath, err := takeConfigFlag(args)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/backup"
+	"github.com/spf13/pflag"
 )
 
 const backupUsage = `
@@ -70,27 +71,25 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	var log strings.Builder
-	emit, done := o.progressTo(iox, &log)
-	out, err := backup.Backup(ctx, backup.Options{Root: o.root, Tier: tier, Dir: o.backupDir(iox), S3: o.s3Config(fs),
-		Passphrase: pass, Emit: emit, Tool: "drbook " + Version, Checker: iox.Checker})
+	// The registered backup action does the work, recorded in the
+	// incident when linked; the passphrase reaches it through the request,
+	// never as a (recorded) parameter, and is redacted from its output.
+	params := map[string]string{"tier": fmt.Sprint(tier), "to": o.backupDir(iox)}
+	o.s3Params(fs, params, "")
+	req := steps.Request{Env: steps.Env{Root: o.root, Secrets: []string{string(pass)}}, Params: params,
+		Passphrase: func() ([]byte, error) { return pass, nil }}
+	emit, done := o.progress(iox)
+	res, err, recErr := link.run(ctx, iox, "backup", mustAction("backup"), req, emit)
 	done()
-	params := map[string]string{"tier": fmt.Sprint(tier), "to": o.backupDir(iox), "s3": o.s3}
-	r := steps.Result{Status: steps.StatusOK}
-	if out != nil {
-		m := out.Manifest
-		r.Summary = fmt.Sprintf("backup %s %s (tier %d, %d files, %s)", m.Archive, out.Status(), m.Tier, len(m.Files), backup.FormatSize(m.ArchiveSize))
-		if out.S3URL != "" {
-			r.Summary += "; copied to " + out.S3URL
-		}
-		r.Data = map[string]any{"archive": out.ArchivePath, "sha256": m.ArchiveSHA256, "created": m.Created, "s3": out.S3URL, "status": out.Status()}
-	}
-	if err != nil {
-		r.Status = steps.StatusFailed
-		r.Summary = strings.TrimSpace(r.Summary + " " + "failed: " + err.Error())
-	}
-	if recErr := link.record(ctx, "backup", "backup", params, r, err, log.String()); recErr != nil && err == nil {
+	if recErr != nil && res.Status == "" { // refused before it ran
 		return recErr
+	}
+	if recErr != nil && err == nil {
+		return recErr
+	}
+	var out *backup.Outcome
+	if rep, ok := res.Data.(backup.BackupReport); ok {
+		out = rep.Outcome
 	}
 	if out == nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -121,4 +120,25 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 		return failed(err)
 	}
 	return nil
+}
+
+// s3Params adds the S3 flags to an action's parameters: s3 (else from,
+// for an s3:// --from), s3-endpoint, s3-region and s3-path-style when
+// given.
+func (o *backupFlags) s3Params(fs *pflag.FlagSet, p map[string]string, from string) {
+	if o.s3 == "" && !strings.HasPrefix(from, "s3://") {
+		return
+	}
+	if o.s3 != "" {
+		p["s3"] = o.s3
+	}
+	if o.s3Endpoint != "" {
+		p["s3-endpoint"] = o.s3Endpoint
+	}
+	if o.s3Region != "" {
+		p["s3-region"] = o.s3Region
+	}
+	if fs.Changed("s3-path-style") {
+		p["s3-path-style"] = fmt.Sprint(o.s3PathStyle)
+	}
 }

@@ -102,21 +102,39 @@ func runReconcile(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer link.close()
-	if evidence == "" && link != nil {
-		evidence = reconcile.EvidenceDir(filepath.Dir(link.store.Path()), link.in.ID())
+	// The registered reconcile action does the work, recorded in the
+	// incident when linked (its report is the recorded output); --broker
+	// paths are read as given, from the working directory. Within an
+	// incident the statements are kept under STATE_DIR/evidence/ID unless
+	// --evidence names a directory.
+	params := map[string]string{"broker": strings.Join(statements, ","), "dir": ".", "format": format,
+		"tolerance": fmt.Sprint(tolerance), "api-timeout": api.Timeout.String()}
+	for k, v := range map[string]string{"evidence": evidence, "alpaca-url": api.AlpacaURL, "ibkr-url": api.IBKRURL, "ibkr-account": api.IBKRAccount} {
+		if v != "" {
+			params[k] = v
+		}
 	}
-	params := map[string]string{"broker": strings.Join(statements, ","), "format": format, "tolerance": fmt.Sprint(tolerance)}
-	if evidence != "" {
-		params["evidence"] = evidence
+	if api.IBKRInsecure {
+		params["ibkr-insecure"] = "true"
 	}
-	rep, err := reconcile.Run(ctx, reconcile.Options{Root: o.root, Statements: statements, Format: format, Tolerance: tolerance,
-		API: api, EvidenceDir: evidence})
-	if err != nil {
+	req := steps.Request{Env: steps.Env{Root: o.root}, Params: params}
+	if link != nil {
+		req.Env.StateDir = filepath.Dir(link.store.Path())
+	}
+	res, err, recErr := link.run(ctx, iox, "reconcile", mustAction("reconcile"), req, nil)
+	if recErr != nil && res.Status == "" { // refused before it ran
+		return recErr
+	}
+	rep, ok := res.Data.(reconcile.Report)
+	if err != nil || !ok {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if rerr := link.record(ctx, "reconcile", "reconcile", params, steps.Result{Status: steps.StatusFailed, Summary: "reconcile: " + err.Error()}, err, ""); rerr != nil {
-			return errors.Join(&ExitError{Code: ExitUsage, Err: err}, rerr)
+		if err == nil {
+			err = fmt.Errorf("reconcile: %s", res.Summary)
+		}
+		if recErr != nil {
+			return errors.Join(&ExitError{Code: ExitUsage, Err: err}, recErr)
 		}
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
@@ -129,12 +147,8 @@ func runReconcile(ctx context.Context, iox *IO, args []string) error {
 			fmt.Fprintln(iox.Stdout, l)
 		}
 	}
-	res := steps.Result{Status: steps.StatusOK, Summary: reconcile.SummaryLine(rep), Data: rep}
-	if !rep.OK() {
-		res.Status = steps.StatusFailed
-	}
-	if err := link.record(ctx, "reconcile", "reconcile", params, res, nil, strings.Join(reconcile.Render(rep), "\n")+"\n"); err != nil {
-		return err
+	if recErr != nil {
+		return recErr
 	}
 	if !rep.OK() {
 		return failed(nil)

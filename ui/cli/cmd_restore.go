@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/drbook/drbook/checks"
-	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
-	"github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/steps/backup"
 )
 
@@ -82,22 +80,13 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErr("restore: unexpected argument %q (use --from)", fs.Arg(0))
 	}
-	var expand backup.Expansion
 	if maxExpand != "" {
-		e, err := backup.ParseExpansion(maxExpand)
-		if err != nil {
+		if _, err := backup.ParseExpansion(maxExpand); err != nil {
 			return usageErr("restore: %v", err)
 		}
-		expand = e
 	}
 	if st, err := os.Stat(o.root); err != nil || !st.IsDir() {
 		return usageErr("restore: --root %s: not a directory", o.root)
-	}
-	var parts []string
-	for _, p := range strings.Split(only, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			parts = append(parts, p)
-		}
 	}
 	if !dryRun && !yes {
 		if !iox.IsTerminal {
@@ -121,19 +110,32 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 		link = l
 		defer link.close()
 	}
-	op := incident.OperatorFromEnv(iox.Getenv)
-	var log strings.Builder
-	emit, done := o.progressTo(iox, &log)
-	ro := backup.RestoreOptions{Root: o.root, From: from, Only: parts, Dir: o.backupDir(iox), S3: o.s3ConfigFor(fs, from),
-		Passphrase: pass, Emit: emit, Operator: op.String(), MaxExpand: expand,
-		Checker: iox.Checker, KillSwitch: all.KillSwitch{}}
-	if link != nil {
-		ro.IncidentID = link.in.ID()
+	// The registered restore action does the work, recorded in the
+	// incident when linked (a dry run is not); the passphrase reaches it
+	// through the request, never as a (recorded) parameter.
+	params := map[string]string{"from": from, "only": only, "to": o.backupDir(iox)}
+	if maxExpand != "" {
+		params["max-expand"] = maxExpand
 	}
-	ro.DryRun, ro.Confirmed = dryRun, yes
+	o.s3Params(fs, params, from)
+	req := steps.Request{Env: steps.Env{Root: o.root}, Params: params, Confirmed: yes, DryRun: dryRun}
+	if pass != nil {
+		req.Env.Secrets = []string{string(pass)}
+		req.Passphrase = func() ([]byte, error) { return pass, nil }
+	}
+	progress, done := o.progress(iox)
+	emit := func(ev steps.Event) {
+		if ev.Stream != steps.Stdout { // the report is printed below, from the result
+			progress(ev)
+		}
+	}
 	if !dryRun && !yes {
 		// Asked after staging and checking, with what would change.
-		ro.Confirm = func(res *backup.RestoreResult) bool {
+		req.Confirm = func(preview any) bool {
+			res, ok := preview.(*backup.RestoreResult)
+			if !ok {
+				return false
+			}
 			done()
 			printRestore(iox, false, res, nil)
 			fmt.Fprintf(iox.Stdout, "Restore these parts into %s? The current files are kept aside. Type yes: ", o.root)
@@ -141,30 +143,18 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 			return strings.TrimSpace(strings.ToLower(line)) == "yes"
 		}
 	}
-	res, err := backup.Restore(ctx, ro)
+	r, err, recErr := link.run(ctx, iox, "restore", mustAction("restore"), req, emit)
 	done()
+	if recErr != nil && r.Status == "" { // refused before it ran
+		return recErr
+	}
+	res, _ := r.Data.(*backup.RestoreResult)
 	if errors.Is(err, backup.ErrNotConfirmed) {
 		return usageErr("restore: not confirmed; nothing changed")
 	}
-	if !dryRun && ctx.Err() == nil {
-		r := steps.Result{Status: steps.StatusOK}
-		if res != nil {
-			r.BackupTime, r.Data = res.BackupTime, res
-			r.Summary = fmt.Sprintf("restored %s from %s (backup taken %s)", strings.Join(res.Parts, ", "), res.Source, res.BackupTime.Format(time.RFC3339))
-		}
-		if err != nil {
-			r.Status = steps.StatusFailed
-			if errors.Is(err, backup.ErrPostCheckNotRun) {
-				r.Summary += "; " + err.Error() // restored; only the check after it could not run
-			} else {
-				r.Summary = strings.TrimSpace(r.Summary + " failed: " + err.Error())
-			}
-		}
-		params := map[string]string{"from": from, "only": only}
-		if recErr := link.record(ctx, "restore", "restore", params, r, err, log.String()); recErr != nil && err == nil {
-			printRestore(iox, o.json, res, nil)
-			return recErr
-		}
+	if recErr != nil && err == nil && ctx.Err() == nil {
+		printRestore(iox, o.json, res, nil)
+		return recErr
 	}
 	if err != nil {
 		if res != nil {
