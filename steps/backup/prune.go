@@ -54,11 +54,11 @@ type Pruned struct {
 func Prune(ctx context.Context, o PruneOptions) ([]Pruned, error) {
 	p := o.Policy
 	if p.Local <= 0 && o.Source.Dir != "" {
-		return nil, &Error{Err: fmt.Errorf("prune: %w: local retention is %v", ErrEmptyPolicy, p.Local), Hint: "give a positive --keep-local"}
+		return nil, &Error{Err: fmt.Errorf("prune: %w: local retention is %v", ErrEmptyPolicy, p.Local), Advice: "give a positive --keep-local"}
 	}
 	for _, t := range []int{1, 2, 3} {
 		if p.Tier[t] <= 0 && o.Source.S3 != nil {
-			return nil, &Error{Err: fmt.Errorf("prune: %w: tier %d retention is %v", ErrEmptyPolicy, t, p.Tier[t]), Hint: "give positive --keep-tier1/2/3"}
+			return nil, &Error{Err: fmt.Errorf("prune: %w: tier %d retention is %v", ErrEmptyPolicy, t, p.Tier[t]), Advice: "give positive --keep-tier1/2/3"}
 		}
 	}
 	now := time.Now()

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/drbook/drbook/runbook/hint"
 )
 
 // Message is one communication to deliver: a filled template of the plan's
@@ -147,7 +149,9 @@ type Error struct {
 
 func (e *Error) Error() string { return "notify " + e.Channel + ": " + e.Reason }
 
-// Hint tells the operator what to do next.
+var _ hint.Hinter = (*Error)(nil)
+
+// Hint tells the operator what to do next; it makes *Error a hint.Hinter.
 func (e *Error) Hint() string {
 	if e.Offline {
 		return "the message was not sent: reach the people by phone, then retry when the network is back"

@@ -365,7 +365,7 @@ func TestFetchIBKRErrors(t *testing.T) {
 		t.Errorf("not logged in: %v", err)
 	}
 	var ae *reconcile.APIError
-	if !errors.As(err, &ae) || ae.Status != 401 || ae.Hint == "" {
+	if !errors.As(err, &ae) || ae.Status != 401 || ae.Advice == "" {
 		t.Errorf("APIError %+v", ae)
 	}
 

@@ -127,11 +127,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	ui.LimitMemory(iox.Getenv)
 	rb, err := runbook.Load(ref, o.runbooks)
 	if err != nil {
-		var h interface{ Hint() string }
-		if errors.As(err, &h) && h.Hint() != "" {
-			return usageErr("drill: %v (%s)", err, h.Hint())
-		}
-		return usageErr("drill: %v", err)
+		return usageErr("drill: %w", err) // Main prints the hint
 	}
 	cfg, err := o.open(iox)
 	if err != nil {
@@ -166,7 +162,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 			return ctx.Err()
 		}
 		if errors.Is(err, drill.ErrScenario) || errors.Is(err, drill.ErrNoS3) || errors.Is(err, sandbox.ErrUnknownFault) {
-			return usageErr("%v", err)
+			return usageErr("%w", err)
 		}
 		return failed(err)
 	}

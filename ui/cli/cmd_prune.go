@@ -53,7 +53,7 @@ func runPrune(ctx context.Context, iox *IO, args []string) error {
 	pruned, err := backup.Prune(ctx, backup.PruneOptions{Source: backup.Source{Dir: o.backupDir(iox), S3: o.s3Config(fs)}, Policy: pol, DryRun: dryRun,
 		Kept: func(p backup.Pruned) { kept = append(kept, p) }})
 	if errors.Is(err, backup.ErrEmptyPolicy) {
-		return usageErr("prune: %v", err)
+		return usageErr("prune: %w", err)
 	}
 	if o.json {
 		if pruned == nil {

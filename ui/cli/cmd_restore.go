@@ -86,7 +86,7 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 	if maxExpand != "" {
 		e, err := backup.ParseExpansion(maxExpand)
 		if err != nil {
-			return usageErr("restore: %v", err)
+			return usageErr("restore: %w", err)
 		}
 		expand = e
 	}
@@ -170,7 +170,7 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 		if res != nil {
 			printRestore(iox, o.json, res, err)
 		}
-		return backupErr(iox, "restore", err)
+		return backupErr("restore", err)
 	}
 	return printRestore(iox, o.json, res, nil)
 }
