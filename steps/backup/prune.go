@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/drbook/drbook/runbook/hint"
 )
 
 // Policy is how long backups are kept (plan 1.1 and 1.3).
@@ -21,8 +23,8 @@ func DefaultPolicy() Policy {
 		1: 7 * 365 * 24 * time.Hour, 2: 2 * 365 * 24 * time.Hour, 3: 30 * 24 * time.Hour}}
 }
 
-// ErrEmptyPolicy refuses a prune with no retention at all.
-var ErrEmptyPolicy = errors.New("retention policy keeps nothing")
+// ErrEmptyPolicy refuses a prune with no retention at all: bad input.
+var ErrEmptyPolicy = hint.NewInput("retention policy keeps nothing")
 
 // PruneOptions configures Prune.
 type PruneOptions struct {

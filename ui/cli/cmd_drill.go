@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/drill"
-	"github.com/drbook/drbook/steps/sandbox"
 	"github.com/drbook/drbook/ui"
 )
 
@@ -161,10 +159,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, drill.ErrScenario) || errors.Is(err, drill.ErrNoS3) || errors.Is(err, sandbox.ErrUnknownFault) {
-			return usageErr("%w", err)
-		}
-		return failed(err)
+		return err // ExitCode: a bad scenario, an unknown fault or no S3 for host-lost 2, else 1
 	}
 	cfg.Wire(d.Incident)
 	if cfg.Contacts != "" {
