@@ -186,7 +186,7 @@ func drillGuard(env steps.Env, code string) error {
 	}
 	if p := outsidePath(env.Root, code); p != "" {
 		return &Error{
-			Err:  fmt.Errorf("drill: block names %s, outside the sandbox", p),
+			Err:    fmt.Errorf("drill: block names %s, outside the sandbox", p),
 			Advice: "use paths relative to the root or $DRBOOK_ROOT, or mark the block drill=simulate",
 		}
 	}
@@ -338,7 +338,7 @@ func drillEscape(root, dir, code string, drill bool) error {
 				continue
 			}
 			return &Error{
-				Err:  fmt.Errorf("drill: block climbs out of the sandbox with %s (to %s)", w, p),
+				Err:    fmt.Errorf("drill: block climbs out of the sandbox with %s (to %s)", w, p),
 				Advice: "keep paths inside the root, or mark the block drill=simulate",
 			}
 		}
