@@ -10,11 +10,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/runbooks"
 )
 
-// ErrNotFound is returned by Load when a reference names no runbook.
-var ErrNotFound = errors.New("runbook not found")
+// ErrNotFound is returned by Load when a reference names no runbook. It is
+// bad input (hint.IsInput).
+var ErrNotFound = hint.NewInput("runbook not found")
 
 // DefaultID is the runbook drills use when none is named.
 const DefaultID = "complete-system-recovery"
@@ -29,12 +31,15 @@ func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("runbook %q not found", e.Ref)
 }
 
-// Hint tells the operator what to do instead.
+// Hint tells the operator what to do instead; it makes *NotFoundError a
+// hint.Hinter.
 func (e *NotFoundError) Hint() string {
 	return "known runbooks: " + strings.Join(e.Known, ", ") + " (or give a path to a .md file; 'drbook list' shows them all)"
 }
 
 func (e *NotFoundError) Unwrap() error { return ErrNotFound }
+
+var _ hint.Hinter = (*NotFoundError)(nil)
 
 // ReadFile reads and parses a runbook file, refusing files over MaxSize
 // before reading them.

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/drbook/drbook/runbook/drill"
+	"github.com/drbook/drbook/runbook/hint"
 )
 
 // StartSpec is what the operator asked to start from the home screen or
@@ -142,7 +143,7 @@ func (f form) update(msg tea.Msg) (form, tea.Cmd) {
 	case k.Type == tea.KeyEnter:
 		spec, err := f.spec()
 		if err != nil {
-			f.errMsg = err.Error()
+			f.errMsg = hint.Message(err)
 			return f, nil
 		}
 		return f, func() tea.Msg { return formStartMsg{spec} }

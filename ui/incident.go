@@ -14,6 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
 )
@@ -196,7 +197,7 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 	switch msg := msg.(type) {
 	case stateMsg:
 		if msg.err != nil {
-			return v.setStatus("cannot read incident: "+msg.err.Error(), true), nil
+			return v.setStatus("cannot read incident: "+hint.Message(msg.err), true), nil
 		}
 		first := v.st == nil
 		v.st = msg.st
@@ -240,7 +241,7 @@ func (v incidentView) update(msg tea.Msg) (incidentView, tea.Cmd) {
 		return v, nil
 	case pagerMsg:
 		if msg.err != nil {
-			return v.setStatus(msg.err.Error(), true), nil
+			return v.setStatus(hint.Message(msg.err), true), nil
 		}
 		w, h := v.bodySize()
 		p := newPager(v.c, msg.title, msg.text, msg.cut, w, h)
@@ -330,7 +331,7 @@ func runResultText(d runDone) string {
 	return s + "  (↑: its output)"
 }
 
-func errText(err error) string { return err.Error() }
+func errText(err error) string { return hint.Message(err) }
 
 func (v incidentView) readOnly() bool { return v.sess != nil && v.sess.ReadOnly() }
 

@@ -6,6 +6,8 @@ import (
 
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/drbook/drbook/runbook/hint"
 )
 
 // promptKind says what a prompt's answer is for.
@@ -80,7 +82,7 @@ func (p prompt) update(msg tea.Msg) (prompt, tea.Cmd, bool) {
 				v = p.input.Value() // as typed: a secret may have spaces at its ends
 			case promptSeverity:
 				if _, _, err := parseSeverity(v); err != nil {
-					p.errMsg = err.Error() + " (esc cancels)"
+					p.errMsg = hint.Message(err) + " (esc cancels)"
 					return p, nil, false
 				}
 			}

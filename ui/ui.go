@@ -15,6 +15,8 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/drbook/drbook/runbook/hint"
 )
 
 // state is the screen the root model shows.
@@ -207,7 +209,7 @@ func (m Model) handleHome(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case homeLoadedMsg:
 		if msg.err != nil {
-			m.err = msg.err.Error()
+			m.err = hint.Message(msg.err)
 		}
 		m.home = m.home.setData(msg.data)
 		return m, nil
@@ -312,7 +314,7 @@ func (m Model) handleStarting(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case sessionMsg:
 		if msg.err != nil {
 			m.state = stateHome
-			m.err = msg.err.Error()
+			m.err = hint.Message(msg.err)
 			return m, m.loadHome()
 		}
 		m.inc = newIncidentView(m.c, msg.sess, m.opts.Ctx, m.opts.Runs)

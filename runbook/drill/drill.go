@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/sandbox"
@@ -72,12 +73,13 @@ type S3 struct {
 }
 
 // ErrScenario is wrapped by the errors of a scenario that cannot be
-// injected as given (an unknown fault, a stack in an impossible order).
-var ErrScenario = errors.New("bad drill scenario")
+// injected as given (an unknown fault, a stack in an impossible order). It
+// and ErrNoS3 are bad input (hint.IsInput).
+var ErrScenario = hint.NewInput("bad drill scenario")
 
 // ErrNoS3 is returned for a host-lost drill with no S3 location: a
 // rebuild from S3 alone cannot be rehearsed without one.
-var ErrNoS3 = errors.New("the host-lost scenario rebuilds from S3 alone and needs an S3 location: set backup.s3 in the site configuration, or $DRBOOK_S3 (and $DRBOOK_S3_ENDPOINT for an S3-compatible server)")
+var ErrNoS3 = hint.NewInput("the host-lost scenario rebuilds from S3 alone and needs an S3 location: set backup.s3 in the site configuration, or $DRBOOK_S3 (and $DRBOOK_S3_ENDPOINT for an S3-compatible server)")
 
 // HostLost is the fault after which a drill also deletes its local
 // backups: only the S3 copy is left to recover from.

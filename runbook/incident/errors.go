@@ -3,24 +3,28 @@ package incident
 import (
 	"errors"
 	"fmt"
+
+	"github.com/drbook/drbook/runbook/hint"
 )
 
 // Sentinel errors callers test with errors.Is. They usually arrive wrapped
-// in an *Error that carries a hint for the operator.
+// in an *Error that carries a hint for the operator. Those made with
+// hint.NewInput are bad input (a wrong id, step or state file: the command
+// line exits 2); the others are findings.
 var (
-	ErrNotFound       = errors.New("no such incident")
+	ErrNotFound       = hint.NewInput("no such incident")
 	ErrClosed         = errors.New("incident is closed")
-	ErrUnknownStep    = errors.New("no such step")
-	ErrUnknownPhase   = errors.New("no such phase")
+	ErrUnknownStep    = hint.NewInput("no such step")
+	ErrUnknownPhase   = hint.NewInput("no such phase")
 	ErrTransition     = errors.New("step cannot do that now")
-	ErrReasonRequired = errors.New("a reason is required")
+	ErrReasonRequired = hint.NewInput("a reason is required")
 	ErrNoRunbook      = errors.New("incident was opened without its runbook")
 	ErrNotRunnable    = errors.New("step has nothing to run")
-	ErrNewerSchema    = errors.New("state database is from a newer drbook")
-	ErrLocked         = errors.New("state database is locked")
-	ErrReadOnly       = errors.New("state database is read-only")
-	ErrNotDatabase    = errors.New("state file is not a drbook state database")
-	ErrAmbiguous      = errors.New("incident id prefix is ambiguous")
+	ErrNewerSchema    = hint.NewInput("state database is from a newer drbook")
+	ErrLocked         = hint.NewInput("state database is locked")
+	ErrReadOnly       = hint.NewInput("state database is read-only")
+	ErrNotDatabase    = hint.NewInput("state file is not a drbook state database")
+	ErrAmbiguous      = hint.NewInput("incident id prefix is ambiguous")
 	ErrNotSandbox     = errors.New("a drill runs actions only against a drbook sandbox")
 )
 
@@ -32,12 +36,15 @@ type noOpen struct{}
 
 func (noOpen) Error() string        { return "no open incident" }
 func (noOpen) Is(target error) bool { return target == ErrNotFound }
+func (noOpen) InputError() bool     { return true }
 
 // Error is an incident error with what the operator should do about it.
+// The advice is not part of Error(): hint.Of finds it, and the command line
+// prints it once, on its own line (hint.Message puts both on one line).
 type Error struct {
 	Err    error  // one of the sentinels above, for errors.Is
 	Detail string // what, precisely: an id, a path, a step
-	Hint   string // what to do next; may be empty
+	Advice string // what to do next; may be empty
 }
 
 func (e *Error) Error() string {
@@ -45,14 +52,16 @@ func (e *Error) Error() string {
 	if e.Detail != "" {
 		s = e.Detail + ": " + s
 	}
-	if e.Hint != "" {
-		s += " (hint: " + e.Hint + ")"
-	}
 	return s
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func newErr(sentinel error, hint, format string, args ...any) *Error {
-	return &Error{Err: sentinel, Detail: fmt.Sprintf(format, args...), Hint: hint}
+// Hint returns the advice; it makes *Error a hint.Hinter.
+func (e *Error) Hint() string { return e.Advice }
+
+var _ hint.Hinter = (*Error)(nil)
+
+func newErr(sentinel error, advice, format string, args ...any) *Error {
+	return &Error{Err: sentinel, Detail: fmt.Sprintf(format, args...), Advice: advice}
 }

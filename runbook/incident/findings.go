@@ -41,7 +41,7 @@ func (in *Incident) SignOff(by, role, statement string) error {
 	}
 	return in.record(context.Background(), func(st *State) ([]Event, error) {
 		if st.Status == StatusOpen {
-			return nil, &Error{Err: ErrNotClosed, Detail: st.ID, Hint: "close it first ('drbook close'); a sign-off accepts the complete record"}
+			return nil, &Error{Err: ErrNotClosed, Detail: st.ID, Advice: "close it first ('drbook close'); a sign-off accepts the complete record"}
 		}
 		return []Event{{Kind: KindSignoff, At: in.clock.Now(), Data: EventData{Signoff: &Signoff{By: by,
 			Role: strings.TrimSpace(role), Statement: strings.TrimSpace(statement)}}}}, nil

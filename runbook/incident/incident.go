@@ -233,7 +233,7 @@ func Open(ctx context.Context, store *Store, id string, rb *runbook.Runbook, clo
 	}
 	if st.Status != StatusOpen && (!opts.Review || opts.Resume) {
 		return nil, &Error{Err: ErrClosed, Detail: fmt.Sprintf("%s was %s at %s", id, st.Status, st.ClosedAt.Format(time.RFC3339)),
-			Hint: "read it with 'drbook report " + id + "' or 'drbook timeline " + id + "'"}
+			Advice: "read it with 'drbook report " + id + "' or 'drbook timeline " + id + "'"}
 	}
 	if rb != nil && rb.ID != st.Declaration.Runbook.ID {
 		return nil, fmt.Errorf("open %s: it runs runbook %q, not %q", id, st.Declaration.Runbook.ID, rb.ID)
@@ -456,7 +456,7 @@ func metWithin(objective, took time.Duration) *bool {
 func (in *Incident) findStep(st *State, id string) (*StepState, error) {
 	s := st.Step(id)
 	if s == nil {
-		return nil, &Error{Err: ErrUnknownStep, Detail: id, Hint: "step ids are listed by 'drbook show " + st.Declaration.Runbook.ID + "'"}
+		return nil, &Error{Err: ErrUnknownStep, Detail: id, Advice: "step ids are listed by 'drbook show " + st.Declaration.Runbook.ID + "'"}
 	}
 	return s, nil
 }
@@ -492,7 +492,7 @@ func (in *Incident) StartStep(stepID string) error {
 func (in *Incident) closeStep(kind Kind, stepID, text string, needReason bool) error {
 	text = strings.TrimSpace(text)
 	if needReason && text == "" {
-		return &Error{Err: ErrReasonRequired, Detail: "step " + stepID, Hint: "say why with --reason"}
+		return &Error{Err: ErrReasonRequired, Detail: "step " + stepID, Advice: "say why with --reason"}
 	}
 	return in.record(context.Background(), func(st *State) ([]Event, error) {
 		if err := checkOpen(st); err != nil {
@@ -506,7 +506,7 @@ func (in *Incident) closeStep(kind Kind, stepID, text string, needReason bool) e
 			return nil, &Error{Err: ErrTransition, Detail: fmt.Sprintf("step %s is already %s", stepID, s.Status)}
 		}
 		if s.Status == StepRunning && st.openRun(stepID) != nil {
-			return nil, &Error{Err: ErrTransition, Detail: fmt.Sprintf("step %s: its action is running", stepID), Hint: "wait for it or cancel it"}
+			return nil, &Error{Err: ErrTransition, Detail: fmt.Sprintf("step %s: its action is running", stepID), Advice: "wait for it or cancel it"}
 		}
 		ev := Event{Kind: kind, At: in.clock.Now(), Step: stepID}
 		if kind == KindStepDone {
@@ -636,7 +636,7 @@ func (in *Incident) Close(outcome Outcome, summary string) error {
 				for _, s := range p.Steps {
 					if st.openRun(s.ID) != nil {
 						return nil, &Error{Err: ErrTransition, Detail: "step " + s.ID + ": its action is still running",
-							Hint: "wait for it, or close as abandoned"}
+							Advice: "wait for it, or close as abandoned"}
 					}
 				}
 			}

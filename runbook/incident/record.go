@@ -44,7 +44,7 @@ func (in *Incident) RunAction(ctx context.Context, act steps.Action, req steps.R
 	drill := st.Declaration.Mode == Drill
 	if drill && !system.IsSandbox(req.Env.Root) {
 		return CommandRun{}, &Error{Err: ErrNotSandbox, Detail: req.Env.Root,
-			Hint: "a drill's record never mixes with a real system: run it against the drill's sandbox"}
+			Advice: "a drill's record never mixes with a real system: run it against the drill's sandbox"}
 	}
 	in.redact.add(req.Env.Secrets...)
 	in.redact.add(EnvSecrets(req.Env.Root)...)

@@ -86,7 +86,7 @@ func (s *Store) replication(ctx context.Context, q rowQuerier, id string) (repli
 	err := q.QueryRowContext(ctx, `SELECT i.head_seq, i.head_hash, COALESCE(r.replicated_seq, 0)
 		FROM incidents i LEFT JOIN replication r ON r.incident_id = i.id WHERE i.id = ?`, id).Scan(&r.head, &r.headHash, &r.replicated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, &Error{Err: ErrNotFound, Detail: id, Hint: "run 'drbook incidents' to list them"}
+		return r, &Error{Err: ErrNotFound, Detail: id, Advice: "run 'drbook incidents' to list them"}
 	}
 	return r, s.classify("read replication state", err)
 }

@@ -267,7 +267,7 @@ func (r *Replicator) Fetch(ctx context.Context, id string) (int, error) {
 		return 0, fmt.Errorf("fetch %s: %w", id, err)
 	}
 	if len(evs) == 0 {
-		return 0, &Error{Err: ErrNotFound, Detail: id + " (not in " + r.remote.URL() + " either)", Hint: "run 'drbook incidents' to list them"}
+		return 0, &Error{Err: ErrNotFound, Detail: id + " (not in " + r.remote.URL() + " either)", Advice: "run 'drbook incidents' to list them"}
 	}
 	if err := r.store.insertRemote(ctx, id, evs); errors.Is(err, errStale) {
 		return 0, fmt.Errorf("fetch %s: this host already holds it; 'drbook resume %s' continues it", id, id)

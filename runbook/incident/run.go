@@ -77,7 +77,7 @@ func (o StepOutcome) DoneWithFindings() bool {
 // nil error.
 func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, confirmed bool, emit steps.Emit) (StepOutcome, error) {
 	if in.rb == nil {
-		return StepOutcome{}, &Error{Err: ErrNoRunbook, Detail: "run " + stepID, Hint: "open the incident with its runbook"}
+		return StepOutcome{}, &Error{Err: ErrNoRunbook, Detail: "run " + stepID, Advice: "open the incident with its runbook"}
 	}
 	step := findRunbookStep(in.rb, stepID)
 	st := in.State()
@@ -98,7 +98,7 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 	name := actionName(step)
 	if name == "" || step.Block == nil {
 		return StepOutcome{}, &Error{Err: ErrNotRunnable, Detail: fmt.Sprintf("step %s is %s", stepID, step.Kind),
-			Hint: "mark it done, skipped or failed"}
+			Advice: "mark it done, skipped or failed"}
 	}
 	act, ok := steps.Lookup(name)
 	if !ok {
@@ -123,7 +123,7 @@ func (in *Incident) RunStep(ctx context.Context, stepID string, env steps.Env, c
 	// with, an action runs only in a sandbox (notify touches no system).
 	if root := cmp.Or(env.Root, st.Declaration.Root); drill && mode == runbook.DrillRun && name != "notify" && !system.IsSandbox(root) {
 		return StepOutcome{}, &Error{Err: ErrNotSandbox, Detail: root,
-			Hint: "drills run against a sandbox: start one with 'drbook drill', or make one with 'drbook demo --root DIR'"}
+			Advice: "drills run against a sandbox: start one with 'drbook drill', or make one with 'drbook demo --root DIR'"}
 	}
 
 	// Secrets first: nothing below may record them.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/steps"
 )
@@ -346,7 +347,7 @@ func TestDrillNeverActsOnARealSystem(t *testing.T) {
 	must(t, err)
 	for _, env := range []steps.Env{{}, {Root: live}} {
 		_, err := in.RunStep(ctx, "assessment/scope", env, true, nil)
-		if !errors.Is(err, incident.ErrNotSandbox) || !strings.Contains(err.Error(), live) || !strings.Contains(err.Error(), "drbook drill") {
+		if !errors.Is(err, incident.ErrNotSandbox) || !strings.Contains(err.Error(), live) || !strings.Contains(hint.Of(err), "drbook drill") {
 			t.Errorf("env %+v: %v, want ErrNotSandbox naming the root and a way out", env, err)
 		}
 	}

@@ -144,13 +144,13 @@ func (s *Store) classify(op string, err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
 		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
-			return &Error{Err: ErrLocked, Detail: s.path, Hint: "another drbook (or sqlite3) holds it; wait for it or close it, then retry"}
+			return &Error{Err: ErrLocked, Detail: s.path, Advice: "another drbook (or sqlite3) holds it; wait for it or close it, then retry"}
 		case 8: // SQLITE_READONLY
-			return &Error{Err: ErrReadOnly, Detail: s.path, Hint: "check permissions on the file and its directory, or pass another --state-dir"}
+			return &Error{Err: ErrReadOnly, Detail: s.path, Advice: "check permissions on the file and its directory, or pass another --state-dir"}
 		case 26: // SQLITE_NOTADB
-			return &Error{Err: ErrNotDatabase, Detail: s.path, Hint: "it was left untouched; move it aside or pass another --state-dir"}
+			return &Error{Err: ErrNotDatabase, Detail: s.path, Advice: "it was left untouched; move it aside or pass another --state-dir"}
 		case 14: // SQLITE_CANTOPEN
-			return &Error{Err: ErrReadOnly, Detail: s.path, Hint: "cannot open or create it; check the directory's permissions or pass another --state-dir"}
+			return &Error{Err: ErrReadOnly, Detail: s.path, Advice: "cannot open or create it; check the directory's permissions or pass another --state-dir"}
 		}
 	}
 	return fmt.Errorf("%s %s: %w", op, s.path, err)
@@ -206,7 +206,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	if v > len(ms) {
 		return &Error{Err: ErrNewerSchema, Detail: fmt.Sprintf("%s has schema version %d, this drbook knows %d", s.path, v, len(ms)),
-			Hint: "use the newer drbook that wrote it; this one changes nothing"}
+			Advice: "use the newer drbook that wrote it; this one changes nothing"}
 	}
 	for _, m := range ms[v:] {
 		if err := s.apply(ctx, m, len(ms)); err != nil {
@@ -327,7 +327,7 @@ func (s *Store) Resolve(ctx context.Context, ref string) (string, error) {
 		var id string
 		err := s.db.QueryRowContext(ctx, `SELECT id FROM incidents WHERE status = 'open' ORDER BY touched DESC, id LIMIT 1`).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
-			return "", &Error{Err: ErrNoOpen, Hint: "start a drill with 'drbook drill', declare one with 'drbook declare RUNBOOK'; 'drbook incidents' lists them all"}
+			return "", &Error{Err: ErrNoOpen, Advice: "start a drill with 'drbook drill', declare one with 'drbook declare RUNBOOK'; 'drbook incidents' lists them all"}
 		}
 		return id, s.classify("find incident", err)
 	}
@@ -352,11 +352,11 @@ func (s *Store) Resolve(ctx context.Context, ref string) (string, error) {
 	}
 	switch len(ids) {
 	case 0:
-		return "", &Error{Err: ErrNotFound, Detail: ref, Hint: "run 'drbook incidents' to list them"}
+		return "", &Error{Err: ErrNotFound, Detail: ref, Advice: "run 'drbook incidents' to list them"}
 	case 1:
 		return ids[0], nil
 	}
-	return "", &Error{Err: ErrAmbiguous, Detail: ref, Hint: "matches " + strings.Join(ids, ", ")}
+	return "", &Error{Err: ErrAmbiguous, Detail: ref, Advice: "matches " + strings.Join(ids, ", ")}
 }
 
 // Events returns an incident's whole timeline in order.
@@ -366,7 +366,7 @@ func (s *Store) Events(ctx context.Context, id string) ([]Event, error) {
 		var one int
 		err = s.db.QueryRowContext(ctx, `SELECT 1 FROM incidents WHERE id = ?`, id).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, &Error{Err: ErrNotFound, Detail: id, Hint: "run 'drbook incidents' to list them"}
+			return nil, &Error{Err: ErrNotFound, Detail: id, Advice: "run 'drbook incidents' to list them"}
 		}
 		if err != nil {
 			return nil, s.classify("read timeline", err)
@@ -468,7 +468,7 @@ func (s *Store) Verify(ctx context.Context, id string) (VerifyResult, error) {
 	var headHash string
 	err := s.db.QueryRowContext(ctx, `SELECT head_seq, head_hash FROM incidents WHERE id = ?`, id).Scan(&headSeq, &headHash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return res, &Error{Err: ErrNotFound, Detail: id, Hint: "run 'drbook incidents' to list them"}
+		return res, &Error{Err: ErrNotFound, Detail: id, Advice: "run 'drbook incidents' to list them"}
 	}
 	if err != nil {
 		return res, s.classify("verify", err)

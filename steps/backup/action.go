@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps"
 )
 
@@ -56,7 +57,7 @@ func Passphrase(env steps.Env) ([]byte, error) {
 	if env.Drill {
 		return []byte(DrillPassphrase), nil
 	}
-	return nil, &Error{Err: ErrNoPassphrase, Hint: "set DRBOOK_PASSPHRASE or DRBOOK_PASSPHRASE_FILE (a file readable only by you)"}
+	return nil, &Error{Err: ErrNoPassphrase, Advice: "set DRBOOK_PASSPHRASE or DRBOOK_PASSPHRASE_FILE (a file readable only by you)"}
 }
 
 // ReadPassphraseFile reads a passphrase from its first line.
@@ -251,7 +252,7 @@ func (a restoreAction) Run(ctx context.Context, req steps.Request, emit steps.Em
 		if res != nil && errors.Is(err, ErrPostCheckNotRun) { // restored; only the check after it could not run
 			r.Summary, r.BackupTime = oneLine(err), res.BackupTime
 		}
-		if h := Hint(err); h != "" {
+		if h := hint.Of(err); h != "" {
 			emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Stdout, Line: "hint: " + h})
 		}
 		return r, err

@@ -176,7 +176,7 @@ func checkEntry(hdr *tar.Header) (string, error) {
 	raw := hdr.Name
 	bad := func(why string) (string, error) {
 		return "", &Error{Err: fmt.Errorf("%w: %q: %s", ErrUnsafeArchive, raw, why),
-			Hint: "this archive was not written by drbook or the plan's script; nothing was extracted into the system"}
+			Advice: "this archive was not written by drbook or the plan's script; nothing was extracted into the system"}
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeDir:

@@ -211,7 +211,7 @@ func prepareBackup(ctx context.Context, o *Options) (root, dbPath string, s3 *S3
 	}
 	if len(o.Passphrase) == 0 {
 		return "", "", nil, &Error{Err: fmt.Errorf("backup: %w", ErrNoPassphrase),
-			Hint: "give --passphrase-file FILE or set DRBOOK_PASSPHRASE"}
+			Advice: "give --passphrase-file FILE or set DRBOOK_PASSPHRASE"}
 	}
 	root, err = filepath.Abs(o.Root)
 	if err != nil {
@@ -220,12 +220,12 @@ func prepareBackup(ctx context.Context, o *Options) (root, dbPath string, s3 *S3
 	dbPath = system.DB(root)
 	if _, err := os.Stat(dbPath); err != nil {
 		return "", "", nil, &Error{Err: fmt.Errorf("backup: database %s: %w", dbPath, err),
-			Hint: "--root must name the QuantAI system directory (it holds data/quantai.db)"}
+			Advice: "--root must name the QuantAI system directory (it holds data/quantai.db)"}
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		if errors.Is(err, fs.ErrPermission) {
 			return "", "", nil, &Error{Err: fmt.Errorf("backup directory %s: %w", o.Dir, err),
-				Hint: "choose a writable directory with --to DIR or $DRBOOK_BACKUP_DIR"}
+				Advice: "choose a writable directory with --to DIR or $DRBOOK_BACKUP_DIR"}
 		}
 		return "", "", nil, diskErr("backup directory", err)
 	}
@@ -272,7 +272,7 @@ func snapshotSource(ctx context.Context, o *Options, dbPath, work string) (strin
 			why = ierr.Error()
 		}
 		return "", &Error{Err: fmt.Errorf("backup: %w: no snapshot can be taken (%s), so there is nothing to archive", ErrDamagedSource, why),
-			Hint: "copy the file aside as it is (cp), then salvage it (drbook recover) or restore a good backup (drbook restore)"}
+			Advice: "copy the file aside as it is (cp), then salvage it (drbook recover) or restore a good backup (drbook restore)"}
 	}
 	if err != nil {
 		return "", fmt.Errorf("backup: %w", err)
@@ -399,7 +399,7 @@ func reportOutcome(o *Options, name, final string, m *Manifest, src *SourceCheck
 	o.infof("backup %s is damaged-source: %s, sha256 %s (archive read back intact; the database in it fails its checks)", name, FormatSize(m.ArchiveSize), m.ArchiveSHA256[:16])
 	return &Error{Err: fmt.Errorf("backup: %w: %s; the archive %s is kept, marked damaged-source, and does not count",
 		ErrDamagedSource, src.problem(), final),
-		Hint: "repair the database (drbook recover) or restore a good backup (drbook restore), then back up again"}
+		Advice: "repair the database (drbook recover) or restore a good backup (drbook restore), then back up again"}
 }
 
 // copyToS3 uploads the archive (checksum and size checked) and then its

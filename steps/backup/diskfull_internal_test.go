@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drbook/drbook/runbook/hint"
 )
 
 // enospcWriter fails like a full disk after limit bytes.
@@ -31,7 +33,7 @@ func TestArchiveDiskFull(t *testing.T) {
 		}
 	}
 	err = diskErr("backup: write archive", err)
-	if !errors.Is(err, ErrDiskFull) || Hint(err) == "" {
+	if !errors.Is(err, ErrDiskFull) || hint.Of(err) == "" {
 		t.Fatalf("error %v, want ErrDiskFull with a hint", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps/backup"
 )
 
@@ -30,7 +31,7 @@ func TestBackupDiskFull(t *testing.T) {
 	if !errors.Is(err, backup.ErrDiskFull) {
 		t.Fatalf("error %v, want disk full", err)
 	}
-	if backup.Hint(err) == "" {
+	if hint.Of(err) == "" {
 		t.Error("no hint for a full disk")
 	}
 	des, _ := os.ReadDir(dir)

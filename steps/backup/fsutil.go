@@ -27,7 +27,7 @@ func diskErr(what string, err error) error {
 	}
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || strings.Contains(err.Error(), "database or disk is full") {
 		return &Error{Err: fmt.Errorf("%s: %w: %v", what, ErrDiskFull, err),
-			Hint: "free space on that filesystem or choose another directory; nothing was changed"}
+			Advice: "free space on that filesystem or choose another directory; nothing was changed"}
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/drbook/drbook/runbook/hint"
 )
 
 // Policy is how long backups are kept (plan 1.1 and 1.3).
@@ -21,8 +23,8 @@ func DefaultPolicy() Policy {
 		1: 7 * 365 * 24 * time.Hour, 2: 2 * 365 * 24 * time.Hour, 3: 30 * 24 * time.Hour}}
 }
 
-// ErrEmptyPolicy refuses a prune with no retention at all.
-var ErrEmptyPolicy = errors.New("retention policy keeps nothing")
+// ErrEmptyPolicy refuses a prune with no retention at all: bad input.
+var ErrEmptyPolicy = hint.NewInput("retention policy keeps nothing")
 
 // PruneOptions configures Prune.
 type PruneOptions struct {
@@ -54,11 +56,11 @@ type Pruned struct {
 func Prune(ctx context.Context, o PruneOptions) ([]Pruned, error) {
 	p := o.Policy
 	if p.Local <= 0 && o.Source.Dir != "" {
-		return nil, &Error{Err: fmt.Errorf("prune: %w: local retention is %v", ErrEmptyPolicy, p.Local), Hint: "give a positive --keep-local"}
+		return nil, &Error{Err: fmt.Errorf("prune: %w: local retention is %v", ErrEmptyPolicy, p.Local), Advice: "give a positive --keep-local"}
 	}
 	for _, t := range []int{1, 2, 3} {
 		if p.Tier[t] <= 0 && o.Source.S3 != nil {
-			return nil, &Error{Err: fmt.Errorf("prune: %w: tier %d retention is %v", ErrEmptyPolicy, t, p.Tier[t]), Hint: "give positive --keep-tier1/2/3"}
+			return nil, &Error{Err: fmt.Errorf("prune: %w: tier %d retention is %v", ErrEmptyPolicy, t, p.Tier[t]), Advice: "give positive --keep-tier1/2/3"}
 		}
 	}
 	now := time.Now()

@@ -207,7 +207,7 @@ func prepareRestore(o RestoreOptions) (string, []string, error) {
 		return "", nil, err
 	}
 	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return "", nil, &Error{Err: fmt.Errorf("restore: root %s is not a directory", root), Hint: "give --root the QuantAI system directory"}
+		return "", nil, &Error{Err: fmt.Errorf("restore: root %s is not a directory", root), Advice: "give --root the QuantAI system directory"}
 	}
 	parts := o.Only
 	if len(parts) == 0 {
@@ -224,7 +224,7 @@ func prepareRestore(o RestoreOptions) (string, []string, error) {
 		}
 	}
 	if !o.DryRun && !o.Confirmed && o.Confirm == nil {
-		return "", nil, &Error{Err: fmt.Errorf("restore: %w", ErrNotConfirmed), Hint: "confirm it (--yes), or try --dry-run first"}
+		return "", nil, &Error{Err: fmt.Errorf("restore: %w", ErrNotConfirmed), Advice: "confirm it (--yes), or try --dry-run first"}
 	}
 	return root, parts, nil
 }
@@ -322,7 +322,7 @@ func checkStaged(ctx context.Context, bo *Options, o RestoreOptions, root, stage
 	res.Warnings = append(res.Warnings, warns...)
 	if len(fails) > 0 {
 		return &Error{Err: fmt.Errorf("restore: %w: %s", ErrCheckFailed, strings.Join(fails, "; ")),
-			Hint: "the backup fails its checks; nothing was changed. Pick another backup with --from, or restore only the parts that pass with --only"}
+			Advice: "the backup fails its checks; nothing was changed. Pick another backup with --from, or restore only the parts that pass with --only"}
 	}
 	return nil
 }
@@ -422,10 +422,10 @@ func postCheckErr(err error, root string, res *RestoreResult) error {
 	}
 	if errors.Is(err, ErrDiskFull) {
 		return &Error{Err: fmt.Errorf("restore: done: %s restored (the staged database passed integrity_check before the swap), but the disk is full: %w; %s", strings.Join(res.Parts, ", "), err, orig),
-			Hint: fmt.Sprintf("free space on the filesystem of %s (the trading system cannot write either), then run 'drbook check --root %s'", root, root)}
+			Advice: fmt.Sprintf("free space on the filesystem of %s (the trading system cannot write either), then run 'drbook check --root %s'", root, root)}
 	}
 	return &Error{Err: fmt.Errorf("restore: done: %s restored (the staged database passed integrity_check before the swap), but %w; %s", strings.Join(res.Parts, ", "), err, orig),
-		Hint: fmt.Sprintf("run 'drbook check --root %s' to check the restored database", root)}
+		Advice: fmt.Sprintf("run 'drbook check --root %s' to check the restored database", root)}
 }
 
 // asideStamp picks a stamp no kept-aside original uses yet, so a second
@@ -505,7 +505,7 @@ func lockRoot(root string) (func(), error) {
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
-		return nil, &Error{Err: fmt.Errorf("restore: another restore is running in %s", root), Hint: "wait for it to finish"}
+		return nil, &Error{Err: fmt.Errorf("restore: another restore is running in %s", root), Advice: "wait for it to finish"}
 	}
 	return func() {
 		os.Remove(f.Name())
@@ -528,7 +528,7 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 		}
 		e, err := Latest(entries)
 		if err != nil {
-			return "", &Error{Err: err, Hint: "name one with --from PATH (archives of the plan's script have no manifest and are never picked as latest)"}
+			return "", &Error{Err: err, Advice: "name one with --from PATH (archives of the plan's script have no manifest and are never picked as latest)"}
 		}
 		bo.infof("latest verified backup: %s (%s)", e.Path, e.Created.Format(time.RFC3339))
 		from, m = e.Path, e.Manifest
@@ -577,7 +577,7 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 		archive = from
 		fi, err := os.Stat(archive)
 		if err != nil {
-			return "", &Error{Err: fmt.Errorf("backup %s: %w", archive, err), Hint: "run 'drbook backups' to list them"}
+			return "", &Error{Err: fmt.Errorf("backup %s: %w", archive, err), Advice: "run 'drbook backups' to list them"}
 		}
 		if IsSQLite(archive) {
 			return stageSQLite(ctx, bo, archive, staging, fi, res)
@@ -612,7 +612,7 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 		bo.infof("no manifest: unpack at most %s (%s); staging may use %s of the disk", FormatSize(bud.maxExpand), bud.expandWhy, FormatSize(c))
 	}
 	if len(o.Passphrase) == 0 {
-		return "", &Error{Err: ErrNoPassphrase, Hint: "give --passphrase-file FILE or set DRBOOK_PASSPHRASE"}
+		return "", &Error{Err: ErrNoPassphrase, Advice: "give --passphrase-file FILE or set DRBOOK_PASSPHRASE"}
 	}
 
 	f, err := os.Open(archive)
@@ -673,10 +673,10 @@ func stage(ctx context.Context, bo *Options, o RestoreOptions, root, staging str
 	if err != nil {
 		if errors.Is(err, ErrWrongPassphrase) && m == nil {
 			return "", &Error{Err: fmt.Errorf("%w (or the archive's header is damaged)", ErrWrongPassphrase),
-				Hint: "check the passphrase; nothing was changed"}
+				Advice: "check the passphrase; nothing was changed"}
 		}
 		if errors.Is(err, ErrWrongPassphrase) {
-			return "", &Error{Err: err, Hint: "the archive matches its manifest, so the passphrase is wrong; nothing was changed"}
+			return "", &Error{Err: err, Advice: "the archive matches its manifest, so the passphrase is wrong; nothing was changed"}
 		}
 		return "", err
 	}

@@ -2,17 +2,17 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps"
 )
 
 // ErrDamagedSource means the database being backed up is damaged or
 // empty. The archive is kept, marked damaged-source, and never counts.
-var ErrDamagedSource = errors.New("the database fails its checks")
+var ErrDamagedSource = hint.NewFinding("the database fails its checks")
 
 // checkSnapshot checks a database snapshot the way a restore checks what it
 // restores: a full PRAGMA integrity_check (in a checker process, on its own

@@ -16,13 +16,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps"
 )
 
 // ErrTooLarge means an archive would unpack to more than --max-expand
 // allows: a decompression bomb, or a genuine archive that needs a higher
 // cap. Nothing was changed.
-var ErrTooLarge = errors.New("backup archive expands past the limit")
+var ErrTooLarge = hint.NewInput("backup archive expands past the limit")
 
 // ErrPostCheckNotRun means a restore completed (the parts were swapped in)
 // but the quick_check after the swap could not run; it says nothing about
@@ -265,13 +266,13 @@ func (b *budget) add(name string, content, disk int64) error {
 func (b *budget) tooLargeErr(name string) error {
 	return &Error{Err: fmt.Errorf("%w: %s unpacks to more than %s (%s); refused at %s, before it was written",
 		ErrTooLarge, b.archive, FormatSize(b.maxExpand), b.expandWhy, name),
-		Hint: "nothing was changed and nothing is left in staging. If the archive is genuine, raise the cap, e.g. --max-expand 5GiB or --max-expand 500x"}
+		Advice: "nothing was changed and nothing is left in staging. If the archive is genuine, raise the cap, e.g. --max-expand 5GiB or --max-expand 500x"}
 }
 
 func (b *budget) fullErr(n int64, what string) error {
 	return &Error{Err: fmt.Errorf("staging %s in %s: %w: %s needs more than the %s staging may use (%s free, %s kept free for the live system)",
 		b.archive, b.dir, ErrDiskFull, what, FormatSize(b.diskCap()), FormatSize(b.free), FormatSize(b.margin)),
-		Hint: fmt.Sprintf("nothing was changed and nothing is left in staging; free at least %s on that filesystem and try again", FormatSize(max(n-b.diskCap(), 1<<20)))}
+		Advice: fmt.Sprintf("nothing was changed and nothing is left in staging; free at least %s on that filesystem and try again", FormatSize(max(n-b.diskCap(), 1<<20)))}
 }
 
 // writer counts the bytes of one file written through w, charged size

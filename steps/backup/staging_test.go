@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/backup"
 )
@@ -191,7 +192,7 @@ func TestRestoreRefusesExpansionBomb(t *testing.T) {
 					t.Errorf("error %q does not name %q", err, want)
 				}
 			}
-			if h := backup.Hint(err); !strings.Contains(h, "--max-expand 5GiB") {
+			if h := hint.Of(err); !strings.Contains(h, "--max-expand 5GiB") {
 				t.Errorf("hint %q does not say how to raise the cap", h)
 			}
 			if staged > 0 {
@@ -309,7 +310,7 @@ func TestRestoreStagingKeepsFreeSpace(t *testing.T) {
 			if strings.Contains(err.Error(), "no space left") {
 				t.Errorf("the filesystem filled up: %v", err)
 			}
-			if h := backup.Hint(err); !strings.Contains(h, "free at least") {
+			if h := hint.Of(err); !strings.Contains(h, "free at least") {
 				t.Errorf("hint %q", h)
 			}
 			if minFree < 15<<20 {
@@ -488,7 +489,7 @@ func TestRestorePostSwapDiskFull(t *testing.T) {
 	if err == nil {
 		t.Fatalf("no error from a restore whose check after the swap could not run (post check %q)", res.PostCheck)
 	}
-	t.Logf("error: %v\nhint: %s", err, backup.Hint(err))
+	t.Logf("error: %v\nhint: %s", err, hint.Of(err))
 	if errors.Is(err, backup.ErrCheckFailed) || strings.Contains(err.Error(), "failed its checks") {
 		t.Errorf("a full disk reported as restored data that failed its checks: %v", err)
 	}
@@ -503,7 +504,7 @@ func TestRestorePostSwapDiskFull(t *testing.T) {
 	if res == nil || res.PostCheck != "could not run: disk full" || len(res.Aside) == 0 {
 		t.Fatalf("result %+v", res)
 	}
-	if h := backup.Hint(err); !strings.Contains(h, "free space") {
+	if h := hint.Of(err); !strings.Contains(h, "free space") {
 		t.Errorf("hint %q", h)
 	}
 	// The restore did complete: the restored database is live and whole.

@@ -65,7 +65,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 		}
 		e, lerr := Latest(entries)
 		if lerr != nil {
-			return nil, &Error{Err: fmt.Errorf("verify: %w", errors.Join(lerr, err)), Hint: "name the backup to test: drbook verify ARCHIVE"}
+			return nil, &Error{Err: fmt.Errorf("verify: %w", errors.Join(lerr, err)), Advice: "name the backup to test: drbook verify ARCHIVE"}
 		}
 		from = e.Path
 	}

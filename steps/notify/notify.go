@@ -147,7 +147,8 @@ type Error struct {
 
 func (e *Error) Error() string { return "notify " + e.Channel + ": " + e.Reason }
 
-// Hint tells the operator what to do next.
+// Hint tells the operator what to do next; it makes *Error a hint.Hinter
+// (notify stays a leaf package, so the interface is met without naming it).
 func (e *Error) Hint() string {
 	if e.Offline {
 		return "the message was not sent: reach the people by phone, then retry when the network is back"

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/system"
 	"github.com/drbook/drbook/steps/table"
@@ -43,7 +44,7 @@ func (Action) Run(ctx context.Context, req steps.Request, emit steps.Emit) (step
 	}
 	rep, err := Run(ctx, o)
 	if err != nil {
-		return steps.Result{Status: steps.StatusFailed, Summary: err.Error()}, err
+		return steps.Result{Status: steps.StatusFailed, Summary: hint.Message(err)}, err
 	}
 	for _, l := range Render(rep) {
 		emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Stdout, Line: l})
@@ -343,7 +344,7 @@ func (AdoptAction) Run(ctx context.Context, req steps.Request, emit steps.Emit) 
 	}
 	res, err := Adopt(ctx, AdoptOptions{Options: o, Actor: "drbook:" + req.Env.Operator, DryRun: req.DryRun})
 	if err != nil {
-		return steps.Result{Status: steps.StatusFailed, Summary: err.Error()}, err
+		return steps.Result{Status: steps.StatusFailed, Summary: hint.Message(err)}, err
 	}
 	for _, l := range AdoptLines(res) {
 		emit(steps.Event{Time: req.Env.Clock(), Stream: steps.Stdout, Line: l})

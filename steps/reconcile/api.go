@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps/positions"
 	"github.com/drbook/drbook/steps/redact"
 	"github.com/drbook/drbook/steps/system"
@@ -66,8 +67,9 @@ type APIError struct {
 	URL    string // never holds a key
 	Status int    // HTTP status; 0 when there was no answer
 	Detail string
-	// Hint says what the operator should do next.
-	Hint string
+	// Advice says what the operator should do next. It is not part of
+	// Error(): hint.Of finds it, and hint.Message shows both on one line.
+	Advice string
 }
 
 func (e *APIError) Error() string {
@@ -75,11 +77,13 @@ func (e *APIError) Error() string {
 	if e.URL != "" {
 		s = fmt.Sprintf("%s: GET %s: %s", e.Source, e.URL, e.Detail)
 	}
-	if e.Hint != "" {
-		s += " (" + e.Hint + ")"
-	}
 	return s
 }
+
+// Hint returns the advice; it makes *APIError a hint.Hinter.
+func (e *APIError) Hint() string { return e.Advice }
+
+var _ hint.Hinter = (*APIError)(nil)
 
 // Unwrap makes every APIError an ErrBrokerAPI.
 func (e *APIError) Unwrap() error { return ErrBrokerAPI }
@@ -213,18 +217,18 @@ func (f *fetcher) get(ctx, parent context.Context, u string) ([]byte, error) {
 		retryable := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusBadGateway ||
 			resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout
 		if !retryable || attempt >= f.o.retries() {
-			e := &APIError{Source: f.source, URL: u, Status: resp.StatusCode, Detail: f.statusDetail(resp, body), Hint: f.hints[resp.StatusCode]}
+			e := &APIError{Source: f.source, URL: u, Status: resp.StatusCode, Detail: f.statusDetail(resp, body), Advice: f.hints[resp.StatusCode]}
 			if retryable {
 				e.Detail += fmt.Sprintf(", still after %d retries", attempt)
-				if e.Hint == "" {
-					e.Hint = "try again later"
+				if e.Advice == "" {
+					e.Advice = "try again later"
 				}
 			}
-			if e.Hint == "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
-				e.Hint = "redirected to " + clip(f.clean(resp.Header.Get("Location")), 120) + "; drbook does not follow redirects with the keys: use that URL"
+			if e.Advice == "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+				e.Advice = "redirected to " + clip(f.clean(resp.Header.Get("Location")), 120) + "; drbook does not follow redirects with the keys: use that URL"
 			}
-			if e.Hint == "" && resp.StatusCode >= 500 {
-				e.Hint = "the broker's side failed; try again later, or use a statement file"
+			if e.Advice == "" && resp.StatusCode >= 500 {
+				e.Advice = "the broker's side failed; try again later, or use a statement file"
 			}
 			return nil, e
 		}
@@ -234,7 +238,7 @@ func (f *fetcher) get(ctx, parent context.Context, u string) ([]byte, error) {
 		}
 		if wait > maxRetryWait {
 			return nil, &APIError{Source: f.source, URL: u, Status: resp.StatusCode, Detail: f.statusDetail(resp, body),
-				Hint: fmt.Sprintf("the broker asks to wait %s; try again then, or use a statement file", wait.Round(time.Second))}
+				Advice: fmt.Sprintf("the broker asks to wait %s; try again then, or use a statement file", wait.Round(time.Second))}
 		}
 		if err := f.o.sleep(ctx, wait); err != nil {
 			return nil, f.transportError(ctx, parent, u, err)
@@ -291,16 +295,16 @@ func (f *fetcher) transportError(ctx, parent context.Context, u string, err erro
 	switch {
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
 		e.Detail = fmt.Sprintf("no complete answer within %s", f.o.timeout())
-		e.Hint = "is the broker reachable from this host? raise --api-timeout, or use a statement file"
+		e.Advice = "is the broker reachable from this host? raise --api-timeout, or use a statement file"
 	case errors.As(err, &unknownCA), errors.As(err, &certErr), errors.As(err, &hostErr):
-		e.Hint = "the certificate is not trusted"
+		e.Advice = "the certificate is not trusted"
 		if f.source == SourceIBKRAPI {
-			e.Hint += "; the Client Portal gateway's own certificate is self-signed: pass --ibkr-insecure to accept it for this gateway"
+			e.Advice += "; the Client Portal gateway's own certificate is self-signed: pass --ibkr-insecure to accept it for this gateway"
 		}
 	default:
-		e.Hint = "is the broker reachable from this host? check the URL, or use a statement file"
+		e.Advice = "is the broker reachable from this host? check the URL, or use a statement file"
 		if f.source == SourceIBKRAPI {
-			e.Hint = "is the Client Portal gateway running and logged in? check --ibkr-url, or use a statement file"
+			e.Advice = "is the Client Portal gateway running and logged in? check --ibkr-url, or use a statement file"
 		}
 	}
 	return e
@@ -343,7 +347,7 @@ func FetchAlpaca(ctx context.Context, o APIOptions) (Fetched, error) {
 	u := base + "/v2/positions"
 	if o.AlpacaKeyID == "" || o.AlpacaSecret == "" {
 		return Fetched{}, &APIError{Source: SourceAlpacaAPI, Detail: "no API keys",
-			Hint: "set ALPACA_API_KEY and ALPACA_SECRET_KEY (or APCA_API_KEY_ID and APCA_API_SECRET_KEY) in the root's .env"}
+			Advice: "set ALPACA_API_KEY and ALPACA_SECRET_KEY (or APCA_API_KEY_ID and APCA_API_SECRET_KEY) in the root's .env"}
 	}
 	f := &fetcher{source: SourceAlpacaAPI, o: o, client: o.client(false), secrets: []string{o.AlpacaKeyID, o.AlpacaSecret},
 		header: http.Header{"Apca-Api-Key-Id": {o.AlpacaKeyID}, "Apca-Api-Secret-Key": {o.AlpacaSecret}},
@@ -414,7 +418,7 @@ func FetchIBKR(ctx context.Context, o APIOptions) (Fetched, error) {
 		if o.IBKRAccount != "" {
 			detail = "the gateway does not list account " + o.IBKRAccount
 		}
-		return Fetched{}, &APIError{Source: SourceIBKRAPI, URL: accURL, Status: http.StatusOK, Detail: detail, Hint: "check the account and the gateway's login"}
+		return Fetched{}, &APIError{Source: SourceIBKRAPI, URL: accURL, Status: http.StatusOK, Detail: detail, Advice: "check the account and the gateway's login"}
 	}
 	type page struct {
 		Account string          `json:"account"`

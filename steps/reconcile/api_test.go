@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps/reconcile"
 )
 
@@ -119,8 +120,8 @@ func TestFetchAlpaca(t *testing.T) {
 		{name: "rate limited for good", statuses: []int{429, 429, 429, 429, 429}, body: body,
 			wantErr: "alpaca-api: GET URL/v2/positions: 429 Too Many Requests: rate limit exceeded, still after 3 retries", wantWaits: []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second}},
 		{name: "asks for an hour", statuses: []int{429}, retry: "3600", body: body, wantErr: "the broker asks to wait 1h0m0s"},
-		{name: "server error", statuses: []int{500}, body: body, wantErr: "500 Internal Server Error: internal server error (the broker's side failed"},
-		{name: "wrong keys", key: "PKWRONG", body: body, wantErr: "401 Unauthorized: request is not authorized (the API keys were refused: check ALPACA_API_KEY and ALPACA_SECRET_KEY"},
+		{name: "server error", statuses: []int{500}, body: body, wantErr: "500 Internal Server Error: internal server error (hint: the broker's side failed"},
+		{name: "wrong keys", key: "PKWRONG", body: body, wantErr: "401 Unauthorized: request is not authorized (hint: the API keys were refused: check ALPACA_API_KEY and ALPACA_SECRET_KEY"},
 		{name: "malformed JSON", body: []byte("[\n{\"symbol\": \"AAPL\", \"qty\": \"1\"},\n{\"symbol\": "), wantErr: "URL/v2/positions:3: bad broker statement: position is not a JSON object", isBad: true},
 		{name: "not an array", body: []byte(`{"code":40010001,"message":"bad"}`), wantErr: "want a JSON array", isBad: true},
 	}
@@ -146,7 +147,7 @@ func TestFetchAlpaca(t *testing.T) {
 					t.Errorf("%+v", f.Statement)
 				}
 			} else {
-				msg := strings.ReplaceAll(fmt.Sprint(err), srv.URL, "URL")
+				msg := strings.ReplaceAll(hint.Message(err), srv.URL, "URL")
 				if err == nil || !strings.Contains(msg, tt.wantErr) {
 					t.Fatalf("err %v, want %q", msg, tt.wantErr)
 				}
@@ -180,7 +181,7 @@ func TestFetchNoRedirect(t *testing.T) {
 	srv := httptest.NewServer(http.RedirectHandler(other.URL+"/v2/positions", http.StatusFound))
 	defer srv.Close()
 	_, err := reconcile.FetchAlpaca(context.Background(), reconcile.APIOptions{AlpacaURL: srv.URL, AlpacaKeyID: testKeyID, AlpacaSecret: testSecret})
-	if !errors.Is(err, reconcile.ErrBrokerAPI) || !strings.Contains(err.Error(), "302 Found") || !strings.Contains(err.Error(), "redirected to "+other.URL) || leaked {
+	if !errors.Is(err, reconcile.ErrBrokerAPI) || !strings.Contains(err.Error(), "302 Found") || !strings.Contains(hint.Message(err), "redirected to "+other.URL) || leaked {
 		t.Errorf("redirect: %v (leaked %v)", err, leaked)
 	}
 }
@@ -207,7 +208,7 @@ func TestFetchTimeout(t *testing.T) {
 	t.Cleanup(srv.Close)
 	o := reconcile.APIOptions{AlpacaURL: srv.URL, AlpacaKeyID: testKeyID, AlpacaSecret: testSecret, IBKRURL: srv.URL, Timeout: 50 * time.Millisecond}
 	_, err := reconcile.FetchAlpaca(context.Background(), o)
-	if !errors.Is(err, reconcile.ErrBrokerAPI) || !strings.Contains(err.Error(), "no complete answer within 50ms") || !strings.Contains(err.Error(), "--api-timeout") {
+	if !errors.Is(err, reconcile.ErrBrokerAPI) || !strings.Contains(err.Error(), "no complete answer within 50ms") || !strings.Contains(hint.Message(err), "--api-timeout") {
 		t.Errorf("alpaca: %v", err)
 	}
 	_, err = reconcile.FetchIBKR(context.Background(), o)
@@ -350,7 +351,7 @@ func TestFetchIBKRErrors(t *testing.T) {
 	g := newIBKRGateway(t, true, map[string]int{"U1234567": 3})
 	// The gateway's self-signed certificate is refused unless asked.
 	_, err := reconcile.FetchIBKR(context.Background(), reconcile.APIOptions{IBKRURL: g.URL + "/v1/api"})
-	if !errors.Is(err, reconcile.ErrBrokerAPI) || !strings.Contains(err.Error(), "--ibkr-insecure") {
+	if !errors.Is(err, reconcile.ErrBrokerAPI) || !strings.Contains(hint.Message(err), "--ibkr-insecure") {
 		t.Errorf("self-signed: %v", err)
 	}
 	f, err := reconcile.FetchIBKR(context.Background(), reconcile.APIOptions{IBKRURL: g.URL + "/v1/api", IBKRInsecure: true})
@@ -361,11 +362,11 @@ func TestFetchIBKRErrors(t *testing.T) {
 	g.loggedIn = false
 	g.mu.Unlock()
 	_, err = reconcile.FetchIBKR(context.Background(), reconcile.APIOptions{IBKRURL: g.URL + "/v1/api", IBKRInsecure: true})
-	if !errors.Is(err, reconcile.ErrBrokerAPI) || !strings.Contains(err.Error(), "401 Unauthorized (the gateway is not logged in") {
+	if !errors.Is(err, reconcile.ErrBrokerAPI) || !strings.Contains(hint.Message(err), "401 Unauthorized (hint: the gateway is not logged in") {
 		t.Errorf("not logged in: %v", err)
 	}
 	var ae *reconcile.APIError
-	if !errors.As(err, &ae) || ae.Status != 401 || ae.Hint == "" {
+	if !errors.As(err, &ae) || ae.Status != 401 || ae.Advice == "" {
 		t.Errorf("APIError %+v", ae)
 	}
 

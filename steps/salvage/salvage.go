@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps"
 )
 
@@ -48,7 +49,7 @@ func Recover(ctx context.Context, src, dst string, o RecoverOptions) (*RecoverRe
 		return nil, fmt.Errorf("recover: %w", err)
 	}
 	if _, err := os.Lstat(dst); !errors.Is(err, fs.ErrNotExist) {
-		return nil, &Error{Err: fmt.Errorf("recover: %s already exists", dst), Hint: "the salvage always writes a new file; name one that does not exist"}
+		return nil, &Error{Err: fmt.Errorf("recover: %s already exists", dst), Advice: "the salvage always writes a new file; name one that does not exist"}
 	}
 	rep := &RecoverReport{Output: dst, Tables: map[string]int64{}, Lost: map[string]int64{}}
 	var err error
@@ -326,15 +327,20 @@ func readRows(ctx context.Context, db *sql.DB, q string, ncol int, arg int64, li
 // ErrDiskFull means a write failed because the filesystem is full.
 var ErrDiskFull = errors.New("disk full")
 
-// Error is a problem the operator can fix, with a hint saying how.
+// Error is a problem the operator can fix, with advice saying how.
 type Error struct {
-	Err  error
-	Hint string
+	Err    error
+	Advice string // what to do next; may be empty
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Hint returns the advice; it makes *Error a hint.Hinter.
+func (e *Error) Hint() string { return e.Advice }
+
+var _ hint.Hinter = (*Error)(nil)
 
 // diskErr turns ENOSPC and EDQUOT into ErrDiskFull with a hint.
 func diskErr(what string, err error) error {
@@ -346,7 +352,7 @@ func diskErr(what string, err error) error {
 	}
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || strings.Contains(err.Error(), "database or disk is full") {
 		return &Error{Err: fmt.Errorf("%s: %w: %v", what, ErrDiskFull, err),
-			Hint: "free space on that filesystem or choose another directory; nothing was changed"}
+			Advice: "free space on that filesystem or choose another directory; nothing was changed"}
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -28,6 +28,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps/system"
 )
 
@@ -95,8 +96,9 @@ var (
 	ErrNotSandbox = errors.New("not a drbook sandbox")
 	// ErrExists: a sandbox already exists at the root.
 	ErrExists = errors.New("sandbox already exists")
-	// ErrUnknownFault: no fault scenario has that name.
-	ErrUnknownFault = errors.New("unknown fault scenario")
+	// ErrUnknownFault: no fault scenario has that name. It is bad input
+	// (hint.IsInput).
+	ErrUnknownFault = hint.NewInput("unknown fault scenario")
 )
 
 // Marker is the content of the marker file.

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/system"
 )
@@ -39,20 +40,22 @@ const SandboxMarker = system.MarkerFile
 // root that is not a sandbox.
 var ErrLiveRootInDrill = errors.New("drill refuses to run against a root that is not a drbook sandbox")
 
-// Error is a problem with a block that the operator can fix, with a hint.
+// Error is a problem with a block that the operator can fix, with advice
+// saying how. The advice is not part of Error(): hint.Of finds it, and a
+// failed Result's summary shows both (hint.Message).
 type Error struct {
-	Err  error
-	Hint string
+	Err    error
+	Advice string // what to do next; may be empty
 }
 
-func (e *Error) Error() string {
-	if e.Hint == "" {
-		return e.Err.Error()
-	}
-	return e.Err.Error() + " (" + e.Hint + ")"
-}
+func (e *Error) Error() string { return e.Err.Error() }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Hint returns the advice; it makes *Error a hint.Hinter.
+func (e *Error) Hint() string { return e.Advice }
+
+var _ hint.Hinter = (*Error)(nil)
 
 // Shell is the action that runs shell blocks.
 type Shell struct{}
@@ -90,7 +93,7 @@ func (a Shell) Run(ctx context.Context, req steps.Request, emit steps.Emit) (ste
 		interp = strings.Fields(DefaultInterpreter)
 	}
 	if _, err := exec.LookPath(interp[0]); err != nil {
-		return failedResult("shell", &Error{Err: fmt.Errorf("interpreter %s: %w", interp[0], err), Hint: "install it or set interpreter= on the block"})
+		return failedResult("shell", &Error{Err: fmt.Errorf("interpreter %s: %w", interp[0], err), Advice: "install it or set interpreter= on the block"})
 	}
 	if b.Attrs.Confirm && !req.Confirmed {
 		return steps.Result{Status: steps.StatusFailed, Summary: "shell: block needs confirmation (confirm=true)"},
@@ -128,7 +131,7 @@ func (a Shell) Run(ctx context.Context, req steps.Request, emit steps.Emit) (ste
 		return res, fmt.Errorf("shell: %w", ctx.Err())
 	case err != nil:
 		res.Status = steps.StatusFailed
-		res.Summary = "shell: " + err.Error()
+		res.Summary = "shell: " + hint.Message(err)
 		return res, fmt.Errorf("shell: %w", err)
 	case out.TimedOut:
 		res.Status = steps.StatusFailed
@@ -150,7 +153,7 @@ func (a Shell) Run(ctx context.Context, req steps.Request, emit steps.Emit) (ste
 }
 
 func failedResult(name string, err error) (steps.Result, error) {
-	return steps.Result{Status: steps.StatusFailed, Summary: name + ": " + err.Error()}, fmt.Errorf("%s: %w", name, err)
+	return steps.Result{Status: steps.StatusFailed, Summary: name + ": " + hint.Message(err)}, fmt.Errorf("%s: %w", name, err)
 }
 
 // drillShortcut applies a block's drill= attribute when the engine has not:
@@ -179,12 +182,12 @@ func drillGuard(env steps.Env, code string) error {
 		return nil
 	}
 	if env.Root == "" || !IsSandbox(env.Root) {
-		return &Error{Err: fmt.Errorf("%w: %s", ErrLiveRootInDrill, env.Root), Hint: "drills run in a sandbox made by 'drbook demo' or 'drbook drill'"}
+		return &Error{Err: fmt.Errorf("%w: %s", ErrLiveRootInDrill, env.Root), Advice: "drills run in a sandbox made by 'drbook demo' or 'drbook drill'"}
 	}
 	if p := outsidePath(env.Root, code); p != "" {
 		return &Error{
-			Err:  fmt.Errorf("drill: block names %s, outside the sandbox", p),
-			Hint: "use paths relative to the root or $DRBOOK_ROOT, or mark the block drill=simulate",
+			Err:    fmt.Errorf("drill: block names %s, outside the sandbox", p),
+			Advice: "use paths relative to the root or $DRBOOK_ROOT, or mark the block drill=simulate",
 		}
 	}
 	return nil
@@ -335,8 +338,8 @@ func drillEscape(root, dir, code string, drill bool) error {
 				continue
 			}
 			return &Error{
-				Err:  fmt.Errorf("drill: block climbs out of the sandbox with %s (to %s)", w, p),
-				Hint: "keep paths inside the root, or mark the block drill=simulate",
+				Err:    fmt.Errorf("drill: block climbs out of the sandbox with %s (to %s)", w, p),
+				Advice: "keep paths inside the root, or mark the block drill=simulate",
 			}
 		}
 	}
@@ -362,12 +365,12 @@ func workDir(env steps.Env, cwd string) (string, error) {
 		return root, nil
 	}
 	if filepath.IsAbs(cwd) {
-		return "", &Error{Err: fmt.Errorf("cwd=%s is absolute", cwd), Hint: "cwd= is relative to the system root"}
+		return "", &Error{Err: fmt.Errorf("cwd=%s is absolute", cwd), Advice: "cwd= is relative to the system root"}
 	}
 	dir := filepath.Join(root, cwd)
 	rel, err := filepath.Rel(root, dir)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", &Error{Err: fmt.Errorf("cwd=%s leaves the system root", cwd), Hint: "cwd= must stay inside the root"}
+		return "", &Error{Err: fmt.Errorf("cwd=%s leaves the system root", cwd), Advice: "cwd= must stay inside the root"}
 	}
 	// A symlink inside the root may still point out of it.
 	realRoot, err := filepath.EvalSymlinks(root)
@@ -379,7 +382,7 @@ func workDir(env steps.Env, cwd string) (string, error) {
 		return "", fmt.Errorf("cwd=%s: %w", cwd, err)
 	}
 	if rel, err := filepath.Rel(realRoot, realDir); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", &Error{Err: fmt.Errorf("cwd=%s resolves to %s, outside the system root", cwd, realDir), Hint: "cwd= must stay inside the root"}
+		return "", &Error{Err: fmt.Errorf("cwd=%s resolves to %s, outside the system root", cwd, realDir), Advice: "cwd= must stay inside the root"}
 	}
 	return dir, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"modernc.org/sqlite"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/redact"
 	"github.com/drbook/drbook/steps/salvage"
@@ -102,7 +103,7 @@ func (a SQL) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps
 		return r, nil
 	}
 	if req.Env.Drill && !IsSandbox(req.Env.Root) {
-		return failedResult("sql", &Error{Err: fmt.Errorf("%w: %s", ErrLiveRootInDrill, req.Env.Root), Hint: "drills run in a sandbox made by 'drbook demo' or 'drbook drill'"})
+		return failedResult("sql", &Error{Err: fmt.Errorf("%w: %s", ErrLiveRootInDrill, req.Env.Root), Advice: "drills run in a sandbox made by 'drbook demo' or 'drbook drill'"})
 	}
 	code, err := ExpandSQL(b.Code, req.Env.Vars)
 	if err != nil {
@@ -134,7 +135,7 @@ func (a SQL) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps
 		switch {
 		case !ok || kind == dotUnsupported:
 			return failedResult("sql", &Error{Err: fmt.Errorf("line %d: %s: %w", s.line, name, ErrUnsupportedDot),
-				Hint: "supported: .backup FILE, .restore FILE, .recover [FILE], .tables, .schema; run others in a shell block"})
+				Advice: "supported: .backup FILE, .restore FILE, .recover [FILE], .tables, .schema; run others in a shell block"})
 		case kind == dotRestore:
 			needsConfirm = true
 		}
@@ -145,7 +146,7 @@ func (a SQL) Run(ctx context.Context, req steps.Request, emit steps.Emit) (steps
 	}
 	dbPath := req.Env.DBPath()
 	if _, err := os.Stat(dbPath); err != nil {
-		return failedResult("sql", &Error{Err: fmt.Errorf("database %s: %w", dbPath, err), Hint: "restore it first, or check --root"})
+		return failedResult("sql", &Error{Err: fmt.Errorf("database %s: %w", dbPath, err), Advice: "restore it first, or check --root"})
 	}
 
 	timeout := b.Attrs.Timeout
@@ -291,7 +292,7 @@ func (r *sqlRun) statement(ctx context.Context, conn *sql.Conn, s segment) error
 	err := r.query(ctx, conn, s.text, &res)
 	if err != nil {
 		err = explainSQLError(err, r.out.Write)
-		res.Error = r.red.String(err.Error())
+		res.Error = r.red.String(hint.Message(err))
 		r.out.Statements = append(r.out.Statements, res)
 		r.print("Error: " + res.Error)
 		return fmt.Errorf("line %d: %w", s.line, err)
@@ -391,7 +392,7 @@ func explainSQLError(err error, write bool) error {
 	msg = strings.TrimPrefix(msg, "SQL logic error: ")
 	err = errors.New(msg)
 	if !write && (strings.Contains(msg, "readonly") || strings.Contains(msg, "read-only") || strings.Contains(msg, "query_only")) {
-		return &Error{Err: fmt.Errorf("%w: %s", ErrReadOnly, msg), Hint: "a block that changes data needs write=true and confirmation"}
+		return &Error{Err: fmt.Errorf("%w: %s", ErrReadOnly, msg), Advice: "a block that changes data needs write=true and confirmation"}
 	}
 	return err
 }
@@ -449,7 +450,7 @@ func (r *sqlRun) dot(ctx context.Context, s segment) error {
 		err = r.recover(ctx, args, &res)
 	}
 	if err != nil {
-		res.Error = err.Error()
+		res.Error = hint.Message(err)
 		r.print("Error: " + res.Error)
 		err = fmt.Errorf("line %d: %s: %w", s.line, name, err)
 	}
@@ -492,10 +493,10 @@ func (r *sqlRun) backup(ctx context.Context, args []string, res *StatementResult
 	}
 	dst := r.resolvePath(args[len(args)-1])
 	if r.req.Env.Drill && !within(r.req.Env.Root, dst) {
-		return &Error{Err: fmt.Errorf("drill: %s is outside the sandbox", dst), Hint: "back up to a path inside the root"}
+		return &Error{Err: fmt.Errorf("drill: %s is outside the sandbox", dst), Advice: "back up to a path inside the root"}
 	}
 	if _, err := os.Stat(dst); err == nil {
-		return &Error{Err: fmt.Errorf("%s already exists", dst), Hint: "drbook never overwrites a file; choose a new name"}
+		return &Error{Err: fmt.Errorf("%s already exists", dst), Advice: "drbook never overwrites a file; choose a new name"}
 	}
 	if r.req.DryRun {
 		res.Note = "dry run: would back up the database to " + dst
@@ -592,7 +593,7 @@ func (r *sqlRun) recover(ctx context.Context, args []string, res *StatementResul
 		}
 	}
 	if r.req.Env.Drill && !within(r.req.Env.Root, dst) {
-		return &Error{Err: fmt.Errorf("drill: %s is outside the sandbox", dst), Hint: "recover into a path inside the root"}
+		return &Error{Err: fmt.Errorf("drill: %s is outside the sandbox", dst), Advice: "recover into a path inside the root"}
 	}
 	if r.req.DryRun {
 		res.Note = "dry run: would salvage the database into " + dst
@@ -678,7 +679,7 @@ func ExpandSQL(code string, vars map[string]string) (string, error) {
 	if len(missing) > 0 {
 		name := missing[0]
 		line := 1 + strings.Count(code[:strings.Index(code, "${"+name)], "\n")
-		return "", &Error{Err: fmt.Errorf("line %d: ${%s} is not set", line, name), Hint: "give the runbook variable a value when declaring the incident"}
+		return "", &Error{Err: fmt.Errorf("line %d: ${%s} is not set", line, name), Advice: "give the runbook variable a value when declaring the incident"}
 	}
 	return out, nil
 }

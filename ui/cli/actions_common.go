@@ -34,7 +34,7 @@ func (o *actionOptions) AddFlags(fs *pflag.FlagSet) {
 func (o *actionOptions) check(cmd string) error {
 	st, err := os.Stat(o.root)
 	if err != nil {
-		return usageErr("%s: --root %s: %v", cmd, o.root, err)
+		return usageErr("%s: --root %s: %w", cmd, o.root, err)
 	}
 	if !st.IsDir() {
 		return usageErr("%s: --root %s is not a directory", cmd, o.root)
@@ -64,7 +64,7 @@ func openIncidentLink(ctx context.Context, iox *IO, cmd, ref, stateDir, root str
 	}
 	store, err := incident.OpenStore(stateDir)
 	if err != nil {
-		return nil, usageErr("%s: --incident %s: %v", cmd, ref, err)
+		return nil, usageErr("%s: --incident %s: %w", cmd, ref, err)
 	}
 	id, err := store.Resolve(ctx, ref)
 	if err == nil {
@@ -81,7 +81,7 @@ func openIncidentLink(ctx context.Context, iox *IO, cmd, ref, stateDir, root str
 		}
 	}
 	store.Close()
-	return nil, usageErr("%s: --incident %s: %v", cmd, ref, err)
+	return nil, usageErr("%s: --incident %s: %w", cmd, ref, err)
 }
 
 // run runs a registered action for a command, the one way every action

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/backup"
 	"github.com/spf13/pflag"
@@ -94,7 +95,7 @@ func (o *backupFlags) passphrase(iox *IO, confirm bool) ([]byte, error) {
 	if o.passFile != "" {
 		p, err := backup.ReadPassphraseFile(o.passFile)
 		if err != nil {
-			return nil, usageErr("%v", err)
+			return nil, usageErr("%w", err)
 		}
 		return p, nil
 	}
@@ -109,7 +110,7 @@ func (o *backupFlags) passphrase(iox *IO, confirm bool) ([]byte, error) {
 	p, err := term.ReadPassword(int(f.Fd()))
 	fmt.Fprintln(iox.Stderr)
 	if err != nil {
-		return nil, usageErr("read passphrase: %v", err)
+		return nil, usageErr("read passphrase: %w", err)
 	}
 	if len(p) == 0 {
 		return nil, usageErr("empty passphrase")
@@ -119,7 +120,7 @@ func (o *backupFlags) passphrase(iox *IO, confirm bool) ([]byte, error) {
 		q, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(iox.Stderr)
 		if err != nil {
-			return nil, usageErr("read passphrase: %v", err)
+			return nil, usageErr("read passphrase: %w", err)
 		}
 		if string(p) != string(q) {
 			return nil, usageErr("the passphrases differ")
@@ -181,31 +182,23 @@ func progressAmount(p *steps.Progress) string {
 	return amt(p.Done)
 }
 
-// backupErr maps a domain error to an exit code and prints its hint.
-func backupErr(iox *IO, cmd string, err error) error {
+// backupErr names the command in a backup domain error and leaves the exit
+// code to ExitCode: the backup package marks its bad-input conditions
+// (wrong passphrase, corrupt or unsafe archive, no backup, unreadable
+// store, too large) and its findings (a damaged source). For a backup
+// command a file that does not exist is unreadable input as well.
+func backupErr(cmd string, err error) error {
 	if err == nil {
 		return nil
 	}
 	var ee *ExitError
-	if errors.As(err, &ee) {
+	if errors.As(err, &ee) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	if errors.Is(err, context.Canceled) {
-		return err
+	if !hint.IsInput(err) && !errors.Is(err, backup.ErrDamagedSource) && errors.Is(err, os.ErrNotExist) {
+		return hint.Input(prefixed(cmd, err))
 	}
-	if h := backup.Hint(err); h != "" {
-		defer fmt.Fprintf(iox.Stderr, "hint: %s\n", h)
-	}
-	switch {
-	case errors.Is(err, backup.ErrDamagedSource):
-		// A finding about the data, not about the input.
-	case errors.Is(err, backup.ErrCorrupt), errors.Is(err, backup.ErrWrongPassphrase),
-		errors.Is(err, backup.ErrUnsafeArchive), errors.Is(err, backup.ErrNoPassphrase),
-		errors.Is(err, backup.ErrNoBackup), errors.Is(err, backup.ErrStore), errors.Is(err, os.ErrNotExist),
-		errors.Is(err, backup.ErrTooLarge):
-		return &ExitError{Code: ExitUsage, Err: prefixed(cmd, err)}
-	}
-	return failed(prefixed(cmd, err))
+	return prefixed(cmd, err)
 }
 
 // prefixed names the command in an error unless it already does.

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/drbook/drbook/runbook"
+	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/runbook/site"
 	"github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/steps/backup"
@@ -275,7 +276,7 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 			return errHelpShown // pflag has already called fs.Usage
 		}
 		if fs.Name() == "drbook" { // the TUI's own flags
-			return usageErr("%v (run 'drbook --help')", err)
+			return usageErr("%w (run 'drbook --help')", err)
 		}
 		return usageErr("%s: %v (run 'drbook %s --help')", fs.Name(), err, fs.Name())
 	}
@@ -285,7 +286,10 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 // errHelpShown tells a command to return nil: usage was printed.
 var errHelpShown = errors.New("help shown")
 
-// ExitCode maps an error returned by Run to a process exit code.
+// ExitCode maps an error returned by Run to a process exit code. It is the
+// one place that decides: an *ExitError's own code, context.Canceled 130,
+// bad input (hint.IsInput: the domain packages mark their conditions where
+// they declare them) 2, anything else 1. It never reads an error's text.
 func ExitCode(err error) int {
 	var ee *ExitError
 	switch {
@@ -295,13 +299,15 @@ func ExitCode(err error) int {
 		return ee.Code
 	case errors.Is(err, context.Canceled):
 		return ExitCanceled
+	case hint.IsInput(err):
+		return ExitUsage
 	default:
 		return ExitFailure
 	}
 }
 
-// Main runs drbook and returns the process exit code, printing any error
-// to stderr.
+// Main runs drbook and returns the process exit code. It prints any error
+// to stderr, then the first hint in its chain on a line of its own, once.
 func Main(ctx context.Context, args []string, iox *IO) int {
 	err := Run(ctx, args, iox)
 	code := ExitCode(err)
@@ -309,6 +315,9 @@ func Main(ctx context.Context, args []string, iox *IO) int {
 		var ee *ExitError
 		if !errors.As(err, &ee) || ee.Err != nil {
 			fmt.Fprintf(iox.Stderr, "drbook: %v\n", err)
+		}
+		if h := hint.Of(err); h != "" {
+			fmt.Fprintf(iox.Stderr, "hint: %s\n", h)
 		}
 	}
 	return code

@@ -95,7 +95,7 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 		if errors.Is(err, os.ErrNotExist) {
 			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("backup: %w", err)}
 		}
-		return backupErr(iox, "backup", err)
+		return backupErr("backup", err)
 	}
 	st, why := out.Manifest.Status()
 	if o.json {
@@ -114,9 +114,6 @@ func runBackup(ctx context.Context, iox *IO, args []string) error {
 		}
 	}
 	if err != nil {
-		if h := backup.Hint(err); h != "" {
-			defer fmt.Fprintf(iox.Stderr, "hint: %s\n", h)
-		}
 		return failed(err)
 	}
 	return nil

@@ -88,7 +88,7 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 	case errors.Is(err, os.ErrNotExist):
 		return usageErr("check: --root %s does not exist", root)
 	case err != nil:
-		return usageErr("check: --root %s: %v", root, err)
+		return usageErr("check: --root %s: %w", root, err)
 	case !st.IsDir():
 		return usageErr("check: --root %s is a file, not a directory (the QuantAI root holds data/, config/ and .env)", root)
 	}
@@ -102,7 +102,7 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 		case errors.Is(err, os.ErrNotExist):
 			fmt.Fprintf(iox.Stderr, "check: --backup-dir %s does not exist: no backups there (a typo?)\n", backupDir)
 		case err != nil:
-			return usageErr("check: --backup-dir %s: %v", backupDir, err)
+			return usageErr("check: --backup-dir %s: %w", backupDir, err)
 		case !st.IsDir():
 			return usageErr("check: --backup-dir %s is a file, not a directory", backupDir)
 		}
@@ -115,7 +115,7 @@ func runCheck(ctx context.Context, iox *IO, args []string) error {
 	// are compared by eye, and completion order changes from run to run.
 	rep, err := checks.Run(ctx, opts, nil)
 	if errors.Is(err, checks.ErrUnknownCheck) {
-		return usageErr("check: %v", err)
+		return usageErr("check: %w", err)
 	}
 	if err != nil {
 		return err
@@ -229,7 +229,7 @@ func addContactFindings(iox *IO, rep *checks.Report) error {
 	}
 	seen, err := site.LoadVerifications(stateDirOr(iox, cfg, ""))
 	if err != nil {
-		return usageErr("check: %v", err)
+		return usageErr("check: %w", err)
 	}
 	res := checks.CheckResult{Name: "contacts", Status: checks.Pass}
 	ps := cfg.ContactProblems(now(iox), seen)

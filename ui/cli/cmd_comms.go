@@ -88,7 +88,7 @@ func runComms(ctx context.Context, iox *IO, args []string) error {
 		}
 		now := incident.Scaled(incident.SystemClock{}, st.Declaration.DeclaredAt, st.Declaration.Speed).Now()
 		if msg, err = incident.Comms(st, tmpl, now); err != nil {
-			return usageErr("%v", err)
+			return usageErr("%w", err)
 		}
 	}
 	if asJSON {

@@ -181,7 +181,7 @@ func runConfigCheck(ctx context.Context, iox *IO, args []string) error {
 	}
 	seen, err := site.LoadVerifications(stateDirOr(iox, cfg, stateDir))
 	if err != nil {
-		return usageErr("config check: %v", err)
+		return usageErr("config check: %w", err)
 	}
 	ps := cfg.Check(now(iox), seen)
 	errs := 0
@@ -269,7 +269,7 @@ func runInit(ctx context.Context, iox *IO, args []string) error {
 	}
 	s, err := site.SurveySystem(root)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErr("%w", err)
 	}
 	data := site.Init(s)
 	if out == "-" {
@@ -291,10 +291,10 @@ func runInit(ctx context.Context, iox *IO, args []string) error {
 		return usageErr("init: %s exists; nothing written (--force replaces it, -o - prints the new one)", out)
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return usageErr("init: %v", err)
+		return usageErr("init: %w", err)
 	}
 	if err := writeFileAtomic(out, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
-		return usageErr("init: %v", err)
+		return usageErr("init: %w", err)
 	}
 	fmt.Fprintf(iox.Stdout, "wrote %s for %s\n", out, s.Root)
 	if !s.HasDB {
@@ -344,7 +344,7 @@ func runContacts(ctx context.Context, iox *IO, args []string) error {
 		}
 		c, err := cfg.FindContact(fs.Arg(0))
 		if err != nil {
-			return usageErr("contacts verify: %v", err)
+			return usageErr("contacts verify: %w", err)
 		}
 		if by == "" {
 			by = incident.OperatorFromEnv(iox.Getenv).String()
@@ -361,7 +361,7 @@ func runContacts(ctx context.Context, iox *IO, args []string) error {
 		}
 		seen, err := site.LoadVerifications(dir)
 		if err != nil {
-			return usageErr("contacts: %v", err)
+			return usageErr("contacts: %w", err)
 		}
 		t := now(iox)
 		ps := cfg.ContactProblems(t, seen)

@@ -79,7 +79,7 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	var det time.Time
 	if detected != "" {
 		if det, err = parseWhen(detected, now); err != nil {
-			return usageErr("declare: --detected-at: %v", err)
+			return usageErr("declare: --detected-at: %w", err)
 		}
 		if det.After(now) {
 			return usageErr("declare: --detected-at %s is in the future", det.Format(time.RFC3339))
@@ -107,12 +107,12 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	}
 	if root == "" && !drill {
 		if root, err = os.Getwd(); err != nil {
-			return usageErr("declare: %v", err)
+			return usageErr("declare: %w", err)
 		}
 	}
 	if root != "" {
 		if root, err = filepath.Abs(root); err != nil {
-			return usageErr("declare: --root: %v", err)
+			return usageErr("declare: --root: %w", err)
 		}
 		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
 			return usageErr("declare: --root %s: not a directory", root)

@@ -143,7 +143,7 @@ func runDemo(ctx context.Context, iox *IO, args []string) error {
 		dbGone = errors.Is(err, os.ErrNotExist)
 	}
 	if err := sandbox.CheckFaults(done, dbGone, faults); err != nil {
-		return usageErr("demo: %v", err)
+		return usageErr("demo: %w", err)
 	}
 	if create {
 		opts := sandbox.Options{Trades: trades, Seed: seed, Replace: force}

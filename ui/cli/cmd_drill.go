@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/drill"
-	"github.com/drbook/drbook/steps/sandbox"
 	"github.com/drbook/drbook/ui"
 )
 
@@ -127,11 +125,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	ui.LimitMemory(iox.Getenv)
 	rb, err := runbook.Load(ref, o.runbooks)
 	if err != nil {
-		var h interface{ Hint() string }
-		if errors.As(err, &h) && h.Hint() != "" {
-			return usageErr("drill: %v (%s)", err, h.Hint())
-		}
-		return usageErr("drill: %v", err)
+		return usageErr("drill: %w", err) // Main prints the hint
 	}
 	cfg, err := o.open(iox)
 	if err != nil {
@@ -165,10 +159,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, drill.ErrScenario) || errors.Is(err, drill.ErrNoS3) || errors.Is(err, sandbox.ErrUnknownFault) {
-			return usageErr("%v", err)
-		}
-		return failed(err)
+		return err // ExitCode: a bad scenario, an unknown fault or no S3 for host-lost 2, else 1
 	}
 	cfg.Wire(d.Incident)
 	if cfg.Contacts != "" {

@@ -109,7 +109,7 @@ func runEvidence(ctx context.Context, iox *IO, args []string) error {
 	case "":
 	default:
 		if err := writeFileAtomic(out, write); err != nil {
-			return usageErr("evidence: %v", err)
+			return usageErr("evidence: %w", err)
 		}
 		keep = out
 	}
@@ -139,7 +139,7 @@ func signingKey(iox *IO, flag string) (ed25519.PrivateKey, error) {
 	}
 	k, err := incident.LoadSigningKey(path)
 	if err != nil {
-		return nil, usageErr("evidence: %v", err)
+		return nil, usageErr("evidence: %w", err)
 	}
 	return k, nil
 }
@@ -165,13 +165,13 @@ func runEvidenceVerify(iox *IO, args []string) error {
 	if keyPath != "" {
 		k, err := incident.LoadPublicKey(keyPath)
 		if err != nil {
-			return usageErr("evidence verify: %v", err)
+			return usageErr("evidence verify: %w", err)
 		}
 		trusted = k
 	}
 	data, err := os.ReadFile(fs.Arg(0))
 	if err != nil {
-		return usageErr("evidence verify: %v", err)
+		return usageErr("evidence verify: %w", err)
 	}
 	res, err := incident.VerifyEvidence(data, trusted)
 	if asJSON {
@@ -221,7 +221,7 @@ func runEvidenceKeygen(iox *IO, args []string) error {
 	}
 	pub, err := incident.GenerateSigningKey(out)
 	if err != nil {
-		return usageErr("evidence keygen: %v", err)
+		return usageErr("evidence keygen: %w", err)
 	}
 	fmt.Fprintf(iox.Stdout, "wrote %s (private, 0600) and %s.pub; fingerprint %s\n", out, out, incident.Fingerprint(pub))
 	return nil

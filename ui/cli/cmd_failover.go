@@ -74,7 +74,7 @@ func runFailover(ctx context.Context, iox *IO, args []string) error {
 	if output != "" {
 		abs, err := filepath.Abs(output) // -o is relative to where drbook runs, not to --root
 		if err != nil {
-			return usageErr("failover: -o %s: %v", output, err)
+			return usageErr("failover: -o %s: %w", output, err)
 		}
 		params["output"] = abs
 	}

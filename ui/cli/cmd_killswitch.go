@@ -138,7 +138,7 @@ func runKillswitch(ctx context.Context, iox *IO, args []string) error {
 	}
 	if err != nil {
 		if errors.Is(err, killswitch.ErrNoReason) {
-			return usageErr("%v", err)
+			return usageErr("%w", err)
 		}
 		return errors.Join(failed(err), recErr)
 	}

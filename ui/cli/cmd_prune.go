@@ -52,8 +52,8 @@ func runPrune(ctx context.Context, iox *IO, args []string) error {
 	kept := []backup.Pruned{}
 	pruned, err := backup.Prune(ctx, backup.PruneOptions{Source: backup.Source{Dir: o.backupDir(iox), S3: o.s3Config(fs)}, Policy: pol, DryRun: dryRun,
 		Kept: func(p backup.Pruned) { kept = append(kept, p) }})
-	if errors.Is(err, backup.ErrEmptyPolicy) {
-		return usageErr("prune: %v", err)
+	if errors.Is(err, backup.ErrEmptyPolicy) { // nothing to report
+		return prefixed("prune", err)
 	}
 	if o.json {
 		if pruned == nil {
@@ -77,11 +77,8 @@ func runPrune(ctx context.Context, iox *IO, args []string) error {
 			fmt.Fprintln(iox.Stdout, "nothing to prune")
 		}
 	}
-	if errors.Is(err, backup.ErrStore) {
-		return &ExitError{Code: ExitUsage, Err: err}
-	}
 	if err != nil {
-		return failed(prefixed("prune", err))
+		return prefixed("prune", err) // ExitCode: an unreadable store 2, else 1
 	}
 	return nil
 }

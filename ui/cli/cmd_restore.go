@@ -82,7 +82,7 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 	}
 	if maxExpand != "" {
 		if _, err := backup.ParseExpansion(maxExpand); err != nil {
-			return usageErr("restore: %v", err)
+			return usageErr("restore: %w", err)
 		}
 	}
 	if st, err := os.Stat(o.root); err != nil || !st.IsDir() {
@@ -160,7 +160,7 @@ func runRestore(ctx context.Context, iox *IO, args []string) error {
 		if res != nil {
 			printRestore(iox, o.json, res, err)
 		}
-		return backupErr(iox, "restore", err)
+		return backupErr("restore", err)
 	}
 	return printRestore(iox, o.json, res, nil)
 }

@@ -65,10 +65,10 @@ func runResume(ctx context.Context, iox *IO, args []string) error {
 		sess, err = ui.OpenSession(ctx, cfg, ref)
 	}
 	if err != nil {
-		if errors.Is(err, incident.ErrNotFound) || errors.Is(err, incident.ErrAmbiguous) || errors.Is(err, incident.ErrClosed) {
-			return usageErr("resume: %v", err)
+		if errors.Is(err, incident.ErrClosed) { // a closed incident cannot be resumed: the wrong one was named
+			return usageErr("resume: %w", err)
 		}
-		return failed(err)
+		return fmt.Errorf("resume: %w", err) // ExitCode: a wrong id 2, else 1
 	}
 	if !follow {
 		if err := askSecrets(iox, sess); err != nil {

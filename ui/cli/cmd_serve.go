@@ -80,7 +80,7 @@ func runServe(ctx context.Context, iox *IO, args []string) error {
 	}
 	keys, err := serve.LoadKeys(keysPath)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErr("%w", err)
 	}
 	ui.LimitMemory(iox.Getenv)
 	cfg, err := o.open(iox)
@@ -93,7 +93,7 @@ func runServe(ctx context.Context, iox *IO, args []string) error {
 	}
 	pem, fp, created, err := serve.HostKey(hostKey)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErr("%w", err)
 	}
 	srv, err := serve.New(serve.Config{Engine: cfg, Keys: keys, HostKeyPEM: pem, MaxSessions: maxSessions,
 		IdleTimeout: idle, AuthFailures: authFailures, NoColor: o.noColor, Log: iox.Stderr})
@@ -102,7 +102,7 @@ func runServe(ctx context.Context, iox *IO, args []string) error {
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return usageErr("--listen %s: %v", listen, err)
+		return usageErr("--listen %s: %w", listen, err)
 	}
 	if created {
 		fmt.Fprintf(iox.Stdout, "drbook serve: made host key %s\n", hostKey)

@@ -117,13 +117,13 @@ func runStandby(ctx context.Context, iox *IO, args []string) error {
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
-		return usageErr("standby sync: --root: %v", err)
+		return usageErr("standby sync: --root: %w", err)
 	}
 	// SecondaryRoot refuses a secondary that overlaps the primary.
 	env := steps.Env{Root: primary, BackupDir: dir, Vars: vars, Now: iox.Now, Operator: "drbook standby sync"}
 	sec, err := standby.SecondaryRoot(env, abs)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErr("%w", err)
 	}
 	if fi, err := os.Stat(sec); err != nil || !fi.IsDir() {
 		return usageErr("standby sync: --root %s: not a directory (create it first)", sec)
@@ -148,12 +148,7 @@ func runStandby(ctx context.Context, iox *IO, args []string) error {
 		if errors.Is(err, context.Canceled) {
 			return err
 		}
-		for _, e := range []error{backup.ErrNoBackup, backup.ErrNoPassphrase, backup.ErrWrongPassphrase, backup.ErrCorrupt, backup.ErrUnsafeArchive} {
-			if errors.Is(err, e) {
-				return usageErr("%v", err)
-			}
-		}
-		return failed(err)
+		return err // ExitCode: bad input (no backup, wrong passphrase, a corrupt archive) 2, else 1
 	}
 	if asJSON {
 		return writeJSON(iox.Stdout, standbySyncJSON{Secondary: res.Secondary, Source: res.Source, BackupTime: res.BackupTime,

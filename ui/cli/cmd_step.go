@@ -102,7 +102,7 @@ func resolveStep(st *incident.State, ref string) (string, error) {
 	case 1:
 		return found[0], nil
 	case 0:
-		return "", &incident.Error{Err: incident.ErrUnknownStep, Detail: ref, Hint: "list them with 'drbook show " + st.Declaration.Runbook.ID + "'"}
+		return "", &incident.Error{Err: incident.ErrUnknownStep, Detail: ref, Advice: "list them with 'drbook show " + st.Declaration.Runbook.ID + "'"}
 	}
-	return "", &incident.Error{Err: incident.ErrUnknownStep, Detail: ref, Hint: "ambiguous: " + strings.Join(found, ", ")}
+	return "", &incident.Error{Err: incident.ErrUnknownStep, Detail: ref, Advice: "ambiguous: " + strings.Join(found, ", ")}
 }

@@ -60,11 +60,11 @@ func (o *tuiOptions) open(iox *IO) (ui.EngineConfig, error) {
 	}
 	dir := stateDirOr(iox, cfg, o.stateDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return ui.EngineConfig{}, usageErr("state dir: %v", err)
+		return ui.EngineConfig{}, usageErr("state dir: %w", err)
 	}
 	store, err := incident.OpenStore(dir)
 	if err != nil {
-		return ui.EngineConfig{}, usageErr("%v", err)
+		return ui.EngineConfig{}, usageErr("%w", err)
 	}
 	op := incident.OperatorFromEnv(iox.Getenv)
 	if o.operator != "" {

@@ -189,9 +189,5 @@ func loadErr(cmd string, err error) error {
 	if errors.As(err, &ps) {
 		return failed(fmt.Errorf("%s: %w", cmd, err))
 	}
-	var nf *runbook.NotFoundError
-	if errors.As(err, &nf) {
-		return usageErr("%s: %v (%s)", cmd, err, nf.Hint())
-	}
-	return usageErr("%s: %v", cmd, err)
+	return usageErr("%s: %w", cmd, err) // Main prints a not-found runbook's hint
 }

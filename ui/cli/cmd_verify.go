@@ -63,5 +63,5 @@ func runVerify(ctx context.Context, iox *IO, args []string) error {
 			fmt.Fprintln(iox.Stdout, "  recorded in its manifest: it is restore-test-failed and no longer counts")
 		}
 	}
-	return backupErr(iox, "verify", err)
+	return backupErr("verify", err)
 }

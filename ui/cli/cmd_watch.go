@@ -85,7 +85,7 @@ func runWatch(ctx context.Context, iox *IO, args []string) error {
 	}
 	ws, err := cfg.Failover.Watch()
 	if err != nil {
-		return usageErr("watch: %v", err)
+		return usageErr("watch: %w", err)
 	}
 	if interval > 0 {
 		ws.Interval = interval
@@ -100,7 +100,7 @@ func runWatch(ctx context.Context, iox *IO, args []string) error {
 		return usageErr("watch: no primary: give --root DIR or set system.root in the site configuration")
 	}
 	if root, err = filepath.Abs(root); err != nil {
-		return usageErr("watch: --root: %v", err)
+		return usageErr("watch: --root: %w", err)
 	}
 	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
 		return usageErr("watch: --root %s: not a directory", root)

@@ -73,23 +73,19 @@ func (o *stateOptions) op(iox *IO) incident.Operator {
 	return op
 }
 
-// incidentErr maps the engine's errors to exit codes: what the operator
-// typed or pointed at is wrong (2), or the incident is in a state that
-// does not allow it (1).
+// incidentErr names the command in an engine error. ExitCode decides the
+// exit code: what the operator typed or pointed at is wrong (2: the
+// incident package marks those conditions), or the incident is in a state
+// that does not allow it (1).
 func incidentErr(cmd string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) {
+	var ee *ExitError
+	if errors.As(err, &ee) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	for _, e := range []error{incident.ErrNotFound, incident.ErrAmbiguous, incident.ErrUnknownStep, incident.ErrUnknownPhase,
-		incident.ErrReasonRequired, incident.ErrNotDatabase, incident.ErrNewerSchema, incident.ErrLocked, incident.ErrReadOnly} {
-		if errors.Is(err, e) {
-			return usageErr("%s: %w", cmd, err)
-		}
-	}
-	return failed(fmt.Errorf("%s: %w", cmd, err))
+	return fmt.Errorf("%s: %w", cmd, err)
 }
 
 // resolveID turns an optional ID argument of a command that only reads
@@ -110,7 +106,7 @@ func resolveID(ctx context.Context, cmd string, iox *IO, s *incident.Store, args
 		}
 		if len(list) == 0 {
 			return "", incidentErr(cmd, &incident.Error{Err: incident.ErrNotFound, Detail: "no incidents yet",
-				Hint: "declare one with 'drbook declare RUNBOOK' or run 'drbook drill'"})
+				Advice: "declare one with 'drbook declare RUNBOOK' or run 'drbook drill'"})
 		}
 		fmt.Fprintf(iox.Stderr, "drbook: %s: no open incident; showing the most recent, %s (%s)\n", cmd, list[0].ID, list[0].Status)
 		return list[0].ID, nil

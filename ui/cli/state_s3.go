@@ -22,7 +22,7 @@ func stateReplicator(ctx context.Context, iox *IO, flag string, s *incident.Stor
 	}
 	r, err := incident.NewReplica(ctx, *c)
 	if err != nil {
-		return nil, usageErr("--state-s3: %v", err)
+		return nil, usageErr("--state-s3: %w", err)
 	}
 	return incident.NewReplicator(s, r, incident.ReplicatorOptions{}), nil
 }
@@ -110,7 +110,7 @@ func verifyReplicated(ctx context.Context, iox *IO, s *incident.Store, rep *inci
 	for _, id := range ids {
 		res, err := rep.Verify(ctx, id)
 		if err != nil {
-			return usageErr("timeline verify %s: %v", id, err)
+			return usageErr("timeline verify %s: %w", id, err)
 		}
 		if !res.OK {
 			bad++
@@ -157,7 +157,7 @@ func replicateWhileRunning(ctx context.Context, iox *IO, flag string, s *inciden
 	}
 	if err := fetchMissing(ctx, iox, rep, s, ref); err != nil {
 		if errors.Is(err, incident.ErrNotFound) {
-			return nil, nil, usageErr("resume: %v", err)
+			return nil, nil, usageErr("resume: %w", err)
 		}
 		return nil, nil, failed(fmt.Errorf("resume: %w", err))
 	}
