@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/dbfile"
 )
 
 // CheckerCommand is the hidden subcommand that makes drbook a one-shot
@@ -67,11 +68,6 @@ func runChecker(path string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// stagedURI opens a staged database: read-only and immutable (no locks, no
-// -shm or -wal looked for or made), which it is: the file is private to the
-// restore until it is swapped in, and the swap moves that one file.
-func stagedURI(path string) string { return roURI(path) + "&immutable=1" }
-
 // checkStagedDB runs the full PRAGMA integrity_check on a staged database
 // in a separate process (the checker c, such as this program re-run with
 // CheckerCommand), so that it
@@ -87,7 +83,7 @@ func checkStagedDB(ctx context.Context, c Checker, path string) error {
 		if ce := ctx.Err(); ce != nil {
 			return ce
 		}
-		return checkDBURI(ctx, stagedURI(path), true)
+		return checkDBURI(ctx, dbfile.ImmutableURI(path), true)
 	}
 	if res := strings.TrimRight(string(lines), "\n"); res != "ok" {
 		return fmt.Errorf("%w: integrity_check: %s", ErrCheckFailed, res)

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/drbook/drbook/steps/dbfile"
 )
 
 // mkDB builds a small database with a table, an index and a freelist, then
@@ -49,7 +51,7 @@ func mkDB(t *testing.T, damage func(db *sql.DB) error) string {
 // pragma runs one PRAGMA in process, the reference checkStagedDB must agree with.
 func pragma(t *testing.T, path, q string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", stagedURI(path))
+	db, err := sql.Open("sqlite", dbfile.ImmutableURI(path))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/dbfile"
 	"github.com/drbook/drbook/steps/system"
 )
 
@@ -882,7 +883,7 @@ func swapDB(ctx context.Context, live, staged, stamp string) ([]string, error) {
 // checkpoint folds the WAL into the live database, best effort: a corrupt
 // database may refuse, and then its WAL is kept aside as it is.
 func checkpoint(ctx context.Context, path string) {
-	db, err := sql.Open("sqlite", rwURI(path)+"&_pragma=busy_timeout(2000)")
+	db, err := sql.Open("sqlite", dbfile.ReadWriteURI(path)+"&_pragma=busy_timeout(2000)")
 	if err != nil {
 		return
 	}
@@ -1012,7 +1013,7 @@ func summarizeDB(ctx context.Context, path string) string {
 	if err != nil {
 		return "missing"
 	}
-	db, err := sql.Open("sqlite", peekURI(path))
+	db, err := sql.Open("sqlite", dbfile.PeekURI(path))
 	if err != nil {
 		return FormatSize(fi.Size())
 	}

@@ -11,6 +11,7 @@ import (
 
 	"modernc.org/sqlite"
 
+	"github.com/drbook/drbook/steps/dbfile"
 	"github.com/drbook/drbook/steps/salvage"
 )
 
@@ -32,7 +33,7 @@ func snapshot(ctx context.Context, src, dst string, progress func(done, total in
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("database %s: %w", src, err)
 	}
-	db, err := sql.Open("sqlite", roURI(src))
+	db, err := sql.Open("sqlite", dbfile.ReadOnlyURI(src))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", src, err)
 	}
@@ -90,28 +91,6 @@ func snapshot(ctx context.Context, src, dst string, progress func(done, total in
 	})
 }
 
-// roURI is a read-only URI for path (the backup only reads the live db).
-func roURI(path string) string {
-	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro"
-}
-
-// peekURI opens a database read-only without creating or changing any
-// file next to it (the trick package checks uses): immutable when there is
-// no WAL, else a private in-memory wal-index on the lock-free VFS. Only for
-// looking, never for a consistent copy.
-func peekURI(path string) string {
-	u := roURI(path)
-	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
-		return u + "&immutable=1"
-	}
-	return u + "&vfs=unix-none&_pragma=locking_mode(EXCLUSIVE)"
-}
-
-// rwURI opens path read-write without creating it.
-func rwURI(path string) string {
-	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=rw"
-}
-
 func notADB(err error) error {
 	if err != nil && (strings.Contains(err.Error(), "not a database") || strings.Contains(err.Error(), "malformed")) {
 		return fmt.Errorf("%w (%v)", ErrCheckFailed, err)
@@ -127,7 +106,7 @@ func integrity(ctx context.Context, db *sql.DB, full bool) (string, error) {
 // checkDB runs integrity_check (full) or quick_check on a database file and
 // fails with ErrCheckFailed unless it says ok.
 func checkDB(ctx context.Context, path string, full bool) error {
-	return checkDBURI(ctx, roURI(path), full)
+	return checkDBURI(ctx, dbfile.ReadOnlyURI(path), full)
 }
 
 func checkDBURI(ctx context.Context, uri string, full bool) error {

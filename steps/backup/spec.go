@@ -1,9 +1,10 @@
 package backup
 
 import (
+	"time"
+
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/steps"
-	"time"
 )
 
 // specs declares the backup actions.

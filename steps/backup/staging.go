@@ -18,6 +18,7 @@ import (
 
 	"github.com/drbook/drbook/runbook/hint"
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/dbfile"
 )
 
 // ErrTooLarge means an archive would unpack to more than --max-expand
@@ -324,7 +325,7 @@ func (s *stagedProgress) add(n int64) {
 // is full): SQLite needs a few pages of disk to open a database in WAL
 // mode, and a full disk must not be reported as damaged data.
 func postSwapCheck(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", roURI(path))
+	db, err := sql.Open("sqlite", dbfile.ReadOnlyURI(path))
 	if err != nil {
 		return notRun(path, err)
 	}

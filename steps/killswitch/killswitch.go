@@ -27,6 +27,7 @@ import (
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/proc"
 	"github.com/drbook/drbook/steps/redact"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // FlagFile is the kill switch's flag file, relative to the system root. Its
@@ -409,7 +410,7 @@ func openDB(root string, write bool) (*sql.DB, error) {
 // openDBWith is openDB; immutable (read-only only) reads the file without
 // locks, -wal or -shm.
 func openDBWith(root string, write, immutable bool) (*sql.DB, error) {
-	path, err := filepath.Abs(filepath.Join(root, "data", "quantai.db"))
+	path, err := filepath.Abs(system.DB(root))
 	if err != nil {
 		return nil, err
 	}

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/drbook/drbook/steps/dbfile"
+	"github.com/drbook/drbook/steps/system"
 )
 
 // ErrDatabaseDamaged means the database failed the sanity check that runs
@@ -28,7 +28,7 @@ var ErrDatabaseDamaged = errors.New("the database looks damaged")
 // before anything writes into it. A missing database
 // is not "damaged": the write then fails with its own error.
 func checkDatabase(ctx context.Context, root string) error {
-	path := filepath.Join(root, "data", "quantai.db")
+	path := system.DB(root)
 	if err := dbfile.InspectDB(path); err != nil {
 		if errors.Is(err, dbfile.ErrNoDatabase) {
 			return nil
