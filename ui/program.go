@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -27,7 +28,11 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) (Result
 	// nothing asks the terminal for its colours (a query can hang over SSH).
 	lipgloss.SetColorProfile(ColorProfile(opts.Getenv, opts.NoColor))
 	lipgloss.SetHasDarkBackground(true)
-	p := tea.NewProgram(New(opts),
+	m := New(opts)
+	// The session is open and its model built: the heap goes back to its
+	// usual target for the rest of the session.
+	endStartupGC()
+	p := tea.NewProgram(m,
 		tea.WithContext(ctx),
 		tea.WithInput(in),
 		tea.WithOutput(out),
@@ -75,8 +80,36 @@ const memoryLimit = 32 << 20
 // the operator set GOMEMLIMIT: a jump host may be small and an incident's
 // timeline long, while the screen itself needs little (a timeline of
 // 10,000 events is a few MB). Call it before opening an incident.
+//
+// Unless the operator set GOGC, it also lets the heap grow further between
+// collections (startupGCPercent) until Run starts drawing: parsing a large
+// runbook and rebuilding a long timeline allocate much that is soon
+// garbage, and collecting it as often as usual delays the first frame.
+// The memory limit still bounds the heap meanwhile.
 func LimitMemory(getenv func(string) string) {
 	if getenv == nil || getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
+	}
+	if getenv == nil || getenv("GOGC") == "" {
+		prev := debug.SetGCPercent(startupGCPercent)
+		startupGC.CompareAndSwap(0, int64(prev)+gcSaved)
+	}
+}
+
+// startupGCPercent is the collector's target while a session opens.
+const startupGCPercent = 400
+
+// startupGC holds the collector's target LimitMemory replaced, plus
+// gcSaved, until endStartupGC restores it; 0 when there is none.
+var startupGC atomic.Int64
+
+// gcSaved offsets a saved target so that a saved 0 (or -1, off) is not
+// taken for "none".
+const gcSaved = 1 << 20
+
+// endStartupGC restores the collector's target LimitMemory replaced, once.
+func endStartupGC() {
+	if v := startupGC.Swap(0); v != 0 {
+		debug.SetGCPercent(int(v - gcSaved))
 	}
 }
