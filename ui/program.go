@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime/debug"
-	"sync/atomic"
+	"sync"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -28,11 +29,7 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) (Result
 	// nothing asks the terminal for its colours (a query can hang over SSH).
 	lipgloss.SetColorProfile(ColorProfile(opts.Getenv, opts.NoColor))
 	lipgloss.SetHasDarkBackground(true)
-	m := New(opts)
-	// The session is open and its model built: the heap goes back to its
-	// usual target for the rest of the session.
-	endStartupGC()
-	p := tea.NewProgram(m,
+	p := tea.NewProgram(New(opts),
 		tea.WithContext(ctx),
 		tea.WithInput(in),
 		tea.WithOutput(out),
@@ -80,36 +77,49 @@ const memoryLimit = 32 << 20
 // the operator set GOMEMLIMIT: a jump host may be small and an incident's
 // timeline long, while the screen itself needs little (a timeline of
 // 10,000 events is a few MB). Call it before opening an incident.
-//
-// Unless the operator set GOGC, it also lets the heap grow further between
-// collections (startupGCPercent) until Run starts drawing: parsing a large
-// runbook and rebuilding a long timeline allocate much that is soon
-// garbage, and collecting it as often as usual delays the first frame.
-// The memory limit still bounds the heap meanwhile.
 func LimitMemory(getenv func(string) string) {
 	if getenv == nil || getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
-	if getenv == nil || getenv("GOGC") == "" {
-		prev := debug.SetGCPercent(startupGCPercent)
-		startupGC.CompareAndSwap(0, int64(prev)+gcSaved)
-	}
 }
 
-// startupGCPercent is the collector's target while a session opens.
+// startupGCPercent is the Go collector's target while a session opens.
 const startupGCPercent = 400
 
-// startupGC holds the collector's target LimitMemory replaced, plus
-// gcSaved, until endStartupGC restores it; 0 when there is none.
-var startupGC atomic.Int64
+// startupGC tracks the sessions opening at once (drbook serve opens one
+// per operator) and the collector's target to put back after the last.
+var startupGC struct {
+	mu    sync.Mutex
+	depth int
+	saved int
+}
 
-// gcSaved offsets a saved target so that a saved 0 (or -1, off) is not
-// taken for "none".
-const gcSaved = 1 << 20
-
-// endStartupGC restores the collector's target LimitMemory replaced, once.
-func endStartupGC() {
-	if v := startupGC.Swap(0); v != 0 {
-		debug.SetGCPercent(int(v - gcSaved))
+// openingGC lets the heap grow further between collections
+// (startupGCPercent) until the returned function is called, unless the
+// operator set GOGC. Opening a session parses its runbook and rebuilds its
+// timeline, which allocate much that is soon garbage: collecting it as
+// often as usual delays the first frame. The memory limit (LimitMemory)
+// still bounds the heap meanwhile. Calls may overlap; the target goes back
+// when the last one ends.
+func openingGC() (end func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	g := &startupGC
+	g.mu.Lock()
+	if g.depth == 0 {
+		g.saved = debug.SetGCPercent(startupGCPercent)
+	}
+	g.depth++
+	g.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if g.depth--; g.depth == 0 {
+				debug.SetGCPercent(g.saved)
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"math"
 	"runtime/debug"
 	"testing"
 )
@@ -13,52 +12,42 @@ func gcPercent() int {
 	return v
 }
 
-// TestStartupGC: LimitMemory raises the collector's target for the
-// session's opening unless the operator set GOGC, and endStartupGC puts
-// back exactly what was there, once.
-func TestStartupGC(t *testing.T) {
-	prevLimit := debug.SetMemoryLimit(math.MaxInt64)
-	prevGC := debug.SetGCPercent(73)
-	t.Cleanup(func() {
-		endStartupGC()
-		debug.SetGCPercent(prevGC)
-		debug.SetMemoryLimit(prevLimit)
-	})
+// TestOpeningGC: while sessions open, the collector's target is raised
+// unless the operator set GOGC; it goes back to exactly what it was when
+// the last overlapping opening ends, once, even if an end is called twice.
+func TestOpeningGC(t *testing.T) {
+	t.Setenv("GOGC", "")
+	prev := debug.SetGCPercent(73)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
 
-	LimitMemory(func(string) string { return "" })
+	endA := openingGC()
 	if got := gcPercent(); got != startupGCPercent {
-		t.Fatalf("during start-up GOGC is %d, want %d", got, startupGCPercent)
+		t.Fatalf("while opening GOGC is %d, want %d", got, startupGCPercent)
 	}
-	if got := debug.SetMemoryLimit(-1); got != memoryLimit {
-		t.Fatalf("memory limit %d, want %d", got, memoryLimit)
+	endB := openingGC() // a second operator's session (drbook serve)
+	endA()
+	endA()
+	if got := gcPercent(); got != startupGCPercent {
+		t.Fatalf("with one opening left GOGC is %d, want %d", got, startupGCPercent)
 	}
-	// A second call (another session in the process) keeps the first
-	// saved target.
-	LimitMemory(func(string) string { return "" })
-	endStartupGC()
+	endB()
 	if got := gcPercent(); got != 73 {
-		t.Fatalf("after start-up GOGC is %d, want the 73 it was", got)
-	}
-	debug.SetGCPercent(55)
-	endStartupGC() // nothing saved any more: changes nothing
-	if got := gcPercent(); got != 55 {
-		t.Fatalf("a second endStartupGC changed GOGC to %d", got)
+		t.Fatalf("after opening GOGC is %d, want the 73 it was", got)
 	}
 
-	// The operator's GOGC is left alone; so is a collector turned off.
-	LimitMemory(func(k string) string {
-		if k == "GOGC" {
-			return "55"
-		}
-		return ""
-	})
-	if got := gcPercent(); got != 55 {
-		t.Fatalf("with GOGC set, start-up changed it to %d", got)
-	}
+	// A collector turned off stays off.
 	debug.SetGCPercent(-1)
-	LimitMemory(func(string) string { return "" })
-	endStartupGC()
+	openingGC()()
 	if got := gcPercent(); got != -1 {
 		t.Fatalf("a collector turned off came back as %d", got)
 	}
+
+	// The operator's GOGC is left alone.
+	t.Setenv("GOGC", "55")
+	debug.SetGCPercent(55)
+	end := openingGC()
+	if got := gcPercent(); got != 55 {
+		t.Fatalf("with GOGC set, opening changed it to %d", got)
+	}
+	end()
 }
