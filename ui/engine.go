@@ -78,6 +78,7 @@ func (b engineBackend) Open(ctx context.Context, id string) (Session, error) {
 // the most recent open one), with the runbook and environment it was
 // declared with.
 func OpenSession(ctx context.Context, cfg EngineConfig, ref string) (Session, error) {
+	defer openingGC()()
 	s, err := cfg.Open(ctx, ref)
 	if err != nil {
 		return nil, err

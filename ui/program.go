@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -78,5 +80,46 @@ const memoryLimit = 32 << 20
 func LimitMemory(getenv func(string) string) {
 	if getenv == nil || getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
+	}
+}
+
+// startupGCPercent is the Go collector's target while a session opens.
+const startupGCPercent = 400
+
+// startupGC tracks the sessions opening at once (drbook serve opens one
+// per operator) and the collector's target to put back after the last.
+var startupGC struct {
+	mu    sync.Mutex
+	depth int
+	saved int
+}
+
+// openingGC lets the heap grow further between collections
+// (startupGCPercent) until the returned function is called, unless the
+// operator set GOGC. Opening a session parses its runbook and rebuilds its
+// timeline, which allocate much that is soon garbage: collecting it as
+// often as usual delays the first frame. The memory limit (LimitMemory)
+// still bounds the heap meanwhile. Calls may overlap; the target goes back
+// when the last one ends.
+func openingGC() (end func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	g := &startupGC
+	g.mu.Lock()
+	if g.depth == 0 {
+		g.saved = debug.SetGCPercent(startupGCPercent)
+	}
+	g.depth++
+	g.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if g.depth--; g.depth == 0 {
+				debug.SetGCPercent(g.saved)
+			}
+		})
 	}
 }
