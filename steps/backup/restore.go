@@ -24,6 +24,7 @@ import (
 
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/dbfile"
+	"github.com/drbook/drbook/steps/salvage"
 	"github.com/drbook/drbook/steps/system"
 )
 
@@ -867,7 +868,7 @@ func swapDB(ctx context.Context, live, staged, stamp string) ([]string, error) {
 			return kept, err
 		}
 		tmp := filepath.Join(dir, "."+filepath.Base(live)+".restore-"+randSuffix())
-		if err := copyFile(staged, tmp); err != nil {
+		if err := salvage.CopyFile(staged, tmp); err != nil {
 			os.Remove(tmp)
 			return kept, diskErr("copy the restored database into "+dir, err)
 		}
@@ -906,7 +907,7 @@ func swapFile(live, staged, stamp string) ([]string, error) {
 	}
 	tmp := filepath.Join(filepath.Dir(live), "."+filepath.Base(live)+".restore-"+randSuffix())
 	if err := os.Rename(staged, tmp); err != nil {
-		if err := copyFile(staged, tmp); err != nil {
+		if err := salvage.CopyFile(staged, tmp); err != nil {
 			os.Remove(tmp)
 			return kept, diskErr("restore "+live, err)
 		}
@@ -958,28 +959,7 @@ func linkOrCopy(src, dst string) error {
 	if err := os.Link(src, dst); err == nil {
 		return nil
 	}
-	return copyFile(src, dst)
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return salvage.CopyFile(src, dst)
 }
 
 func contains(list []string, s string) bool {

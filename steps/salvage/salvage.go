@@ -100,11 +100,11 @@ func recoverCLI(ctx context.Context, bin, src, dst string, rep *RecoverReport) e
 	}
 	defer os.RemoveAll(work)
 	cp := filepath.Join(work, "src.db")
-	if err := copyFile(src, cp); err != nil {
+	if err := CopyFile(src, cp); err != nil {
 		return diskErr("copy "+src, err)
 	}
 	if exists(src + "-wal") {
-		if err := copyFile(src+"-wal", cp+"-wal"); err != nil {
+		if err := CopyFile(src+"-wal", cp+"-wal"); err != nil {
 			return diskErr("copy "+src+"-wal", err)
 		}
 	}
@@ -362,7 +362,9 @@ func exists(path string) bool {
 	return err == nil
 }
 
-func copyFile(src, dst string) error {
+// CopyFile copies src to a new file dst (mode 0600; an existing dst is an
+// error) and syncs it before closing.
+func CopyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
