@@ -291,3 +291,31 @@ type replicatedVars struct{ replicated }
 func (r replicatedVars) SetVars(v map[string]string) {
 	r.Session.(interface{ SetVars(map[string]string) }).SetVars(v)
 }
+
+// ReplicatedBackend makes every session b starts or opens say in its
+// header whether its timeline has reached the replica (see
+// WithReplication).
+func ReplicatedBackend(b Backend, status func(id string) string) Backend {
+	return replicatedBackend{Backend: b, status: status}
+}
+
+type replicatedBackend struct {
+	Backend
+	status func(id string) string
+}
+
+func (r replicatedBackend) Start(ctx context.Context, spec StartSpec, progress func(string)) (Session, error) {
+	s, err := r.Backend.Start(ctx, spec, progress)
+	if err != nil {
+		return nil, err
+	}
+	return WithReplication(s, r.status), nil
+}
+
+func (r replicatedBackend) Open(ctx context.Context, id string) (Session, error) {
+	s, err := r.Backend.Open(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return WithReplication(s, r.status), nil
+}

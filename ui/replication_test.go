@@ -49,3 +49,28 @@ func TestHeaderShowsReplication(t *testing.T) {
 		t.Fatalf("asked %d times", asked.Load())
 	}
 }
+
+// Sessions a replicated backend starts or opens (the home screen's) say
+// it too.
+func TestReplicatedBackendSessions(t *testing.T) {
+	env := newTestEnv(t)
+	b := ui.ReplicatedBackend(ui.NewBackend(env.cfg), func(id string) string { return "replicated " + id })
+	s, err := b.Start(context.Background(), ui.StartSpec{Runbook: "complete-system-recovery", Drill: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := s.(interface{ Replication() string })
+	if !ok || r.Replication() != "replicated DRILL-TEST-0001" {
+		t.Fatalf("started session: %T %v", s, ok)
+	}
+	if _, ok := s.(interface{ SetVars(map[string]string) }); !ok {
+		t.Fatal("the wrapped session lost SetVars")
+	}
+	o, err := b.Open(context.Background(), "DRILL-TEST-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := o.(interface{ Replication() string }); !ok || r.Replication() != "replicated DRILL-TEST-0001" {
+		t.Fatalf("opened session: %T", o)
+	}
+}

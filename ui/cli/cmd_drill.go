@@ -132,7 +132,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer cfg.Store.Close()
-	_, stop, err := replicateWhileRunning(ctx, iox, "", cfg.Store, "")
+	rep, stop, err := replicateWhileRunning(ctx, iox, "", cfg.Store, "")
 	if err != nil {
 		return err
 	}
@@ -169,6 +169,10 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		opts := o.uiOptions(iox)
 		opts.Backend = ui.NewBackend(cfg)
 		opts.Session = ui.NewSession(d.Incident, cfg.Store, rb, d.Env, cfg.StateDir)
+		if rep != nil {
+			opts.Backend = ui.ReplicatedBackend(opts.Backend, rep.Status)
+			opts.Session = ui.WithReplication(opts.Session, rep.Status)
+		}
 		res, err := ui.Run(ctx, opts, iox.Stdin, iox.Stdout)
 		return tuiExit(iox, cfg, res, err)
 	}

@@ -80,6 +80,9 @@ func runResume(ctx context.Context, iox *IO, args []string) error {
 	}
 	opts := o.uiOptions(iox)
 	opts.Backend = ui.NewBackend(cfg)
+	if rep != nil {
+		opts.Backend = ui.ReplicatedBackend(opts.Backend, rep.Status)
+	}
 	opts.Session = sess
 	opts.Follow = follow
 	res, err := ui.Run(ctx, opts, iox.Stdin, iox.Stdout)

@@ -147,13 +147,16 @@ func runTUI(ctx context.Context, iox *IO, args []string) error {
 	defer cfg.Store.Close()
 	// With a replicated timeline (state.s3, $DRBOOK_STATE_S3) every event
 	// the TUI records is pushed in the background.
-	_, stop, err := replicateWhileRunning(ctx, iox, "", cfg.Store, "")
+	rep, stop, err := replicateWhileRunning(ctx, iox, "", cfg.Store, "")
 	if err != nil {
 		return err
 	}
 	defer stop()
 	opts := o.uiOptions(iox)
 	opts.Backend = ui.NewBackend(cfg)
+	if rep != nil {
+		opts.Backend = ui.ReplicatedBackend(opts.Backend, rep.Status)
+	}
 	res, err := ui.Run(ctx, opts, iox.Stdin, iox.Stdout)
 	return tuiExit(iox, cfg, res, err)
 }
