@@ -14,9 +14,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/drbook/drbook/steps/s3conn"
 )
 
 // ReplicaConfig names where timelines are replicated: an S3 bucket and
@@ -61,40 +61,16 @@ type Replica struct {
 
 // NewReplica connects to the replica with the standard credential chain.
 func NewReplica(ctx context.Context, c ReplicaConfig) (*Replica, error) {
-	rest, ok := strings.CutPrefix(c.URL, "s3://")
-	bucket, prefix, _ := strings.Cut(rest, "/")
-	if !ok || bucket == "" {
+	bucket, prefix, err := s3conn.ParseURL(c.URL)
+	if err != nil {
 		return nil, fmt.Errorf("state replica %q: want s3://bucket/prefix", c.URL)
 	}
-	if prefix = strings.Trim(prefix, "/"); prefix != "" {
-		prefix += "/"
-	}
-	var opts []func(*awsconfig.LoadOptions) error
-	if c.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(c.Region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	// The Replicator retries with its own backoff.
+	client, err := s3conn.NewClient(ctx, s3conn.Options{Endpoint: c.Endpoint, Region: c.Region, PathStyle: c.PathStyle,
+		HTTPClient: c.HTTPClient, MaxAttempts: 2})
 	if err != nil {
-		return nil, fmt.Errorf("state replica: s3 config: %w", err)
+		return nil, fmt.Errorf("state replica: %w", err)
 	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	pathStyle := c.Endpoint != ""
-	if c.PathStyle != nil {
-		pathStyle = *c.PathStyle
-	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if c.Endpoint != "" {
-			o.BaseEndpoint = aws.String(c.Endpoint)
-		}
-		o.UsePathStyle = pathStyle
-		o.DisableLogOutputChecksumValidationSkipped = true
-		o.RetryMaxAttempts = 2 // the Replicator retries with its own backoff
-		if c.HTTPClient != nil {
-			o.HTTPClient = c.HTTPClient
-		}
-	})
 	return &Replica{client: client, bucket: bucket, prefix: prefix}, nil
 }
 

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/drbook/drbook/steps/s3conn"
 )
 
 // S3Config names an S3 destination.
@@ -41,22 +41,8 @@ type S3Store struct {
 	partSize int64
 }
 
-// ParseS3URL splits s3://bucket/prefix.
-func ParseS3URL(s string) (bucket, prefix string, err error) {
-	rest, ok := strings.CutPrefix(s, "s3://")
-	if !ok {
-		return "", "", fmt.Errorf("%q: want s3://bucket/prefix", s)
-	}
-	bucket, prefix, _ = strings.Cut(rest, "/")
-	if bucket == "" {
-		return "", "", fmt.Errorf("%q: no bucket", s)
-	}
-	prefix = strings.Trim(prefix, "/")
-	if prefix != "" {
-		prefix += "/"
-	}
-	return bucket, prefix, nil
-}
+// ParseS3URL splits s3://bucket/prefix (see s3conn.ParseURL).
+func ParseS3URL(s string) (bucket, prefix string, err error) { return s3conn.ParseURL(s) }
 
 // NewS3 connects to the S3 destination with the standard credential chain
 // (environment, shared config, instance role).
@@ -65,31 +51,11 @@ func NewS3(ctx context.Context, c S3Config) (*S3Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []func(*awsconfig.LoadOptions) error{}
-	if c.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(c.Region))
-	}
-	if c.HTTPClient != nil {
-		opts = append(opts, awsconfig.WithHTTPClient(c.HTTPClient))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	client, err := s3conn.NewClient(ctx, s3conn.Options{Endpoint: c.Endpoint, Region: c.Region, PathStyle: c.PathStyle,
+		HTTPClient: c.HTTPClient})
 	if err != nil {
-		return nil, fmt.Errorf("s3 config: %w", err)
+		return nil, err
 	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	pathStyle := c.Endpoint != ""
-	if c.PathStyle != nil {
-		pathStyle = *c.PathStyle
-	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if c.Endpoint != "" {
-			o.BaseEndpoint = aws.String(c.Endpoint)
-		}
-		o.UsePathStyle = pathStyle
-		o.DisableLogOutputChecksumValidationSkipped = true
-	})
 	ps := c.PartSize
 	if ps == 0 {
 		ps = 16 << 20
