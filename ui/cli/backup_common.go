@@ -23,11 +23,14 @@ type backupFlags struct {
 	s3Endpoint  string
 	s3Region    string
 	s3PathStyle bool
-	passFile    string
-	json        bool
-	noProgress  bool
-	incident    string
-	stateDir    string
+	// s3PathStyleSet: --s3-path-style was given, or the site configuration
+	// asks for path-style addressing.
+	s3PathStyleSet bool
+	passFile       string
+	json           bool
+	noProgress     bool
+	incident       string
+	stateDir       string
 }
 
 func (o *backupFlags) addStore(fs *pflag.FlagSet) {
@@ -67,7 +70,7 @@ func (o *backupFlags) s3Config(fs *pflag.FlagSet) *backup.S3Config {
 		return nil
 	}
 	c := &backup.S3Config{URL: o.s3, Endpoint: o.s3Endpoint, Region: o.s3Region}
-	if fs.Changed("s3-path-style") {
+	if o.s3PathStyleSet {
 		c.PathStyle = &o.s3PathStyle
 	}
 	return c
@@ -80,7 +83,7 @@ func (o *backupFlags) s3ConfigFor(fs *pflag.FlagSet, from string) *backup.S3Conf
 	}
 	if strings.HasPrefix(from, "s3://") {
 		c := &backup.S3Config{URL: from, Endpoint: o.s3Endpoint, Region: o.s3Region}
-		if fs.Changed("s3-path-style") {
+		if o.s3PathStyleSet {
 			c.PathStyle = &o.s3PathStyle
 		}
 		return c

@@ -135,7 +135,7 @@ func (o *backupFlags) s3Params(fs *pflag.FlagSet, p map[string]string, from stri
 	if o.s3Region != "" {
 		p["s3-region"] = o.s3Region
 	}
-	if fs.Changed("s3-path-style") {
+	if o.s3PathStyleSet {
 		p["s3-path-style"] = fmt.Sprint(o.s3PathStyle)
 	}
 }

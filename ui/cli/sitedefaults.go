@@ -20,6 +20,7 @@ func unset(fs *pflag.FlagSet, name string) bool {
 
 // site fills the backup commands' unset flags from the site configuration.
 func (o *backupFlags) site(iox *IO, fs *pflag.FlagSet) error {
+	o.s3PathStyleSet = fs.Changed("s3-path-style")
 	cfg, err := iox.Site()
 	if err != nil {
 		return err
@@ -38,11 +39,8 @@ func (o *backupFlags) site(iox *IO, fs *pflag.FlagSet) error {
 		if unset(fs, "s3-region") {
 			o.s3Region = cfg.Backup.S3.Region
 		}
-		if unset(fs, "s3-path-style") && cfg.Backup.S3.PathStyle {
-			o.s3PathStyle = true
-			if f := fs.Lookup("s3-path-style"); f != nil {
-				f.Changed = true // s3Config reads Changed to know it was asked for
-			}
+		if !o.s3PathStyleSet && cfg.Backup.S3.PathStyle {
+			o.s3PathStyle, o.s3PathStyleSet = true, true
 		}
 	}
 	if unset(fs, "passphrase-file") && iox.Getenv("DRBOOK_PASSPHRASE") == "" {
