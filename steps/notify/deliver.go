@@ -294,3 +294,17 @@ func scrub(s string, secrets ...string) string {
 	}
 	return s
 }
+
+// attempt bounds one channel's attempt: its timeout (DefaultTimeout when
+// 0) within ctx. limit is the time the attempt really has, for messages.
+func attempt(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc, time.Duration) {
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	limit := timeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
+		limit = time.Until(dl)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, cancel, limit
+}

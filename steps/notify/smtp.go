@@ -156,15 +156,7 @@ func (s *SMTP) Send(ctx context.Context, msg Message) (Delivery, error) {
 	if err != nil {
 		return fail(false, err.Error())
 	}
-	timeout := s.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
-	limit := timeout
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
-		limit = time.Until(dl)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, limit := attempt(ctx, s.Timeout)
 	defer cancel()
 
 	addr := s.addr()

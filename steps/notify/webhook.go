@@ -133,15 +133,7 @@ func (w *Webhook) Send(ctx context.Context, msg Message) (Delivery, error) {
 	if err := w.Validate(); err != nil {
 		return fail(false, err.Error())
 	}
-	timeout := w.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
-	limit := timeout
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
-		limit = time.Until(dl)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel, limit := attempt(ctx, w.Timeout)
 	defer cancel()
 
 	payload, err := json.Marshal(struct {
