@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/drbook/drbook/steps/system"
@@ -91,7 +92,7 @@ func Init(s Survey) []byte {
 		"Alpaca":    s.Statements["alpaca"],
 		"Webhook":   s.hasKey("SLACK_WEBHOOK_URL"),
 	}
-	if err := initTemplate.Execute(&b, data); err != nil {
+	if err := initTemplate().Execute(&b, data); err != nil {
 		panic(err) // the template is fixed; a failure is a bug caught by the tests
 	}
 	return b.Bytes()
@@ -104,7 +105,13 @@ func firstOr(xs []string, d string) string {
 	return d
 }
 
-var initTemplate = template.Must(template.New("init").Parse(`# drbook site configuration, written by 'drbook init' for {{.S.Root}}.
+// initTemplate is parsed on first use: every command links this package,
+// and only 'drbook init' writes a file.
+var initTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("init").Parse(initText))
+})
+
+const initText = `# drbook site configuration, written by 'drbook init' for {{.S.Root}}.
 # Check it with 'drbook config check'; see what drbook uses with 'drbook config'.
 # Flags override anything here. This file names where secrets are; it never
 # holds them.
@@ -209,4 +216,4 @@ notify:
 state:
   # dir: /var/lib/drbook
   # s3: s3://quantai-drbook-state/incidents   # the replicated timeline
-`))
+`
