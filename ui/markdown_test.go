@@ -39,3 +39,37 @@ func TestMarkdownPlainEmphasis(t *testing.T) {
 		t.Errorf("escape codes without colour:\n%q", out)
 	}
 }
+
+// TestMarkdownHighlightsCode: a code block in a language chroma knows is
+// highlighted token by token (a keyword in another colour than a name),
+// one it does not know is drawn plain. chroma's lexers and styles are
+// loaded on first use here (ui/third_party/chroma), not at start-up.
+func TestMarkdownHighlightsCode(t *testing.T) {
+	colourBefore := func(out, token string) string {
+		i := strings.Index(out, token)
+		if i < 0 {
+			t.Fatalf("no %q in %q", token, out)
+		}
+		j := strings.LastIndex(out[:i], "\x1b[38;5;")
+		if j < 0 {
+			return ""
+		}
+		return out[j:i]
+	}
+	code := "SELECT count(*) FROM trades; -- rows\n"
+	for _, lang := range []string{"sql", "SQL"} {
+		out := renderMarkdownNow(termenv.ANSI256, 80, "```"+lang+"\n"+code+"```\n")
+		kw, name, comment := colourBefore(out, "SELECT"), colourBefore(out, "trades"), colourBefore(out, "-- rows")
+		if kw == "" || kw == name || comment == name {
+			t.Errorf("%s: not highlighted: SELECT %q, trades %q, comment %q", lang, kw, name, comment)
+		}
+	}
+	out := renderMarkdownNow(termenv.ANSI256, 80, "```nosuchlanguage\n"+code+"```\n")
+	if !strings.Contains(out, strings.TrimSpace(code)) {
+		t.Errorf("an unknown language is not drawn as one plain run:\n%q", out)
+	}
+	sh := renderMarkdownNow(termenv.ANSI256, 80, "```sh\necho \"halt\" > /var/run/quantai/halt # stop\n```\n")
+	if colourBefore(sh, "echo") == colourBefore(sh, "# stop") {
+		t.Errorf("sh: not highlighted:\n%q", sh)
+	}
+}
