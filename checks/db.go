@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
-
 	"github.com/drbook/drbook/steps/dbfile"
 )
 
@@ -38,11 +36,10 @@ func (r *run) open() (*sql.DB, *dbFile, error) {
 		return nil, nil, err
 	}
 	dsn, _ := d.DSN(r.mmap())
-	db, err := sql.Open("sqlite", dsn)
+	db, err := dbfile.OpenURI(dsn)
 	if err != nil {
 		return nil, d, err
 	}
-	db.SetMaxOpenConns(1)
 	return db, d, nil
 }
 

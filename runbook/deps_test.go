@@ -1,7 +1,12 @@
 package runbook_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -102,5 +107,56 @@ func TestNoActionImportsAnother(t *testing.T) {
 	}
 	if actions < 6 {
 		t.Errorf("found only %d action packages: %s", actions, out)
+	}
+}
+
+// TestOneWayToOpenADatabase: outside steps/dbfile (the QuantAI database
+// files) and runbook/incident (drbook's own state database), no
+// non-test source calls sql.Open, so an open mode means the same
+// everywhere.
+func TestOneWayToOpenADatabase(t *testing.T) {
+	allowed := map[string]bool{"steps/dbfile": true, "runbook/incident": true}
+	root := ".."
+	n := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if rel == filepath.Join("ui", "third_party") || strings.HasPrefix(d.Name(), ".") && rel != "." || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		n++
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(node ast.Node) bool {
+			call, ok := node.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Open" {
+				return true
+			}
+			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "sql" && !allowed[filepath.ToSlash(filepath.Dir(rel))] {
+				t.Errorf("%s calls sql.Open: open a QuantAI database with dbfile.Open or dbfile.OpenURI (steps.OpenDB in an action)", rel)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 50 {
+		t.Errorf("walked only %d Go files", n)
 	}
 }

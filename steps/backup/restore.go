@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -884,7 +883,7 @@ func swapDB(ctx context.Context, live, staged, stamp string) ([]string, error) {
 // checkpoint folds the WAL into the live database, best effort: a corrupt
 // database may refuse, and then its WAL is kept aside as it is.
 func checkpoint(ctx context.Context, path string) {
-	db, err := sql.Open("sqlite", dbfile.ReadWriteURI(path)+"&_pragma=busy_timeout(2000)")
+	db, err := dbfile.OpenURI(dbfile.ReadWriteURI(path) + "&_pragma=busy_timeout(2000)")
 	if err != nil {
 		return
 	}
@@ -993,7 +992,7 @@ func summarizeDB(ctx context.Context, path string) string {
 	if err != nil {
 		return "missing"
 	}
-	db, err := sql.Open("sqlite", dbfile.PeekURI(path))
+	db, err := dbfile.OpenURI(dbfile.PeekURI(path))
 	if err != nil {
 		return FormatSize(fi.Size())
 	}

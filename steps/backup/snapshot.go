@@ -33,7 +33,7 @@ func snapshot(ctx context.Context, src, dst string, progress func(done, total in
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("database %s: %w", src, err)
 	}
-	db, err := sql.Open("sqlite", dbfile.ReadOnlyURI(src))
+	db, err := dbfile.OpenURI(dbfile.ReadOnlyURI(src))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", src, err)
 	}
@@ -110,12 +110,11 @@ func checkDB(ctx context.Context, path string, full bool) error {
 }
 
 func checkDBURI(ctx context.Context, uri string, full bool) error {
-	db, err := sql.Open("sqlite", uri)
+	db, err := dbfile.OpenURI(uri)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	res, err := integrity(ctx, db, full)
 	if err != nil {
 		return err

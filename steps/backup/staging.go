@@ -3,7 +3,6 @@ package backup
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -325,12 +324,11 @@ func (s *stagedProgress) add(n int64) {
 // is full): SQLite needs a few pages of disk to open a database in WAL
 // mode, and a full disk must not be reported as damaged data.
 func postSwapCheck(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", dbfile.ReadOnlyURI(path))
+	db, err := dbfile.OpenURI(dbfile.ReadOnlyURI(path))
 	if err != nil {
 		return notRun(path, err)
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	rows, err := db.QueryContext(ctx, "PRAGMA quick_check(20)")
 	if err != nil {
 		if ce := ctx.Err(); ce != nil {

@@ -1,8 +1,10 @@
 // Package dbfile looks at a SQLite database file's bytes without SQLite:
 // its header, page size and count, and the -wal, -shm and -journal beside
 // it, and chooses how to open it read-only so that nothing is created or
-// changed next to it. The checks, the kill switch and the backup share it,
-// so none of them imports another.
+// changed next to it. Every open of a QuantAI database file goes through
+// its Open (by mode) or OpenURI (by a URI chosen here), so the modes mean
+// the same everywhere. The checks, the kill switch, the backup and the
+// sandbox share it, so none of them imports another.
 package dbfile
 
 import (

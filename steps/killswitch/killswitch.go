@@ -22,8 +22,6 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver
-
 	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/proc"
 	"github.com/drbook/drbook/steps/redact"

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver
-
 	"github.com/drbook/drbook/steps/positions"
 )
 

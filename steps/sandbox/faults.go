@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/drbook/drbook/steps/dbfile"
 )
 
 // Fault is a fault scenario: a way to break a sandbox like a real incident.
@@ -179,11 +181,10 @@ func faultNames() []string {
 
 // openDB opens the sandbox database for writing.
 func openDB(ctx context.Context, dbPath string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)")
+	db, err := dbfile.Open(dbPath, dbfile.ReadWrite)
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	"github.com/drbook/drbook/steps/dbfile"
 )
 
 // span is how far back the sandbox's trading history reaches.
@@ -114,12 +114,11 @@ func generate(ctx context.Context, root string, opts Options) (*world, error) {
 			return nil, err
 		}
 	}
-	db, err := sql.Open("sqlite", "file:"+dbPath)
+	db, err := dbfile.Open(dbPath, dbfile.Create)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
