@@ -12,12 +12,14 @@ import (
 
 	"github.com/drbook/drbook/steps/backup"
 	"github.com/drbook/drbook/ui/cli"
+	"github.com/drbook/drbook/ui/startgc"
 )
 
 func main() {
 	// The hidden checker subcommand: a restore re-runs drbook to check the
 	// staged database on another core (see backup.Checker).
 	if len(os.Args) > 1 && os.Args[1] == backup.CheckerCommand {
+		startgc.Done()
 		os.Exit(backup.RunChecker(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	// SIGINT and SIGTERM cancel the root context; SIGHUP (the SSH link

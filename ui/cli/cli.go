@@ -19,6 +19,7 @@ import (
 	"github.com/drbook/drbook/runbook/site"
 	"github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/steps/backup"
+	"github.com/drbook/drbook/ui/startgc"
 )
 
 // Version is set at build time with -ldflags "-X github.com/drbook/drbook/ui/cli.Version=..."
@@ -129,6 +130,10 @@ type command struct {
 	run     func(ctx context.Context, io *IO, args []string) error
 }
 
+// quickCommands finish in milliseconds with little memory: they run with
+// the start-up collector setting (startgc) to their end, never collecting.
+var quickCommands = map[string]bool{"version": true, "note": true, "step": true, "--version": true}
+
 // commands is the command table; the functions live in cmd_*.go files.
 var commands = []command{
 	{"list", "list the runbooks drbook knows", runList},
@@ -181,6 +186,11 @@ var commands = []command{
 func Run(ctx context.Context, args []string, iox *IO) error {
 	if iox.Getenv == nil {
 		iox.Getenv = os.Getenv
+	}
+	// Start-up ran with the collector held back (startgc); a command that
+	// is not one of the few quick ones gets the usual target back first.
+	if len(args) == 0 || !quickCommands[args[0]] {
+		startgc.Done()
 	}
 	// The composition root: every action is registered here, explicitly,
 	// with what it needs of the others.

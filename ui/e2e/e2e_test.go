@@ -39,7 +39,10 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		binary = filepath.Join(dir, "drbook")
-		out, err := exec.Command("go", "build", "-o", binary, "github.com/drbook/drbook").CombinedOutput()
+		// Built as released: static, CGO off (the start-up benchmarks time it).
+		build := exec.Command("go", "build", "-o", binary, "github.com/drbook/drbook")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := build.CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: build: %v\n%s", err, out)
 			return 1
