@@ -1,6 +1,7 @@
 package backup_test
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
@@ -8,12 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/drbook/drbook/steps"
 	"github.com/drbook/drbook/steps/all"
 	"github.com/drbook/drbook/steps/backup"
 )
@@ -31,6 +34,8 @@ func TestMain(m *testing.M) {
 		childWAL()
 	case "restore":
 		childRestore()
+	case "verify":
+		childVerify()
 	default:
 		os.Exit(m.Run())
 	}
@@ -67,6 +72,95 @@ func childRestore() {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// childVerify runs a restore test into SCRATCH and, once a file is staged,
+// dies (HOLD empty) or stops there holding its scratch (HOLD=1: a verify
+// still running) until it is killed.
+func childVerify() {
+	backup.SetCrashHook(func(p string) {
+		if p != "file-staged" {
+			return
+		}
+		if os.Getenv("HOLD") == "" {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+		fmt.Println("holding")
+		select {}
+	})
+	o := backup.VerifyOptions{From: os.Getenv("FROM"), Passphrase: []byte(testPass), Scratch: os.Getenv("SCRATCH")}
+	if _, err := backup.Verify(context.Background(), o); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// TestVerifyRemovesScratchOfKilledVerify: a restore test killed half-way
+// leaves its scratch directory (a restored database in the temp
+// directory); the next one removes it and says so, but never the scratch
+// of a restore test that is still running.
+func TestVerifyRemovesScratchOfKilledVerify(t *testing.T) {
+	src := MustRoot(t, "v", 200)
+	out := MustBackup(t, src, t.TempDir(), 1, time.Now())
+	scratch := t.TempDir()
+	child := func(hold string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "DRBOOK_TEST_CHILD=verify", "FROM="+out.ArchivePath, "SCRATCH="+scratch, "HOLD="+hold)
+		return cmd
+	}
+	// A verify that is still running, holding its scratch.
+	live := child("1")
+	stdout, _ := live.StdoutPipe()
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer live.Process.Kill()
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "holding\n" {
+		t.Fatalf("live verify child: %q %v", line, err)
+	}
+	liveDirs, _ := filepath.Glob(filepath.Join(scratch, "drbook-verify-*"))
+	if err := child("").Run(); err == nil {
+		t.Fatal("the verify child was not killed")
+	}
+	all, _ := filepath.Glob(filepath.Join(scratch, "drbook-verify-*"))
+	var killed []string
+	for _, d := range all {
+		if !slices.Contains(liveDirs, d) {
+			killed = append(killed, d)
+		}
+	}
+	if len(liveDirs) != 1 || len(killed) != 1 {
+		t.Fatalf("a live verify holds %v, a killed one left %v", liveDirs, killed)
+	}
+	// Someone else's directory named like drbook's scratch.
+	foreign := filepath.Join(scratch, "drbook-verify-notours")
+	os.MkdirAll(foreign, 0o755)
+
+	var lines []string
+	res, err := backup.Verify(context.Background(), backup.VerifyOptions{From: out.ArchivePath, Passphrase: []byte(testPass), Scratch: scratch,
+		Emit: func(ev steps.Event) { lines = append(lines, ev.Line) }})
+	if err != nil || !res.OK {
+		t.Fatalf("verify: %+v %v", res, err)
+	}
+	if exists(killed[0]) {
+		t.Errorf("the killed verify's scratch %s is still there", killed[0])
+	}
+	if !strings.Contains(strings.Join(lines, "\n"), "removed "+killed[0]+", scratch left by a restore test that was interrupted") {
+		t.Errorf("removal not said:\n%s", strings.Join(lines, "\n"))
+	}
+	left, _ := filepath.Glob(filepath.Join(scratch, "drbook-verify-*"))
+	if len(left) != 2 || !slices.Contains(left, foreign) {
+		t.Errorf("want the live verify's scratch and the foreign directory kept, have %v", left)
+	}
+	live.Process.Kill()
+	live.Wait()
+	if _, err := backup.Verify(context.Background(), backup.VerifyOptions{From: out.ArchivePath, Passphrase: []byte(testPass), Scratch: scratch}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(scratch, "drbook-verify-*")); len(left) != 1 || left[0] != foreign {
+		t.Errorf("after the live verify died: %v", left)
+	}
 }
 
 // TestRestoreSurvivesSIGKILL kills a restore at every step of the swap and

@@ -50,11 +50,20 @@ type VerifyResult struct {
 // about the backup (wrong passphrase, disk full, interrupted, no backup)
 // is not recorded.
 func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
-	scratch, err := os.MkdirTemp(o.Scratch, "drbook-verify-")
+	for _, d := range cleanStaleScratch(o.Scratch) {
+		if o.Emit != nil {
+			now := time.Now
+			if o.Now != nil {
+				now = o.Now
+			}
+			o.Emit(steps.Event{Time: now(), Stream: steps.Info, Line: fmt.Sprintf("removed %s, scratch left by a restore test that was interrupted", d)})
+		}
+	}
+	scratch, release, err := newScratch(o.Scratch)
 	if err != nil {
 		return nil, diskErr("verify: scratch directory", err)
 	}
-	defer os.RemoveAll(scratch)
+	defer release()
 	// Name the archive first, so that a failure is recorded against it
 	// even when the restore stops before it says what it read.
 	from := o.From
