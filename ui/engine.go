@@ -38,7 +38,7 @@ func (b engineBackend) Home(ctx context.Context) (HomeData, error) {
 	for _, rb := range h.Runbooks {
 		item := RunbookItem{ID: rb.ID, Title: rb.Title, Source: rb.Source}
 		for _, v := range rb.Vars {
-			item.Vars = append(item.Vars, VarItem{Name: v.Name, Prompt: v.Prompt, Default: v.Default, Secret: v.Secret})
+			item.Vars = append(item.Vars, VarItem{Name: v.Name, Prompt: v.Prompt, Default: v.Default, Site: b.cfg.SiteVars[v.Name], Secret: v.Secret})
 		}
 		d.Runbooks = append(d.Runbooks, item)
 	}

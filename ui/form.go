@@ -88,7 +88,7 @@ func (f form) isText(fl formField) bool {
 }
 
 // withVars makes an input per variable of the selected runbook, filled
-// with its default.
+// with its default (for a live incident, the site configuration's value).
 func (f form) withVars() form {
 	f.vars = nil
 	if len(f.runbooks) == 0 {
@@ -100,7 +100,7 @@ func (f form) withVars() form {
 		in.CharLimit = 500
 		in.Width = 40
 		in.Placeholder = v.Prompt
-		in.SetValue(v.Default)
+		in.SetValue(v.value(f.drill))
 		if v.Secret {
 			in.EchoMode = textinput.EchoPassword
 		}
@@ -210,6 +210,13 @@ func (f form) cycle(d int) form {
 	case fieldMode:
 		if f.live {
 			f.drill = !f.drill
+			// A variable still at the other mode's value takes this
+			// one's: a drill never gets the real site's failover values.
+			for i, v := range f.runbooks[f.rb].Vars {
+				if i < len(f.vars) && f.vars[i].Value() == v.value(!f.drill) {
+					f.vars[i].SetValue(v.value(f.drill))
+				}
+			}
 		} else {
 			f.errMsg = "live incidents need drbook --live --root DIR"
 		}

@@ -28,7 +28,19 @@ type RunbookItem struct {
 // VarItem is a runbook variable the start form asks for.
 type VarItem struct {
 	Name, Prompt, Default string
-	Secret                bool
+	// Site is the site configuration's value, which a live incident takes
+	// over Default; "" when it gives none.
+	Site   string
+	Secret bool
+}
+
+// value is what the start form offers for the variable: the site's value
+// for a live incident, else the runbook's default.
+func (v VarItem) value(drill bool) string {
+	if !drill && v.Site != "" {
+		return v.Site
+	}
+	return v.Default
 }
 
 type IncidentItem struct {

@@ -214,6 +214,41 @@ func TestFormVars(t *testing.T) {
 	}
 }
 
+// TestFormSiteVars: on a live host the form offers the site
+// configuration's values for a live incident (over the runbook's
+// defaults); switching to a drill puts the runbook's back, but keeps what
+// the operator typed.
+func TestFormSiteVars(t *testing.T) {
+	d := HomeData{Runbooks: []RunbookItem{{ID: "site-failover", Vars: []VarItem{
+		{Name: "DNS_ZONE", Site: "quantai.example"}, {Name: "DNS_TYPE", Default: "A", Site: "CNAME"},
+		{Name: "DNS_TTL", Default: "60", Site: "30"}}}}}
+	f := newForm(testCommon(), true, d, "site-failover") // on a live host: a live incident first
+	if f.drill {
+		t.Fatal("the form on a live host does not start on a live incident")
+	}
+	s, _ := f.spec()
+	if s.Vars["DNS_ZONE"] != "quantai.example" || s.Vars["DNS_TYPE"] != "CNAME" || s.Vars["DNS_TTL"] != "30" {
+		t.Fatalf("live incident vars %v", s.Vars)
+	}
+	f.field = fieldCount + 2 // DNS_TTL: the operator types over the site's value
+	f = f.focus()
+	f, _ = f.update(keyMsg("backspace"))
+	f, _ = f.update(keyMsg("backspace"))
+	for _, r := range "15" {
+		f, _ = f.update(keyMsg(string(r)))
+	}
+	f.field = fieldMode
+	f = f.cycle(1) // a drill
+	s, _ = f.spec()
+	if _, ok := s.Vars["DNS_ZONE"]; ok || s.Vars["DNS_TYPE"] != "A" || s.Vars["DNS_TTL"] != "15" || !f.drill {
+		t.Fatalf("drill vars %v: want no site values, the default type and the typed TTL", s.Vars)
+	}
+	f = f.cycle(1) // a live incident again
+	if s, _ = f.spec(); s.Vars["DNS_ZONE"] != "quantai.example" || s.Vars["DNS_TYPE"] != "CNAME" || s.Vars["DNS_TTL"] != "15" {
+		t.Fatalf("live incident vars again %v", s.Vars)
+	}
+}
+
 // TestRootStates walks the root model's states without a terminal.
 func TestRootStates(t *testing.T) {
 	m := New(Options{NoColor: true})

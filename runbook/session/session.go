@@ -42,6 +42,28 @@ type Config struct {
 	// be recorded. A nil Sender records messages as not sent.
 	Sender        incident.Sender
 	SenderSecrets []string
+	// SiteVars are the values the site configuration gives runbook
+	// variables (site.Config.RunbookVars). A live incident takes them for
+	// the variables its start leaves unset, over the runbook's defaults;
+	// a drill never does.
+	SiteVars map[string]string
+}
+
+// LiveVars is vars with every variable of rb that vars leaves unset taken
+// from the site configuration (SiteVars), for a live incident.
+func (c Config) LiveVars(rb *runbook.Runbook, vars map[string]string) map[string]string {
+	for _, v := range rb.Vars {
+		if _, set := vars[v.Name]; set {
+			continue
+		}
+		if s, ok := c.SiteVars[v.Name]; ok && s != "" {
+			if vars == nil {
+				vars = map[string]string{}
+			}
+			vars[v.Name] = s
+		}
+	}
+	return vars
 }
 
 // Wire gives an incident the site's notification channels.
@@ -187,6 +209,7 @@ func (c Config) Start(ctx context.Context, spec Spec, progress func(string)) (*S
 	if spec.DetectedAgo > 0 {
 		detected = c.Clocks().Now().Add(-spec.DetectedAgo)
 	}
+	spec.Vars = c.LiveVars(rb, spec.Vars)
 	in, err := incident.Declare(ctx, c.Store, rb, incident.DeclareOptions{
 		Severity: spec.Severity, Mode: incident.Live, Title: spec.Title, Operator: c.Operator,
 		DetectedAt: detected, Root: c.Root, ID: c.newID(), Vars: spec.Vars,

@@ -69,3 +69,35 @@ func TestStartHomeOpenClose(t *testing.T) {
 		t.Fatalf("home after close: open %+v drills %+v", h.Open, h.Drills)
 	}
 }
+
+// TestLiveStartTakesSiteVars: a live incident takes the site
+// configuration's values for the variables its start leaves unset (the
+// start's own values win); a drill started from the same configuration
+// takes none of them.
+func TestLiveStartTakesSiteVars(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := incident.OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	site := map[string]string{"DNS_ZONE": "quantai.example", "DNS_TTL": "30", "NOT_DECLARED": "x"}
+	cfg := session.Config{Store: store, StateDir: dir, Trades: 200, Live: true, Root: t.TempDir(), SiteVars: site,
+		Operator: incident.Operator{Name: "dana"}}
+	s, err := cfg.Start(ctx, session.Spec{Runbook: "site-failover", Vars: map[string]string{"DNS_TTL": "45"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := s.Incident.State().Declaration.Vars
+	if vars["DNS_ZONE"] != "quantai.example" || vars["DNS_TTL"] != "45" || vars["NOT_DECLARED"] != "" || s.Env.Vars["DNS_ZONE"] != "quantai.example" {
+		t.Errorf("live incident vars %v, env %v", vars, s.Env.Vars)
+	}
+	d, err := cfg.Start(ctx, session.Spec{Runbook: "site-failover", Drill: true, Scenario: "none"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := d.Incident.State().Declaration.Vars; v["DNS_ZONE"] != "" {
+		t.Errorf("a drill took the site's values: %v", v)
+	}
+}

@@ -117,6 +117,18 @@ func parseSpan(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// RunbookVars are the values the configuration gives runbook variables of
+// a live incident: the failover ones (FailoverVars) and SITE_CONFIG, the
+// configuration file itself (for the compliance check). A drill takes none
+// but SITE_CONFIG: it must never act on the real site's secondary or DNS.
+func (c *Config) RunbookVars() map[string]string {
+	v := c.FailoverVars()
+	if c.Path != "" {
+		v["SITE_CONFIG"] = c.Path
+	}
+	return v
+}
+
 // FailoverVars are the site-failover runbooks' variables from the configuration.
 func (c *Config) FailoverVars() map[string]string {
 	f := c.Failover

@@ -10,12 +10,13 @@ import (
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/runbook/session"
 	"github.com/drbook/drbook/steps/sandbox"
 )
 
 const declareUsage = `
 Usage: drbook declare RUNBOOK [--severity N] [--drill [--speed F]] [--title T]
-                      [--detected-at TIME] [flags]
+                      [--detected-at TIME] [--var NAME=VALUE]... [flags]
 
 Declare an incident (or, with --drill, a drill) running RUNBOOK and print
 its id; with --json, its record. For alert hooks and automation: the clocks
@@ -25,6 +26,11 @@ from scripts with 'drbook step', 'drbook note' and 'drbook close'.
 
 RUNBOOK is an embedded id (complete-system-recovery...), a Markdown file,
 or the id of a runbook in a --runbooks folder.
+
+The runbook's variables take --var values, then (for a live incident) the
+site configuration's (the failover section's, SITE_CONFIG), then their
+defaults: 'drbook show RUNBOOK' lists them. A drill never takes the real
+site's values. A secret variable is not given here: the TUI asks for it.
 
 TIME is RFC 3339 (2026-03-02T08:55:00Z), "2026-03-02 08:55", "08:55"
 (UTC, today) or a duration ago ("20m").
@@ -41,6 +47,7 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 		drill, asJSON                              bool
 		speed                                      float64
 		title, detected, root, test, scenario, imp string
+		varArgs                                    []string
 	)
 	fs := newFlagSet("declare", declareUsage, iox)
 	so.AddFlags(fs)
@@ -51,11 +58,12 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	fs.BoolVar(&drill, "drill", false, "a drill, not a live incident")
 	fs.StringVar(&title, "title", "", "short description (default: the runbook's title)")
 	fs.StringVar(&detected, "detected-at", "", "when the problem was detected, if earlier than now")
-	fs.StringVar(&root, "root", "", "the system's root directory (default: the current directory for live incidents; for --drill, a drbook sandbox)")
+	fs.StringVar(&root, "root", "", "the system's root directory (default for a live incident: system.root from the site configuration, else the current directory; for --drill, a drbook sandbox)")
 	fs.StringVar(&test, "test", "", "drill: the scheduled test it counts as (see 'drbook drills'; default from the runbook)")
 	fs.StringVar(&scenario, "scenario", "", "drill: the fault being exercised")
 	fs.StringVar(&imp, "impact", "", "business impact, for the notification template")
 	fs.Float64Var(&speed, "speed", 0, "drill: clock speed factor (60: one real minute counts as one hour)")
+	fs.StringArrayVar(&varArgs, "var", nil, "set a runbook variable, NAME=VALUE (repeatable)")
 	fs.BoolVar(&asJSON, "json", false, "print the incident's record as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -74,6 +82,19 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	rb, err := runbook.Load(fs.Arg(0), rbDirs)
 	if err != nil {
 		return loadErr("declare", err)
+	}
+	vars, err := runbookVars("declare", rb, varArgs, false)
+	if err != nil {
+		return err
+	}
+	if sc, _ := iox.Site(); sc != nil {
+		if drill {
+			if sc.Path != "" && declares(rb, "SITE_CONFIG") && vars["SITE_CONFIG"] == "" {
+				vars = setVar(vars, "SITE_CONFIG", sc.Path)
+			}
+		} else {
+			vars = session.Config{SiteVars: sc.RunbookVars()}.LiveVars(rb, vars)
+		}
 	}
 	now := time.Now()
 	var det time.Time
@@ -106,7 +127,10 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 		}
 	}
 	if root == "" && !drill {
-		if root, err = os.Getwd(); err != nil {
+		// The site configuration's system root, else where the operator is.
+		if sc, _ := iox.Site(); sc != nil && sc.System.Root != "" {
+			root = sc.Resolve(sc.System.Root)
+		} else if root, err = os.Getwd(); err != nil {
 			return usageErr("declare: %w", err)
 		}
 	}
@@ -131,7 +155,7 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	in, err := incident.Declare(ctx, s, rb, incident.DeclareOptions{Severity: sev, Mode: mode, Title: title, Operator: so.op(iox),
-		DetectedAt: det, Root: root, Scenario: scenario, DrillTest: test, Impact: imp, Speed: speed}, incident.SystemClock{})
+		DetectedAt: det, Root: root, Scenario: scenario, DrillTest: test, Impact: imp, Speed: speed, Vars: vars}, incident.SystemClock{})
 	if err != nil {
 		return incidentErr("declare", err)
 	}
@@ -141,4 +165,46 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 		return nil
 	}
 	return printIncident(ctx, iox.Stdout, s, in.ID())
+}
+
+// runbookVars reads --var NAME=VALUE arguments for rb: a name it does not
+// declare is a usage error naming those it does. A secret one is refused
+// unless secrets is set (an unattended drill has no other way to get it;
+// a declared incident asks for it when the TUI resumes it, as the
+// timeline never keeps it).
+func runbookVars(cmd string, rb *runbook.Runbook, args []string, secrets bool) (map[string]string, error) {
+	var vars map[string]string
+	for _, a := range args {
+		name, value, ok := strings.Cut(a, "=")
+		if !ok || name == "" {
+			return nil, usageErr("%s: --var %q: want NAME=VALUE", cmd, a)
+		}
+		var v *runbook.Var
+		var names []string
+		for i := range rb.Vars {
+			names = append(names, rb.Vars[i].Name)
+			if rb.Vars[i].Name == name {
+				v = &rb.Vars[i]
+			}
+		}
+		switch {
+		case v == nil && len(names) == 0:
+			return nil, usageErr("%s: --var %s: runbook %s has no variables", cmd, name, rb.ID)
+		case v == nil:
+			return nil, usageErr("%s: --var %s: runbook %s has no such variable (it has %s)", cmd, name, rb.ID, strings.Join(names, ", "))
+		case v.Secret && !secrets:
+			return nil, usageErr("%s: --var %s: a secret is not given here (the timeline never keeps it); 'drbook resume' asks for it", cmd, name)
+		}
+		vars = setVar(vars, name, value)
+	}
+	return vars, nil
+}
+
+// setVar sets vars[name], making the map if need be.
+func setVar(vars map[string]string, name, value string) map[string]string {
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	vars[name] = value
+	return vars
 }

@@ -101,17 +101,6 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	case "":
 		scenario = drill.DefaultScenario(ref)
 	}
-	var vars map[string]string
-	for _, a := range varArgs {
-		name, value, ok := strings.Cut(a, "=")
-		if !ok || name == "" {
-			return usageErr("drill: --var %q: want NAME=VALUE", a)
-		}
-		if vars == nil {
-			vars = map[string]string{}
-		}
-		vars[name] = value
-	}
 	if !auto {
 		if err := needTerminal(iox, "a guided drill"); err != nil {
 			return err
@@ -126,6 +115,10 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	rb, err := runbook.Load(ref, o.runbooks)
 	if err != nil {
 		return usageErr("drill: %w", err) // Main prints the hint
+	}
+	vars, err := runbookVars("drill", rb, varArgs, true)
+	if err != nil {
+		return err
 	}
 	cfg, err := o.open(iox)
 	if err != nil {
@@ -144,10 +137,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 	// A runbook that reads the site configuration in an action
 	// (compliance-check) gets the one this command read, --config included.
 	if sc, _ := iox.Site(); sc != nil && sc.Path != "" && declares(rb, "SITE_CONFIG") && vars["SITE_CONFIG"] == "" {
-		if vars == nil {
-			vars = map[string]string{}
-		}
-		vars["SITE_CONFIG"] = sc.Path
+		vars = setVar(vars, "SITE_CONFIG", sc.Path)
 	}
 	d, err := drill.Start(ctx, drill.Options{
 		Runbook: rb, Scenario: scenario, Speed: speed, Dir: dir, StateDir: cfg.StateDir, Store: cfg.Store,

@@ -73,6 +73,9 @@ func (o *tuiOptions) open(iox *IO) (ui.EngineConfig, error) {
 	ec := ui.EngineConfig{Store: store, StateDir: dir, RunbookDirs: o.runbooks, Live: o.live,
 		Root: o.root, Operator: op}
 	ec.Contacts, ec.Notices = siteContacts(iox, cfg, dir)
+	if o.live {
+		ec.SiteVars = cfg.RunbookVars()
+	}
 	ec.Sender, ec.SenderSecrets = siteSender(iox, cfg, cmp.Or(o.root, cfg.Resolve(cfg.System.Root)))
 	return ec, nil
 }

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,5 +63,71 @@ state:
 	other := t.TempDir()
 	if out, errOut, _ := runCLI(t, env, "backups", "--to", other); !strings.Contains(out, "no backups in "+other) {
 		t.Fatalf("backups --to an empty folder:\n%s%s", out, errOut)
+	}
+}
+
+// TestDeclareTakesSiteVars: a live incident declared on a configured host
+// takes the runbook's variables from the site configuration (the failover
+// section), under --var and over the runbook's defaults, and its root from
+// system.root; a drill takes none of the real site's values; a --var the
+// runbook does not declare, or a secret one, is refused.
+func TestDeclareTakesSiteVars(t *testing.T) {
+	root := actionSandbox(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "secondary"), 0o755)
+	cfg := filepath.Join(dir, "drbook.yaml")
+	os.WriteFile(cfg, []byte(`system: {root: `+root+`}
+state: {dir: state}
+failover:
+  secondary: secondary
+  dns: {zone: quantai.example, record: trading.quantai.example, secondary: 10.0.2.20, type: cname, ttl: 30}
+`), 0o644)
+	env := map[string]string{"DRBOOK_CONFIG": cfg, "USER": "erin", "HOME": dir}
+	declared := func(args ...string) (string, map[string]string) {
+		t.Helper()
+		out, errOut, code := runCLI(t, env, append([]string{"declare"}, args...)...)
+		if code != 0 {
+			t.Fatalf("declare %v: %d %s", args, code, errOut)
+		}
+		id := strings.TrimSpace(out)
+		out, errOut, code = runCLI(t, env, "timeline", id, "--json")
+		if code != 0 {
+			t.Fatalf("timeline: %d %s", code, errOut)
+		}
+		var evs []struct {
+			Data struct {
+				Declared struct {
+					Root string            `json:"root"`
+					Vars map[string]string `json:"vars"`
+				} `json:"declared"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(out), &evs); err != nil || len(evs) == 0 {
+			t.Fatalf("timeline --json: %v\n%s", err, out)
+		}
+		d := evs[0].Data.Declared
+		return d.Root, d.Vars
+	}
+	gotRoot, vars := declared("site-failover", "--var", "DNS_TTL=45")
+	if gotRoot != root {
+		t.Errorf("root %q, want system.root %q", gotRoot, root)
+	}
+	want := map[string]string{"SECONDARY_ROOT": filepath.Join(dir, "secondary"), "DNS_ZONE": "quantai.example",
+		"DNS_RECORD": "trading.quantai.example", "DNS_VALUE": "10.0.2.20", "DNS_TYPE": "CNAME", "DNS_TTL": "45"}
+	for k, v := range want {
+		if vars[k] != v {
+			t.Errorf("%s = %q, want %q (all: %v)", k, vars[k], v, vars)
+		}
+	}
+	if _, vars := declared("site-failover", "--drill", "--root", root); len(vars) != 0 {
+		t.Errorf("a drill took the real site's values: %v", vars)
+	}
+	if _, errOut, code := runCLI(t, env, "declare", "site-failover", "--var", "DNS_ZONES=x"); code != 2 || !strings.Contains(errOut, "no such variable") || !strings.Contains(errOut, "DNS_ZONE") {
+		t.Errorf("unknown --var: %d %s", code, errOut)
+	}
+	books := t.TempDir()
+	os.WriteFile(filepath.Join(books, "s.md"), []byte("---\nid: s\nvariables:\n  - name: TOKEN\n    secret: true\n---\n# S\n\n## Do (0-5 minutes)\n\n- [ ] a step\n"), 0o644)
+	if _, errOut, code := runCLI(t, env, "declare", "s", "--runbooks", books, "--var", "TOKEN=hunter2"); code != 2 || !strings.Contains(errOut, "secret") {
+		t.Errorf("secret --var: %d %s", code, errOut)
 	}
 }
