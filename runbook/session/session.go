@@ -42,6 +42,9 @@ type Config struct {
 	// be recorded. A nil Sender records messages as not sent.
 	Sender        incident.Sender
 	SenderSecrets []string
+	// DrillS3 is where a drill's baseline backup is also uploaded (the
+	// host-lost scenario rebuilds from it alone); zero for none.
+	DrillS3 drill.S3
 	// SiteVars are the values the site configuration gives runbook
 	// variables (site.Config.RunbookVars). A live incident takes them for
 	// the variables its start leaves unset, over the runbook's defaults;
@@ -194,7 +197,7 @@ func (c Config) Start(ctx context.Context, spec Spec, progress func(string)) (*S
 			Runbook: rb, Scenario: spec.Scenario, Speed: spec.Speed, StateDir: c.StateDir,
 			Store: c.Store, Operator: c.Operator, Severity: spec.Severity, Title: spec.Title,
 			DetectedAgo: spec.DetectedAgo, Clock: c.Clocks(), Trades: c.Trades, Progress: progress,
-			ID: c.newID(), Vars: spec.Vars,
+			ID: c.newID(), Vars: spec.Vars, S3: c.DrillS3,
 		})
 		if err != nil {
 			return nil, err

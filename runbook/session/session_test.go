@@ -2,6 +2,9 @@ package session_test
 
 import (
 	"context"
+	"errors"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,6 +12,8 @@ import (
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/runbook/session"
 	"github.com/drbook/drbook/steps/sandbox"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
 // TestStartHomeOpenClose starts a drill on a small sandbox, finds it on
@@ -99,5 +104,47 @@ func TestLiveStartTakesSiteVars(t *testing.T) {
 	}
 	if v := d.Incident.State().Declaration.Vars; v["DNS_ZONE"] != "" {
 		t.Errorf("a drill took the site's values: %v", v)
+	}
+}
+
+// TestDrillFromHomeReachesS3: a host-lost drill started as the TUI starts
+// one (session.Start) gets the configured drill S3 location: without one
+// it is refused before anything is made, with one its baseline backup is
+// uploaded and the runbook is told where (BACKUP_S3).
+func TestDrillFromHomeReachesS3(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := incident.OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	cfg := session.Config{Store: store, StateDir: dir, Trades: 200, Operator: incident.Operator{Name: "dana"}}
+	spec := session.Spec{Runbook: "cross-platform-recovery", Drill: true, Scenario: "host-lost"}
+	if _, err := cfg.Start(ctx, spec, nil); !errors.Is(err, drill.ErrNoS3) {
+		t.Fatalf("host-lost without S3: %v", err)
+	}
+	be := s3mem.New()
+	if err := be.CreateBucket("bk"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(be).Server())
+	defer srv.Close()
+	none := filepath.Join(t.TempDir(), "none")
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+		"AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_EC2_METADATA_DISABLED": "true"} {
+		t.Setenv(k, v)
+	}
+	cfg.DrillS3 = drill.S3{URL: "s3://bk/quantai", Endpoint: srv.URL}
+	s, err := cfg.Start(ctx, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := s.Env.Vars["BACKUP_S3"]; !strings.HasPrefix(u, "s3://bk/quantai/drills/") {
+		t.Errorf("BACKUP_S3 %q", u)
+	}
+	objs, err := be.ListBucket("bk", nil, gofakes3.ListBucketPage{})
+	if err != nil || len(objs.Contents) == 0 {
+		t.Errorf("nothing uploaded to the drill's S3 location: %v", err)
 	}
 }

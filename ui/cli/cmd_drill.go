@@ -130,10 +130,7 @@ func runDrill(ctx context.Context, iox *IO, args []string) error {
 		return err
 	}
 	defer stop()
-	s3, err := drillS3(iox)
-	if err != nil {
-		return err
-	}
+	s3 := cfg.DrillS3
 	// A runbook that reads the site configuration in an action
 	// (compliance-check) gets the one this command read, --config included.
 	if sc, _ := iox.Site(); sc != nil && sc.Path != "" && declares(rb, "SITE_CONFIG") && vars["SITE_CONFIG"] == "" {

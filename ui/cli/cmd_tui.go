@@ -76,6 +76,10 @@ func (o *tuiOptions) open(iox *IO) (ui.EngineConfig, error) {
 	if o.live {
 		ec.SiteVars = cfg.RunbookVars()
 	}
+	if ec.DrillS3, err = drillS3(iox); err != nil {
+		store.Close()
+		return ui.EngineConfig{}, err
+	}
 	ec.Sender, ec.SenderSecrets = siteSender(iox, cfg, cmp.Or(o.root, cfg.Resolve(cfg.System.Root)))
 	return ec, nil
 }
