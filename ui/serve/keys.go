@@ -11,7 +11,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"path"
 	"strings"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -37,6 +39,69 @@ type Key struct {
 	Fingerprint string // SHA256:...
 	Comment     string
 	Role        Role
+	// From is the key's from="..." option, as sshd reads it: the client
+	// addresses it may be used from (patterns with * and ?, CIDR blocks,
+	// ! to exclude); empty for anywhere.
+	From []string
+	// NoPTY is the key's no-pty option: it may not have a terminal, and
+	// drbook serve has nothing without one.
+	NoPTY bool
+}
+
+// AllowsFrom reports whether the key may be used from the client address
+// addr, as sshd's from= does: some pattern matches it and no negated one
+// does. drbook serve matches addresses only (sshd without UseDNS); a host
+// name pattern is refused when the keys are read.
+func (k Key) AllowsFrom(addr string) bool {
+	if len(k.From) == 0 {
+		return true
+	}
+	ip := net.ParseIP(addr)
+	if ip == nil {
+		return false
+	}
+	if v4 := ip.To4(); v4 != nil {
+		ip = v4
+	}
+	allowed := false
+	for _, p := range k.From {
+		neg := strings.HasPrefix(p, "!")
+		p = strings.TrimPrefix(p, "!")
+		var match bool
+		if _, block, err := net.ParseCIDR(p); err == nil {
+			match = block.Contains(ip)
+		} else {
+			match, _ = path.Match(strings.ToLower(p), strings.ToLower(ip.String()))
+		}
+		if match && neg {
+			return false
+		}
+		allowed = allowed || match
+	}
+	return allowed
+}
+
+// parseFrom reads a from= option's pattern list; a pattern that is a host
+// name is an error (drbook serve does not look names up, so it could
+// never match, and the key would silently be usable from nowhere).
+func parseFrom(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		bare := strings.TrimPrefix(p, "!")
+		switch {
+		case bare == "":
+			return nil, fmt.Errorf("from=%q: an empty pattern", v)
+		case strings.Contains(bare, "/"):
+			if _, _, err := net.ParseCIDR(bare); err != nil {
+				return nil, fmt.Errorf("from=%q: %q is not a CIDR block", v, p)
+			}
+		case strings.Trim(bare, "0123456789abcdefABCDEF.:*?") != "":
+			return nil, fmt.Errorf("from=%q: %q is a host name; drbook serve matches client addresses only (IP patterns with * and ?, CIDR blocks)", v, p)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // Keys are the authorized keys by fingerprint.
@@ -79,7 +144,19 @@ func ParseKeys(data []byte, name string) (Keys, error) {
 			return nil, fmt.Errorf("%s line %d: not an authorized key: %w", name, n, err)
 		}
 		role := Observer
+		var from []string
+		noPTY := false
 		for _, o := range opts {
+			if strings.EqualFold(o, "no-pty") {
+				noPTY = true
+				continue
+			}
+			if v, ok := cutOption(o, "from="); ok {
+				if from, err = parseFrom(strings.Trim(v, `"`)); err != nil {
+					return nil, fmt.Errorf("%s line %d: %w", name, n, err)
+				}
+				continue
+			}
 			v, ok := strings.CutPrefix(o, "environment=")
 			if !ok {
 				continue
@@ -97,7 +174,7 @@ func ParseKeys(data []byte, name string) (Keys, error) {
 			}
 		}
 		fp := gossh.FingerprintSHA256(pub)
-		keys[fp] = Key{Fingerprint: fp, Comment: comment, Role: role}
+		keys[fp] = Key{Fingerprint: fp, Comment: comment, Role: role, From: from, NoPTY: noPTY}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -106,4 +183,12 @@ func ParseKeys(data []byte, name string) (Keys, error) {
 		return nil, errors.New(name + ": no keys: nobody could log in")
 	}
 	return keys, nil
+}
+
+// cutOption cuts an option's name, in any case, as sshd reads them.
+func cutOption(o, name string) (string, bool) {
+	if len(o) >= len(name) && strings.EqualFold(o[:len(name)], name) {
+		return o[len(name):], true
+	}
+	return "", false
 }

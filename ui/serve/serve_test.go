@@ -436,6 +436,9 @@ func TestKeysFile(t *testing.T) {
 		{line + " plain", serve.Observer, ""},
 		{`environment="DRBOOK_ROLE=operator" ` + line, serve.Operator, ""},
 		{`no-pty,environment="DRBOOK_ROLE=observer",from="10.0.0.0/8" ` + line, serve.Observer, ""},
+		{`from="10.0.*,!10.0.0.9" ` + line, serve.Observer, ""},
+		{`from="jump.quantai.example" ` + line, "", "host name"},
+		{`from="10.0.0.0/33" ` + line, "", "CIDR"},
 		{`environment="DRBOOK_ROLE=admin" ` + line, "", "operator or observer"},
 		{"ssh-ed25519 notbase64", "", "line 1"},
 		{"# only a comment\n", "", "no keys"},
@@ -554,5 +557,83 @@ func TestObserverCannotStart(t *testing.T) {
 	sums, err := f.store.Incidents(context.Background())
 	if err != nil || len(sums) != 1 {
 		t.Fatalf("incidents after an observer's start: %d, %v", len(sums), err)
+	}
+}
+
+// TestKeyFrom: a key's from= option limits the addresses it may be used
+// from as sshd's does (wildcards, CIDR blocks, ! to exclude).
+func TestKeyFrom(t *testing.T) {
+	_, line := newSigner(t)
+	for _, tc := range []struct {
+		from string
+		yes  []string
+		no   []string
+	}{
+		{"", []string{"10.0.0.1", "::1"}, nil},
+		{"10.0.4.17", []string{"10.0.4.17"}, []string{"10.0.4.170", "10.0.4.1"}},
+		{"10.0.4.*", []string{"10.0.4.17", "10.0.4.200"}, []string{"10.0.5.1"}},
+		{"10.0.0.0/8,!10.9.0.0/16", []string{"10.1.2.3"}, []string{"10.9.1.1", "192.168.1.1"}},
+		{"!10.0.0.1,*", []string{"127.0.0.1"}, []string{"10.0.0.1"}},
+		{"fd00::/8", []string{"fd00::1"}, []string{"::1", "10.0.0.1"}},
+		{"127.0.0.?", []string{"127.0.0.1"}, []string{"127.0.0.10"}},
+	} {
+		text := line
+		if tc.from != "" {
+			text = `from="` + tc.from + `" ` + line
+		}
+		keys, err := serve.ParseKeys([]byte(text), "keys")
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		for _, k := range keys {
+			for _, a := range tc.yes {
+				if !k.AllowsFrom(a) {
+					t.Errorf("from=%q refused %s", tc.from, a)
+				}
+			}
+			for _, a := range tc.no {
+				if k.AllowsFrom(a) {
+					t.Errorf("from=%q allowed %s", tc.from, a)
+				}
+			}
+		}
+	}
+}
+
+// TestKeyOptionsEnforced: over SSH, a key whose from= leaves out the
+// client's address is refused at authentication, and one with no-pty is
+// told why it gets no screen; a key allowed from the address gets in.
+func TestKeyOptionsEnforced(t *testing.T) {
+	far, farLine := newSigner(t)
+	near, nearLine := newSigner(t)
+	nopty, noptyLine := newSigner(t)
+	f := newFixtureCfg(t, gatedRunbook, func(c *serve.Config) {
+		keys, err := serve.ParseKeys([]byte(`environment="DRBOOK_ROLE=operator",from="10.0.0.0/8" `+farLine+" far\n"+
+			`environment="DRBOOK_ROLE=operator",from="127.0.0.0/8,!127.0.0.2" `+nearLine+" near\n"+
+			`no-pty,environment="DRBOOK_ROLE=operator" `+noptyLine+" nopty\n"), "keys")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Keys = keys
+	})
+	if _, err := f.dial("far", far); err == nil {
+		t.Fatal("a key limited to 10.0.0.0/8 got in from 127.0.0.1")
+	}
+	f.keys["near"], f.keys["nopty"] = near, nopty
+	s := f.open(t, "near")
+	s.waitFor("Serve Test")
+	conn, err := f.dial("nopty", nopty)
+	if err != nil {
+		t.Fatalf("no-pty key: %v", err)
+	}
+	defer conn.Close()
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.RequestPty("xterm", 24, 80, gossh.TerminalModes{})
+	out, _ := sess.CombinedOutput("")
+	if !strings.Contains(string(out), "no-pty") {
+		t.Errorf("no-pty key's session said %q", out)
 	}
 }

@@ -142,8 +142,13 @@ func (s *Server) auth(ctx ssh.Context, key ssh.PublicKey) bool {
 	if s.lim.blocked(host) {
 		return false
 	}
-	if _, ok := s.cfg.Keys.Lookup(key); ok {
-		return true
+	if k, ok := s.cfg.Keys.Lookup(key); ok {
+		if k.AllowsFrom(host) {
+			return true
+		}
+		s.lim.fail(host)
+		s.logf("refused key %s for %s from %s: its from=%q does not allow this address", k.Fingerprint, ctx.User(), host, strings.Join(k.From, ","))
+		return false
 	}
 	s.lim.fail(host)
 	s.logf("refused key %s for %s from %s: not in the authorized keys", gossh.FingerprintSHA256(key), ctx.User(), host)
@@ -232,6 +237,11 @@ func (s *Server) admit(next ssh.Handler) ssh.Handler {
 		key, ok := s.cfg.Keys.Lookup(sess.PublicKey())
 		if !ok { // auth let it in: cannot happen, refuse anyway
 			wish.Fatalln(sess, "drbook serve: unknown key")
+			return
+		}
+		if key.NoPTY {
+			s.logf("refused %s for %s: the key has no-pty, and drbook serve is a terminal program", key.Fingerprint, sess.User())
+			wish.Fatalln(sess, "drbook serve: this key has no-pty in the authorized keys, and drbook serve needs a terminal")
 			return
 		}
 		if _, _, ok := sess.Pty(); !ok {
