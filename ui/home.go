@@ -265,7 +265,7 @@ func (h home) view(w, ht int) string {
 	cursorLine = entryLine[h.cursor]
 	// Keep the cursor visible: scroll the body, never the title lines.
 	body := lines[2:]
-	room := ht - 2
+	room := max(ht-2, 0) // a terminal of a line or two (or none yet) shows the title only
 	off := 0
 	if cursorLine-2 >= room {
 		off = cursorLine - 2 - room + 1

@@ -226,6 +226,7 @@ func (v incidentView) viewPane(sel *incident.StepState, w, h int) string {
 // fit pads or cuts s to exactly h lines of width w, so panes line up and
 // unchanged lines stay byte-identical between frames.
 func fit(s string, w, h int) string {
+	w, h = max(w, 0), max(h, 0)
 	ls := strings.Split(s, "\n")
 	if len(ls) > h {
 		ls = ls[:h]

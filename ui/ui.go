@@ -168,6 +168,11 @@ func (m Model) loadHome() tea.Cmd {
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
+		// A client that knows no size (some SSH clients and serial
+		// consoles send 0x0) gets the size drbook is laid out for.
+		if msg.Width <= 0 || msg.Height <= 0 {
+			msg.Width, msg.Height = 80, 24
+		}
 		m.c.width, m.c.height = msg.Width, msg.Height
 		m.help.Width = msg.Width
 		if m.haveInc {

@@ -395,3 +395,19 @@ func TestErrorStatusWraps(t *testing.T) {
 		t.Errorf("error status cut or screen not 24 lines (%d):\n%s", len(strings.Split(out, "\n")), out)
 	}
 }
+
+// TestZeroWindowSize: a client that reports no size (0x0, as some SSH
+// clients and serial consoles do) gets the 80x24 layout, on the home
+// screen and on an incident, instead of a crash.
+func TestZeroWindowSize(t *testing.T) {
+	m := New(Options{NoColor: true})
+	next, _ := m.Update(homeLoadedMsg{data: HomeData{Runbooks: []RunbookItem{{ID: DefaultRunbook}}}})
+	next, _ = next.(Model).Update(tea.WindowSizeMsg{Width: 0, Height: 0})
+	v := next.(Model).View()
+	if n := strings.Count(v, "\n") + 1; n > 24 || !strings.Contains(v, "drbook") {
+		t.Errorf("home at 0x0: %d lines:\n%s", n, v)
+	}
+	if lines := strings.Split(fit("a\nb\nc", 0, -2), "\n"); len(lines) != 1 || lines[0] != "" {
+		t.Errorf("fit with no room: %q", lines)
+	}
+}

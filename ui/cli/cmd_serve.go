@@ -25,7 +25,9 @@ a key's role is in its options:
   environment="DRBOOK_ROLE=operator" ssh-ed25519 AAAA... alice
   environment="DRBOOK_ROLE=observer" ssh-ed25519 AAAA... manager
 Operators act; observers read (timeline, report, comms) and the server
-refuses their changes. A key without DRBOOK_ROLE is an observer.
+refuses their changes. A key without DRBOOK_ROLE is an observer. from=
+is enforced as sshd does (addresses, CIDR, !); a no-pty key gets no
+screen. FILE is read again when it changes: a removed key's session ends.
 
 The host key (default STATE_DIR/serve_host_ed25519_key) is made on first
 use, mode 0600; its fingerprint is printed at start: compare it with what
@@ -95,7 +97,7 @@ func runServe(ctx context.Context, iox *IO, args []string) error {
 	if err != nil {
 		return usageErr("%w", err)
 	}
-	srv, err := serve.New(serve.Config{Engine: cfg, Keys: keys, HostKeyPEM: pem, MaxSessions: maxSessions,
+	srv, err := serve.New(serve.Config{Engine: cfg, Keys: keys, KeysFile: keysPath, HostKeyPEM: pem, MaxSessions: maxSessions,
 		IdleTimeout: idle, AuthFailures: authFailures, NoColor: o.noColor, Log: iox.Stderr})
 	if err != nil {
 		return failed(err)

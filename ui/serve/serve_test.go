@@ -637,3 +637,65 @@ func TestKeyOptionsEnforced(t *testing.T) {
 		t.Errorf("no-pty key's session said %q", out)
 	}
 }
+
+// TestKeysFileReadAgain: a change to the authorized keys file takes effect
+// without a restart: a removed key's session is ended with the reason and
+// it cannot log in again, a new key can; a version that does not parse
+// leaves the keys in force and the log says why.
+func TestKeysFileReadAgain(t *testing.T) {
+	alice, aliceLine := newSigner(t)
+	dave, daveLine := newSigner(t)
+	path := filepath.Join(t.TempDir(), "team_keys")
+	write := func(text string) {
+		t.Helper()
+		// A new modification time even on a coarse clock: the size
+		// changes too, which is enough.
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`environment="DRBOOK_ROLE=operator" ` + aliceLine + " alice\n")
+	var logMu sync.Mutex
+	var logBuf bytes.Buffer
+	f := newFixtureCfg(t, gatedRunbook, func(c *serve.Config) {
+		keys, err := serve.LoadKeys(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Keys, c.KeysFile = keys, path
+		c.Log = writerFunc(func(p []byte) (int, error) { logMu.Lock(); defer logMu.Unlock(); return logBuf.Write(p) })
+	})
+	logText := func() string { logMu.Lock(); defer logMu.Unlock(); return logBuf.String() }
+	f.keys["alice"], f.keys["dave"] = alice, dave
+	if _, err := f.dial("dave", dave); err == nil {
+		t.Fatal("dave got in before his key was added")
+	}
+	a := f.open(t, "alice")
+	a.waitFor("Serve Test")
+
+	write(`environment="DRBOOK_ROLE=observer" ` + daveLine + " dave\n# alice left the team\n")
+	a.waitFor("session ended: its key was removed from the authorized keys")
+	if _, err := f.dial("alice", alice); err == nil {
+		t.Error("alice got in after her key was removed")
+	}
+	d := f.open(t, "dave")
+	d.waitFor("Serve Test")
+
+	write("this is not a key\n")
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logText(), "line 1: not an authorized key") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logText(), "keys read before stay in force") {
+		t.Fatalf("a bad keys file was not reported:\n%s", logText())
+	}
+	if c, err := f.dial("dave", dave); err != nil {
+		t.Errorf("dave refused after a bad edit of the keys file: %v", err)
+	} else {
+		c.Close()
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(p []byte) (int, error) { return w(p) }

@@ -31,6 +31,11 @@ type Config struct {
 	// --root. Its Operator is replaced by each session's.
 	Engine ui.EngineConfig
 	Keys   Keys
+	// KeysFile, when set, is the file Keys were read from: a change to it
+	// is read again (see keyring), and a connected session whose key it
+	// no longer lists, or lists with another role or without the
+	// session's address, is ended.
+	KeysFile string
 	// HostKeyPEM is the server's private host key.
 	HostKeyPEM  []byte
 	MaxSessions int // 0: 16
@@ -57,6 +62,7 @@ type Server struct {
 	srv  *ssh.Server
 	hub  *hub
 	lim  *authLimiter
+	keys *keyring
 	logm sync.Mutex
 
 	mu      sync.Mutex
@@ -93,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	pinRenderer(cfg.NoColor)
-	s := &Server{cfg: cfg, hub: newHub(), lim: newAuthLimiter(cfg.AuthFailures, cfg.AuthWindow, cfg.Now),
+	s := &Server{cfg: cfg, hub: newHub(), lim: newAuthLimiter(cfg.AuthFailures, cfg.AuthWindow, cfg.Now), keys: newKeyring(cfg.Keys, cfg.KeysFile),
 		clients: map[*client]struct{}{}, resumed: map[string]bool{}, seen: map[string]int64{}}
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPEM(cfg.HostKeyPEM),
@@ -142,7 +148,7 @@ func (s *Server) auth(ctx ssh.Context, key ssh.PublicKey) bool {
 	if s.lim.blocked(host) {
 		return false
 	}
-	if k, ok := s.cfg.Keys.Lookup(key); ok {
+	if k, ok := s.currentKeys().Lookup(key); ok {
 		if k.AllowsFrom(host) {
 			return true
 		}
@@ -175,6 +181,39 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+// currentKeys returns the authorized keys in force. When the keys file
+// changed, the sessions it no longer admits as they are are ended.
+func (s *Server) currentKeys() Keys {
+	keys, changed := s.keys.current(s.logf)
+	if !changed {
+		return keys
+	}
+	s.mu.Lock()
+	var ended []*client
+	for c := range s.clients {
+		k, ok := keys[c.key.Fingerprint]
+		var why string
+		switch {
+		case !ok:
+			why = "its key was removed from the authorized keys"
+		case k.Role != c.key.Role:
+			why = "its key's role is now " + string(k.Role) + "; connect again"
+		case !k.AllowsFrom(c.addr):
+			why = "its key's from= no longer allows " + c.addr
+		}
+		if why != "" && c.end != nil {
+			ended = append(ended, c)
+			c.endWhy = why
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range ended {
+		s.logf("ended %s: %s", c.op, c.endWhy)
+		c.end("drbook serve: session ended: " + c.endWhy)
+	}
+	return keys
+}
+
 // watch notices events written by other drbook processes on the host (a
 // script's drbook note, a local TUI): one small query per incident on
 // screen per tick, and the screens on it reread when it grew.
@@ -187,6 +226,7 @@ func (s *Server) watch(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		s.currentKeys()
 		for _, id := range s.hub.watched() {
 			s.mu.Lock()
 			last := s.seen[id]
@@ -234,7 +274,7 @@ func (s *Server) attach(c *client, id string, seq int64) {
 // the screen has gone, lets its actions go on without it.
 func (s *Server) admit(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		key, ok := s.cfg.Keys.Lookup(sess.PublicKey())
+		key, ok := s.currentKeys().Lookup(sess.PublicKey())
 		if !ok { // auth let it in: cannot happen, refuse anyway
 			wish.Fatalln(sess, "drbook serve: unknown key")
 			return
@@ -262,6 +302,11 @@ func (s *Server) admit(next ssh.Handler) ssh.Handler {
 			s.logf("refused %s: %d sessions open (--max-sessions)", c.op, s.cfg.MaxSessions)
 			wish.Fatalf(sess, "drbook serve: %d sessions already open (--max-sessions); try again later\n", s.cfg.MaxSessions)
 			return
+		}
+		c.end = func(msg string) {
+			fmt.Fprintln(sess.Stderr(), "\r\n"+msg+"\r")
+			sess.Exit(1)
+			sess.Close()
 		}
 		sess.Context().SetValue(clientKey{}, c)
 		s.logf("%s connected as %s", c.op, key.Role)

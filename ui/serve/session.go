@@ -82,6 +82,10 @@ type client struct {
 	inc  string   // the incident on screen, "" on the home screen
 	mail chan struct{}
 	done chan struct{}
+	// end closes the SSH session with a message; endWhy is why (under
+	// the server's mu).
+	end    func(msg string)
+	endWhy string
 }
 
 // wake asks the client's screen to reread its incident.
