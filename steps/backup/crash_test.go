@@ -172,8 +172,10 @@ func TestRestoreSurvivesSIGKILL(t *testing.T) {
 	out := MustBackup(t, src, t.TempDir(), 1, time.Now())
 	points := []string{"checkpointed", "linked-aside", "moved-wal", "moved-shm", "before-rename", "renamed", "dir-exchanged", "file-staged"}
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	for i := 0; i < 6; i++ {
-		points = append(points, "after "+strconv.Itoa(rng.Intn(400))+"ms")
+	for len(points) < 14 { // six distinct random moments
+		if p := "after " + strconv.Itoa(rng.Intn(400)) + "ms"; !slices.Contains(points, p) {
+			points = append(points, p)
+		}
 	}
 	killed := 0
 	for _, point := range points {

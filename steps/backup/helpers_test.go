@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drbook/drbook/steps/dbfile"
 	_ "modernc.org/sqlite"
 )
 
@@ -90,7 +91,9 @@ func Integrity(tb testing.TB, path string) string {
 // queryString runs q on the database at path, read-only, and returns the
 // first column of its first row.
 func queryString(path, q string) (string, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	// The path goes into a URI escaped: a subtest's temp dir may hold a
+	// '#' ("after_275ms#01"), which would end the path there.
+	db, err := sql.Open("sqlite", dbfile.ReadOnlyURI(path))
 	if err != nil {
 		return "", err
 	}
