@@ -63,6 +63,7 @@ var floors = map[string]bool{
 	"steps/system":    true, // the QuantAI tree's paths and the sandbox marker
 	"steps/table":     true, // plain-text tables
 	"steps/mototest":  true, // an S3 test server
+	"steps/s3fake":    true, // an in-process S3 test server
 	"steps/s3conn":    true, // an S3 bucket's URL and client
 	"steps/notify":    true, // delivery through webhooks and SMTP (the notify step is steps/notifystep)
 	"steps/sandbox":   true, // the generated QuantAI sandbox and its faults (no action)

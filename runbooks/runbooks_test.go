@@ -4,19 +4,15 @@ import (
 	"context"
 	"io"
 	"io/fs"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/drill"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/runbooks"
 	"github.com/drbook/drbook/steps"
+	"github.com/drbook/drbook/steps/s3fake"
 )
 
 // Each embedded runbook is played unattended as a drill against a real
@@ -134,19 +130,5 @@ func TestEmbeddedRunbooksRecoverInADrill(t *testing.T) {
 // drill S3 location in it.
 func fakeS3(tb testing.TB) drill.S3 {
 	tb.Helper()
-	be := s3mem.New()
-	if err := be.CreateBucket("bk"); err != nil {
-		tb.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(be).Server())
-	tb.Cleanup(srv.Close)
-	dir := tb.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
-		"AWS_CONFIG_FILE": filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "none"),
-		"AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		tb.Setenv(k, v)
-	}
-	return drill.S3{URL: "s3://bk/quantai", Endpoint: srv.URL}
+	return drill.S3{URL: "s3://bk/quantai", Endpoint: s3fake.Start(tb, "bk").Endpoint}
 }

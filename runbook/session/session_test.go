@@ -3,17 +3,14 @@ package session_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/drbook/drbook/runbook/drill"
 	"github.com/drbook/drbook/runbook/incident"
 	"github.com/drbook/drbook/runbook/session"
+	"github.com/drbook/drbook/steps/s3fake"
 	"github.com/drbook/drbook/steps/sandbox"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
 // TestStartHomeOpenClose starts a drill on a small sandbox, finds it on
@@ -22,12 +19,7 @@ import (
 // without --live.
 func TestStartHomeOpenClose(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := incident.OpenStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	dir, store := openStore(t)
 	n := 0
 	cfg := session.Config{Store: store, StateDir: dir, Trades: 200, Operator: incident.Operator{Name: "dana"},
 		Notices: []string{"contacts are placeholders"}, NewID: func() string { n++; return "DRILL-S" + strings.Repeat("X", n) }}
@@ -81,12 +73,7 @@ func TestStartHomeOpenClose(t *testing.T) {
 // takes none of them.
 func TestLiveStartTakesSiteVars(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := incident.OpenStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	dir, store := openStore(t)
 	site := map[string]string{"DNS_ZONE": "quantai.example", "DNS_TTL": "30", "NOT_DECLARED": "x"}
 	cfg := session.Config{Store: store, StateDir: dir, Trades: 200, Live: true, Root: t.TempDir(), SiteVars: site,
 		Operator: incident.Operator{Name: "dana"}}
@@ -113,29 +100,14 @@ func TestLiveStartTakesSiteVars(t *testing.T) {
 // uploaded and the runbook is told where (BACKUP_S3).
 func TestDrillFromHomeReachesS3(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := incident.OpenStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	dir, store := openStore(t)
 	cfg := session.Config{Store: store, StateDir: dir, Trades: 200, Operator: incident.Operator{Name: "dana"}}
 	spec := session.Spec{Runbook: "cross-platform-recovery", Drill: true, Scenario: "host-lost"}
 	if _, err := cfg.Start(ctx, spec, nil); !errors.Is(err, drill.ErrNoS3) {
 		t.Fatalf("host-lost without S3: %v", err)
 	}
-	be := s3mem.New()
-	if err := be.CreateBucket("bk"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(be).Server())
-	defer srv.Close()
-	none := filepath.Join(t.TempDir(), "none")
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
-		"AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_EC2_METADATA_DISABLED": "true"} {
-		t.Setenv(k, v)
-	}
-	cfg.DrillS3 = drill.S3{URL: "s3://bk/quantai", Endpoint: srv.URL}
+	srv := s3fake.Start(t, "bk")
+	cfg.DrillS3 = drill.S3{URL: "s3://bk/quantai", Endpoint: srv.Endpoint}
 	s, err := cfg.Start(ctx, spec, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -143,8 +115,19 @@ func TestDrillFromHomeReachesS3(t *testing.T) {
 	if u := s.Env.Vars["BACKUP_S3"]; !strings.HasPrefix(u, "s3://bk/quantai/drills/") {
 		t.Errorf("BACKUP_S3 %q", u)
 	}
-	objs, err := be.ListBucket("bk", nil, gofakes3.ListBucketPage{})
-	if err != nil || len(objs.Contents) == 0 {
-		t.Errorf("nothing uploaded to the drill's S3 location: %v", err)
+	if len(srv.Objects(t, "bk")) == 0 {
+		t.Error("nothing uploaded to the drill's S3 location")
 	}
+}
+
+// openStore opens a state store in a new directory, closed when the test ends.
+func openStore(t *testing.T) (string, *incident.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := incident.OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return dir, store
 }

@@ -5,18 +5,16 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	_ "modernc.org/sqlite"
 
 	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/steps/s3fake"
 	"github.com/drbook/drbook/ui/cli"
 )
 
@@ -204,20 +202,10 @@ func TestRestoreAsksOnATerminal(t *testing.T) {
 }
 
 func TestBackupCommandsWithS3(t *testing.T) {
-	be := s3mem.New()
-	if err := be.CreateBucket("bk"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(be).Server())
-	defer srv.Close()
-	none := filepath.Join(t.TempDir(), "none")
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_REGION": "us-east-1",
-		"AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_EC2_METADATA_DISABLED": "true"} {
-		t.Setenv(k, v)
-	}
+	srv := s3fake.Start(t, "bk")
 	sys := mustSystem(t, "s3")
 	env := map[string]string{"DRBOOK_BACKUP_DIR": t.TempDir(), "DRBOOK_PASSPHRASE": "pw"}
-	s3 := []string{"--s3", "s3://bk/quantai", "--s3-endpoint", srv.URL}
+	s3 := []string{"--s3", "s3://bk/quantai", "--s3-endpoint", srv.Endpoint}
 	out, errOut, code := runCLI(t, env, append([]string{"backup", "--root", sys, "--json"}, s3...)...)
 	var b struct{ S3 string }
 	if code != 0 || json.Unmarshal([]byte(out), &b) != nil || !strings.HasPrefix(b.S3, "s3://bk/quantai/quantai_") {
@@ -230,7 +218,7 @@ func TestBackupCommandsWithS3(t *testing.T) {
 		t.Fatalf("backups --s3: %d %q", code, out)
 	}
 	writeEnv(t, sys, "later")
-	out, errOut, code = runCLI(t, env, "restore", "--root", sys, "--from", b.S3, "--s3-endpoint", srv.URL, "--yes")
+	out, errOut, code = runCLI(t, env, "restore", "--root", sys, "--from", b.S3, "--s3-endpoint", srv.Endpoint, "--yes")
 	if code != 0 || !strings.Contains(out, "restored db, config, env from "+b.S3) {
 		t.Fatalf("restore --from s3: %d %q %q", code, out, errOut)
 	}

@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-
 	"github.com/drbook/drbook/runbook"
 	"github.com/drbook/drbook/runbook/incident"
+	"github.com/drbook/drbook/steps/s3fake"
 	"github.com/drbook/drbook/ui/cli"
 )
 
@@ -23,21 +20,8 @@ import (
 // credentials from the process environment.
 func s3Env(t *testing.T) map[string]string {
 	t.Helper()
-	be := s3mem.New()
-	if err := be.CreateBucket("drills"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(be).Server())
-	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
-		"AWS_CONFIG_FILE": filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "none"),
-		"AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		t.Setenv(k, v)
-	}
-	return map[string]string{"DRBOOK_S3": "s3://drills/quantai", "DRBOOK_S3_ENDPOINT": srv.URL}
+	srv := s3fake.Start(t, "drills")
+	return map[string]string{"DRBOOK_S3": "s3://drills/quantai", "DRBOOK_S3_ENDPOINT": srv.Endpoint}
 }
 
 func envCmd(env map[string]string, args ...string) (int, string, string) {

@@ -2,15 +2,12 @@ package e2e
 
 import (
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/drbook/drbook/steps/s3fake"
 )
 
 // TestCrossPlatformRecoveryOnTheReleaseBinary runs the quarterly
@@ -21,18 +18,14 @@ func TestCrossPlatformRecoveryOnTheReleaseBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a full drill on the built binary")
 	}
-	be := s3mem.New()
-	if err := be.CreateBucket("offsite"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(be).Server())
-	defer srv.Close()
+	srv := s3fake.Start(t, "offsite")
 	home, state := t.TempDir(), t.TempDir()
 	cmd := exec.Command(binary, "drill", "cross-platform-recovery", "--auto", "--json", "--trades", "200")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "USER=ci", "DRBOOK_STATE_DIR=" + state,
-		"DRBOOK_S3=s3://offsite/quantai", "DRBOOK_S3_ENDPOINT=" + srv.URL,
-		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none")}
+		"DRBOOK_S3=s3://offsite/quantai", "DRBOOK_S3_ENDPOINT=" + srv.Endpoint}
+	for k, v := range srv.Env(home) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
