@@ -292,6 +292,11 @@ func (s *Server) admit(next ssh.Handler) ssh.Handler {
 		c := &client{key: key, user: sess.User(), addr: addr, since: s.cfg.Now().UTC().Format("15:04:05Z"),
 			op:   incident.Operator{Name: sess.User() + " " + key.Fingerprint, Addr: addr},
 			runs: &ui.Runs{}, mail: make(chan struct{}, 1), done: make(chan struct{})}
+		c.end = func(msg string) {
+			fmt.Fprintln(sess.Stderr(), "\r\n"+msg+"\r")
+			sess.Exit(1)
+			sess.Close()
+		}
 		s.mu.Lock()
 		full := len(s.clients) >= s.cfg.MaxSessions
 		if !full {
@@ -302,11 +307,6 @@ func (s *Server) admit(next ssh.Handler) ssh.Handler {
 			s.logf("refused %s: %d sessions open (--max-sessions)", c.op, s.cfg.MaxSessions)
 			wish.Fatalf(sess, "drbook serve: %d sessions already open (--max-sessions); try again later\n", s.cfg.MaxSessions)
 			return
-		}
-		c.end = func(msg string) {
-			fmt.Fprintln(sess.Stderr(), "\r\n"+msg+"\r")
-			sess.Exit(1)
-			sess.Close()
 		}
 		sess.Context().SetValue(clientKey{}, c)
 		s.logf("%s connected as %s", c.op, key.Role)
