@@ -87,14 +87,16 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	if sc, _ := iox.Site(); sc != nil {
-		if drill {
-			if sc.Path != "" && declares(rb, "SITE_CONFIG") && vars["SITE_CONFIG"] == "" {
-				vars = setVar(vars, "SITE_CONFIG", sc.Path)
-			}
-		} else {
-			vars = session.Config{SiteVars: sc.RunbookVars()}.LiveVars(rb, vars)
+	sc, err := iox.Site()
+	if err != nil {
+		return err
+	}
+	if drill {
+		if sc.Path != "" && declares(rb, "SITE_CONFIG") && vars["SITE_CONFIG"] == "" {
+			vars = setVar(vars, "SITE_CONFIG", sc.Path)
 		}
+	} else {
+		vars = session.Config{SiteVars: sc.RunbookVars()}.LiveVars(rb, vars)
 	}
 	now := time.Now()
 	var det time.Time
@@ -128,7 +130,7 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 	}
 	if root == "" && !drill {
 		// The site configuration's system root, else where the operator is.
-		if sc, _ := iox.Site(); sc != nil && sc.System.Root != "" {
+		if sc.System.Root != "" {
 			root = sc.Resolve(sc.System.Root)
 		} else if root, err = os.Getwd(); err != nil {
 			return usageErr("declare: %w", err)
