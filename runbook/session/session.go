@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/drbook/drbook/runbook"
@@ -52,21 +53,23 @@ type Config struct {
 	SiteVars map[string]string
 }
 
-// LiveVars is vars with every variable of rb that vars leaves unset taken
-// from the site configuration (SiteVars), for a live incident.
+// LiveVars returns vars (a copy; nil when empty) with every variable of rb
+// that vars leaves unset taken from the site configuration (SiteVars), for
+// a live incident.
 func (c Config) LiveVars(rb *runbook.Runbook, vars map[string]string) map[string]string {
+	out := maps.Clone(vars)
 	for _, v := range rb.Vars {
 		if _, set := vars[v.Name]; set {
 			continue
 		}
-		if s, ok := c.SiteVars[v.Name]; ok && s != "" {
-			if vars == nil {
-				vars = map[string]string{}
+		if s := c.SiteVars[v.Name]; s != "" {
+			if out == nil {
+				out = map[string]string{}
 			}
-			vars[v.Name] = s
+			out[v.Name] = s
 		}
 	}
-	return vars
+	return out
 }
 
 // Wire gives an incident the site's notification channels.
