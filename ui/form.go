@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +57,8 @@ type form struct {
 	field    formField
 	rb       int
 	drill    bool
-	fault    int // index into faults; len(faults) means none
+	fault    int   // index into faults; len(faults) means none
+	stacked  []int // faults injected before it ('+' on the fault field), in order
 	speed    int
 	severity int
 	title    textinput.Model
@@ -71,7 +73,7 @@ func (f form) defaultFault() form {
 	if len(f.runbooks) > 0 {
 		want = drill.DefaultScenario(f.runbooks[f.rb].ID)
 	}
-	f.fault = len(f.faults)
+	f.fault, f.stacked = len(f.faults), nil
 	for i, ft := range f.faults {
 		if ft.Name == want {
 			f.fault = i
@@ -153,6 +155,9 @@ func (f form) update(msg tea.Msg) (form, tea.Cmd) {
 	case k.Type == tea.KeyDown, k.Type == tea.KeyTab, !text && key.Matches(k, f.c.keys.Down):
 		f.field = (f.field + 1) % f.fields()
 		return f.focus(), nil
+	case f.field == fieldScenario && f.drill && (k.String() == "+" || k.String() == "-"):
+		f = f.stack(k.String() == "+")
+		return f, nil
 	case !text && (key.Matches(k, f.c.keys.Left) || key.Matches(k, f.c.keys.Right) || k.String() == " "):
 		d := 1
 		if key.Matches(k, f.c.keys.Left) {
@@ -230,6 +235,36 @@ func (f form) cycle(d int) form {
 	return f
 }
 
+// stack puts the shown fault on the stack of faults injected together
+// (push), or takes the last one back into view (pop). A fault is stacked
+// once; "none" is not stacked.
+func (f form) stack(push bool) form {
+	f.errMsg = ""
+	switch {
+	case push && f.fault < len(f.faults) && !slices.Contains(f.stacked, f.fault):
+		f.stacked = append(f.stacked, f.fault)
+		f.fault = len(f.faults)
+	case push:
+		f.errMsg = "choose a fault not yet stacked with ←/→, then +"
+	case len(f.stacked) > 0:
+		f.fault = f.stacked[len(f.stacked)-1]
+		f.stacked = f.stacked[:len(f.stacked)-1]
+	}
+	return f
+}
+
+// scenario is the faults to inject, in order: the stacked ones, then the
+// shown one; "" for none.
+func (f form) scenario() string {
+	var names []string
+	for _, i := range append(slices.Clone(f.stacked), f.fault) {
+		if i < len(f.faults) && !slices.Contains(names, f.faults[i].Name) {
+			names = append(names, f.faults[i].Name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
 func (f form) spec() (StartSpec, error) {
 	if len(f.runbooks) == 0 {
 		return StartSpec{}, fmt.Errorf("no runbooks to start")
@@ -243,9 +278,7 @@ func (f form) spec() (StartSpec, error) {
 	}
 	if f.drill {
 		s.Speed = speeds[f.speed]
-		if f.fault < len(f.faults) {
-			s.Scenario = f.faults[f.fault].Name
-		}
+		s.Scenario = f.scenario()
 	}
 	for i, v := range f.runbooks[f.rb].Vars {
 		if i < len(f.vars) && strings.TrimSpace(f.vars[i].Value()) != "" {
@@ -300,7 +333,7 @@ func (f form) view(w, h int) string {
 	}{
 		{fieldRunbook, "Runbook", "< " + rb + " >"},
 		{fieldMode, "Mode", "< " + mode + " >"},
-		{fieldScenario, "Fault", "< " + fault + " >"},
+		{fieldScenario, "Fault", stackedView(f) + "< " + fault + " >"},
 		{fieldSpeed, "Clock speed", fmt.Sprintf("< x%g >", speeds[f.speed])},
 		{fieldSeverity, "Severity", fmt.Sprintf("< %d >", f.severity)},
 		{fieldTitle, "Title", f.title.View()},
@@ -338,6 +371,19 @@ func (f form) view(w, h int) string {
 	if f.errMsg != "" {
 		lines = append(lines, st.errLine.Render(f.errMsg))
 	}
-	lines = append(lines, "", st.info.Render("  enter: start   ←/→: change   ↑/↓: field   esc: back"))
+	help := "  enter: start   ←/→: change   ↑/↓: field   esc: back"
+	if f.field == fieldScenario && f.drill {
+		help = "  ←/→: fault   +: stack it with another   -: unstack   enter: start"
+	}
+	lines = append(lines, "", st.info.Render(help))
 	return strings.Join(lines, "\n")
+}
+
+// stackedView is the stacked faults before the shown one: "corrupt-db + ".
+func stackedView(f form) string {
+	var b strings.Builder
+	for _, i := range f.stacked {
+		b.WriteString(f.faults[i].Name + " + ")
+	}
+	return b.String()
 }

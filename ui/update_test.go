@@ -411,3 +411,42 @@ func TestZeroWindowSize(t *testing.T) {
 		t.Errorf("fit with no room: %q", lines)
 	}
 }
+
+// TestFormStackedFaults: on the fault field, + stacks the shown fault with
+// the next one chosen, - takes the last back; the drill injects them in
+// order ("corrupt-db,host-lost"), as 'drbook drill --scenario a,b' does.
+func TestFormStackedFaults(t *testing.T) {
+	d := HomeData{Runbooks: []RunbookItem{{ID: "r"}},
+		Faults: []FaultItem{{Name: "corrupt-db"}, {Name: "missing-env"}, {Name: "host-lost"}}}
+	f := newForm(testCommon(), false, d, "r")
+	f.field = fieldScenario
+	for f.fault != 0 {
+		f = f.cycle(1)
+	}
+	f, _ = f.update(keyMsg("+"))
+	if s, _ := f.spec(); s.Scenario != "corrupt-db" {
+		t.Fatalf("after +: scenario %q", s.Scenario)
+	}
+	f, _ = f.update(keyMsg("+")) // "none" is shown: nothing to stack
+	if f.errMsg == "" {
+		t.Error("+ on none said nothing")
+	}
+	for f.fault != 2 {
+		f = f.cycle(1)
+	}
+	if s, _ := f.spec(); s.Scenario != "corrupt-db,host-lost" {
+		t.Fatalf("stacked scenario %q", s.Scenario)
+	}
+	if v := f.view(80, 24); !strings.Contains(v, "corrupt-db + < host-lost >") || !strings.Contains(v, "+: stack") {
+		t.Errorf("form view:\n%s", v)
+	}
+	f, _ = f.update(keyMsg("-"))
+	if s, _ := f.spec(); s.Scenario != "corrupt-db" || f.fault != 0 {
+		t.Errorf("after -: scenario %q, shown %d", s.Scenario, f.fault)
+	}
+	f.field = fieldRunbook
+	f = f.cycle(1) // another runbook: its own default fault, nothing stacked
+	if len(f.stacked) != 0 {
+		t.Errorf("stack kept across runbooks: %v", f.stacked)
+	}
+}
