@@ -54,15 +54,15 @@ type Config struct {
 }
 
 // LiveVars returns vars (a copy; nil when empty) with every variable of rb
-// that vars leaves unset taken from the site configuration (SiteVars), for
-// a live incident.
-func (c Config) LiveVars(rb *runbook.Runbook, vars map[string]string) map[string]string {
+// that vars leaves unset taken from site (the site configuration's values,
+// site.Config.RunbookVars), for a live incident.
+func LiveVars(rb *runbook.Runbook, vars, site map[string]string) map[string]string {
 	out := maps.Clone(vars)
 	for _, v := range rb.Vars {
 		if _, set := vars[v.Name]; set {
 			continue
 		}
-		if s := c.SiteVars[v.Name]; s != "" {
+		if s := site[v.Name]; s != "" {
 			if out == nil {
 				out = map[string]string{}
 			}
@@ -215,7 +215,7 @@ func (c Config) Start(ctx context.Context, spec Spec, progress func(string)) (*S
 	if spec.DetectedAgo > 0 {
 		detected = c.Clocks().Now().Add(-spec.DetectedAgo)
 	}
-	spec.Vars = c.LiveVars(rb, spec.Vars)
+	spec.Vars = LiveVars(rb, spec.Vars, c.SiteVars)
 	in, err := incident.Declare(ctx, c.Store, rb, incident.DeclareOptions{
 		Severity: spec.Severity, Mode: incident.Live, Title: spec.Title, Operator: c.Operator,
 		DetectedAt: detected, Root: c.Root, ID: c.newID(), Vars: spec.Vars,

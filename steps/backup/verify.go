@@ -50,14 +50,9 @@ type VerifyResult struct {
 // about the backup (wrong passphrase, disk full, interrupted, no backup)
 // is not recorded.
 func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
+	bo := &Options{Now: o.Now, Emit: o.Emit}
 	for _, d := range cleanStaleScratch(o.Scratch) {
-		if o.Emit != nil {
-			now := time.Now
-			if o.Now != nil {
-				now = o.Now
-			}
-			o.Emit(steps.Event{Time: now(), Stream: steps.Info, Line: fmt.Sprintf("removed %s, scratch left by a restore test that was interrupted", d)})
-		}
+		bo.infof("removed %s, scratch left by a restore test that was interrupted", d)
 	}
 	scratch, release, err := newScratch(o.Scratch)
 	if err != nil {

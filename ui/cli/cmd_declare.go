@@ -96,7 +96,7 @@ func runDeclare(ctx context.Context, iox *IO, args []string) error {
 			vars = setVar(vars, "SITE_CONFIG", sc.Path)
 		}
 	} else {
-		vars = session.Config{SiteVars: sc.RunbookVars()}.LiveVars(rb, vars)
+		vars = session.LiveVars(rb, vars, sc.RunbookVars())
 	}
 	now := time.Now()
 	var det time.Time
